@@ -1,0 +1,150 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { Hardening, PortMapping } from "../config";
+
+/** Type token of ServiceContainer. */
+export const SERVICE_CONTAINER_TYPE = "ai-fleet:containers:ServiceContainer";
+
+/** Settings of one service's container that need no resource: what the tests assert on. */
+export interface ContainerSettings {
+    /** Service name as in the config. */
+    service: string;
+    /** Machine (stack) the container runs on. */
+    machine: string;
+    /** Container name on the machine (fixed: see deleteBeforeReplace below). */
+    containerName: string;
+    /** canary or batch, as a label. */
+    rollout: "canary" | "batch";
+    /** Published ports, container → host. */
+    ports: PortMapping[];
+    /** Address the host ports bind to. */
+    bindAddress: string;
+    /** Environment: the machine profile's, then the service's own. */
+    env: Record<string, string>;
+    /** User, init, read-only root, tmpfs, no-new-privileges, capabilities. */
+    hardening: Hardening;
+    /** GPU indexes to hand the container, or none. */
+    gpuDevices?: string[];
+    /** In-container HTTP health endpoint for Docker's own healthcheck. */
+    health: { containerPort: number; path: string };
+}
+
+/** Docker healthcheck: python3 is in every fleet image, curl is not; the JSON `status` is compared, not the code. */
+export function dockerHealthTest(port: number, path: string): string[] {
+    const script =
+        "import json,sys,urllib.request as u\n" +
+        `r=u.urlopen('http://127.0.0.1:${port}${path}',timeout=3)\n` +
+        "sys.exit(0 if json.loads(r.read()).get('status')=='ok' else 1)";
+    return ["CMD", "python3", "-c", script];
+}
+
+/** KEY=VALUE lines, sorted so the container's inputs do not depend on object order. */
+export function envList(env: Record<string, string>): string[] {
+    return Object.keys(env)
+        .sort()
+        .map((k) => `${k}=${env[k]}`);
+}
+
+/**
+ * Everything a service container is created with, except its image: hardened by default (user
+ * 10001:10001, tini as PID 1, read-only root with tmpfs, no-new-privileges, no capabilities),
+ * restart policy, Docker healthcheck, ports, GPU request, profile environment, log rotation.
+ */
+export function containerArgs(s: ContainerSettings): Omit<docker.ContainerArgs, "image"> {
+    const h = s.hardening;
+    const labels: Record<string, string> = {
+        "ai-fleet.stack": s.machine,
+        "ai-fleet.machine": s.machine,
+        "ai-fleet.service": s.service,
+        "ai-fleet.rollout": s.rollout,
+    };
+    return {
+        name: s.containerName,
+        user: h.user,
+        init: h.init,
+        readOnly: h.readOnlyRoot,
+        tmpfs: h.readOnlyRoot ? Object.fromEntries(h.tmpfs.map((p) => [p, "rw,noexec,nosuid,size=64m"])) : undefined,
+        securityOpts: h.noNewPrivileges ? ["no-new-privileges:true"] : [],
+        capabilities: h.dropAllCapabilities ? { drops: ["ALL"] } : undefined,
+        restart: "unless-stopped",
+        envs: envList(s.env),
+        ports: s.ports.map((p) => ({ internal: p.container, external: p.host, protocol: p.protocol, ip: s.bindAddress })),
+        deviceRequests: s.gpuDevices && s.gpuDevices.length > 0
+            ? [{ driver: "nvidia", deviceIds: s.gpuDevices, capabilities: ["gpu"] }]
+            : undefined,
+        healthcheck: {
+            tests: dockerHealthTest(s.health.containerPort, s.health.path),
+            interval: "15s",
+            timeout: "5s",
+            startPeriod: "60s",
+            retries: 3,
+        },
+        logDriver: "json-file",
+        logOpts: { "max-size": "10m", "max-file": "3" },
+        labels: Object.keys(labels).sort().map((label) => ({ label, value: labels[label] })),
+        stopTimeout: 20,
+        destroyGraceSeconds: 30,
+        mustRun: true,
+    };
+}
+
+/** One service container on its machine's Docker host. */
+export interface ServiceContainerArgs {
+    /** The container's settings (see containerArgs). */
+    settings: ContainerSettings;
+    /** The image, verified and pinned by digest: `repo@sha256:…`. */
+    image: pulumi.Input<string>;
+    /** The machine's Docker provider (ssh:// or local socket). */
+    provider: docker.Provider;
+    /** The stack's Docker network. */
+    network: pulumi.Input<string>;
+    /** For batch containers: "passed" once the canary gate is open; an extra label. Default none. */
+    gate?: pulumi.Input<string>;
+}
+
+/**
+ * Pulls the pinned image on the machine and runs the service. Containers have fixed names and
+ * host ports, so a replacement deletes the old one first (create-before-delete would clash).
+ */
+export class ServiceContainer extends pulumi.ComponentResource {
+    /** Container id on the machine. */
+    public readonly containerId: pulumi.Output<string>;
+    /** Container name on the machine. */
+    public readonly containerName: pulumi.Output<string>;
+    /** The image reference the container runs. */
+    public readonly image: pulumi.Output<string>;
+
+    constructor(name: string, args: ServiceContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(SERVICE_CONTAINER_TYPE, name, {}, opts);
+        const s = args.settings;
+        if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(s.containerName)) {
+            throw new pulumi.ResourceError(`ServiceContainer '${name}': 'containerName' "${s.containerName}" is not a valid Docker container name`, this);
+        }
+        const remote = new docker.RemoteImage(
+            `${name}-image`,
+            // keepLocally: a replaced container's old image stays for a quick way back.
+            { name: args.image, keepLocally: true },
+            { parent: this, provider: args.provider },
+        );
+        const base = containerArgs(s);
+        const labels = args.gate === undefined
+            ? base.labels
+            : pulumi.all([base.labels as docker.types.input.ContainerLabel[], args.gate]).apply(([ls, gate]) =>
+                [...ls, { label: "ai-fleet.gate", value: gate }].sort((a, b) => String(a.label).localeCompare(String(b.label))),
+            );
+        const container = new docker.Container(
+            `${name}-container`,
+            {
+                ...base,
+                labels,
+                image: remote.imageId,
+                networksAdvanced: [{ name: args.network, aliases: [s.containerName] }],
+            },
+            { parent: this, provider: args.provider, deleteBeforeReplace: true },
+        );
+        this.containerId = container.id;
+        this.containerName = container.name;
+        this.image = pulumi.output(args.image);
+        this.registerOutputs({ containerId: this.containerId, containerName: this.containerName, image: this.image });
+    }
+}

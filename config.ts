@@ -1,0 +1,466 @@
+/**
+ * The stack config: one zod schema, parsed once, every problem reported together with its key
+ * path, before any resource is registered. This is the only module that reads pulumi.Config.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { execFileSync } from "child_process";
+import * as path from "path";
+import { z } from "zod";
+import { isValidRepoComponent, parseImageRef, snake, SourceCommit } from "./naming";
+import { loadProfile, Profile, ProfileError } from "./profiles/schema";
+
+/** The Pulumi project name; config keys are `ai-fleet:<key>`. */
+export const PROJECT = "ai-fleet";
+
+const port = z.number().int().min(1).max(65535);
+const relPath = z.string().min(1).refine((p) => !path.isAbsolute(p), "expected a path relative to build.contextRoot");
+const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name"), z.string());
+const imageRefString = z.string().refine((s) => parseImageRef(s) !== undefined, {
+    message: "expected an image reference [registry/]repository[:tag][@sha256:digest] with one tag at most",
+});
+const repoComponent = z.string().refine(isValidRepoComponent, {
+    message: "expected a lowercase repository name component (letters, digits, and . _ - inside)",
+});
+
+/** A published port: what the process listens on inside, and what the machine exposes. */
+const PortSchema = z.strictObject({
+    container: port,
+    host: port,
+    protocol: z.enum(["tcp", "udp"]).default("tcp"),
+});
+
+const HardeningSchema = z.strictObject({
+    /** Run as this UID:GID. Default 10001:10001. */
+    user: z.string().regex(/^[0-9]+:[0-9]+$/, "expected UID:GID in numbers, e.g. 10001:10001").default("10001:10001"),
+    /** tini (Docker's init) as PID 1. Default true. */
+    init: z.boolean().default(true),
+    /** Read-only root filesystem. Default true. */
+    readOnlyRoot: z.boolean().default(true),
+    /** Writable tmpfs mounts (only with a read-only root). Default ["/tmp"]. */
+    tmpfs: z.array(z.string().regex(/^\//, "expected an absolute path")).default(["/tmp"]),
+    /** `no-new-privileges`. Default true. */
+    noNewPrivileges: z.boolean().default(true),
+    /** Drop every Linux capability. Default true. */
+    dropAllCapabilities: z.boolean().default(true),
+});
+
+const ServiceSchema = z.strictObject({
+    /** Family image the service builds FROM (as BASE_IMAGE, by digest). */
+    family: z.string(),
+    /** Build context under build.contextRoot. Default: the service name in snake_case. */
+    context: relPath.optional(),
+    /** Dockerfile under build.contextRoot. Default: <context>/Dockerfile. */
+    dockerfile: relPath.optional(),
+    /** Repository name under <registry>/<org>/<namespace>/<machine>/. Default: the name in snake_case. */
+    image: repoComponent.optional(),
+    /** The service's main port on the machine (fleet-facts' first number). */
+    port,
+    /** The health port on the machine (a ZMQ REP socket in the fleet; HTTP health is on healthPort + 1). */
+    healthPort: port,
+    /** Published ports, container → host. Default: port, healthPort, and healthPort + 1 on health.hostPort. */
+    ports: z.array(PortSchema).min(1).optional(),
+    health: z
+        .strictObject({
+            /** HTTP path answering {"status":"ok"}. Default /health. */
+            path: z.string().regex(/^\/[^\s]*$/, "expected a path starting with /").default("/health"),
+            /** Host port of the HTTP health endpoint. Default healthPort + 1 (the fleet's convention; remap it where that port is taken). */
+            hostPort: port.optional(),
+        })
+        .default({ path: "/health" }),
+    /** Extra environment, on top of the machine profile's. */
+    env: envMap.default({}),
+    /** Extra build args (MACHINE, BASE_IMAGE and the profile's are set by the program). */
+    buildArgs: envMap.default({}),
+    /** Request the machine's GPU devices. Default false. */
+    gpu: z.boolean().default(false),
+    hardening: HardeningSchema.default(HardeningSchema.parse({})),
+});
+
+const FamilySchema = z.strictObject({
+    /** Build context under build.contextRoot. Default families/<name>. */
+    context: relPath.optional(),
+    /** Dockerfile under build.contextRoot. Default <context>/Dockerfile. */
+    dockerfile: relPath.optional(),
+    /** Another family this one builds FROM (by digest). Exactly one of parent/baseImage. */
+    parent: z.string().optional(),
+    /** An external base image (e.g. python:3.11-slim). Exactly one of parent/baseImage. */
+    baseImage: imageRefString.optional(),
+    /** Extra build args. */
+    buildArgs: envMap.default({}),
+});
+
+const HealthSettingsSchema = z.strictObject({
+    /** Give up after this long. Default 180 s. */
+    timeoutSeconds: z.number().positive().max(3600).default(180),
+    /** Wait between attempts. Default 2 s. */
+    intervalSeconds: z.number().positive().max(300).default(2),
+    /** Give up after this many attempts. Default 90. */
+    retries: z.number().int().min(1).max(10000).default(90),
+    /** Per-request timeout. Default 3 s. */
+    requestTimeoutSeconds: z.number().positive().max(120).default(3),
+});
+
+export const StackConfigSchema = z
+    .strictObject({
+        /** Machine profile name: profiles/<machine>.json. */
+        machine: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "expected a lowercase machine name, e.g. mainpc"),
+        /** all: build, verify, deploy. build: build, push, verify only. deploy: take digests, deploy only. */
+        phase: z.enum(["all", "build", "deploy"]).default("all"),
+        docker: z.strictObject({
+            /** The machine's Docker host: ssh://user@host or unix:///var/run/docker.sock (or tcp://). */
+            host: z.string().regex(/^(ssh:\/\/[^@\s]+@[^\s/]+|unix:\/\/\/\S+|tcp:\/\/\S+)$/, "expected ssh://user@host, unix:///path/to/docker.sock or tcp://host:port"),
+            /** Host name the health checks call. Default: the ssh/tcp host, or 127.0.0.1 for a socket. */
+            healthHost: z.string().min(1).optional(),
+            /** Address host ports bind to. Default 0.0.0.0. */
+            bindAddress: z.string().default("0.0.0.0"),
+            /** Extra ssh options for an ssh:// host. */
+            sshOpts: z.array(z.string()).default([]),
+        }),
+        registry: z.strictObject({
+            /** Registry host, e.g. ghcr.io. */
+            host: z.string().regex(/^[A-Za-z0-9.-]+(:[0-9]+)?$/, "expected a registry host such as ghcr.io or 127.0.0.1:5000"),
+            /** Organisation (first path component). */
+            org: repoComponent,
+            /** Path under the org. Default ai_system. */
+            namespace: repoComponent.default("ai_system"),
+            /** Registry user. */
+            username: z.string().min(1),
+            /** Environment variable holding the password when the secret registryPassword is not set. */
+            passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+            /** Talk plain HTTP to the registry (loopback test registries only). Default false. */
+            insecure: z.boolean().default(false),
+        }),
+        build: z.strictObject({
+            /** Directory holding the build contexts, relative to this project. */
+            contextRoot: z.string().min(1),
+            /** Target platform. Default linux/amd64. */
+            platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64"),
+            /** Source repository URL for the OCI source label. */
+            sourceUrl: z.string().url().optional(),
+            /** Registry build cache; omit for none (the local engine's builder cannot export it). */
+            cache: z
+                .strictObject({
+                    ref: imageRefString.refine((s) => !parseImageRef(s)?.tag && !parseImageRef(s)?.digest, "expected a repository without tag or digest"),
+                    mode: z.enum(["max", "min"]).default("max"),
+                })
+                .optional(),
+            /** Build images during `pulumi preview` too. Default false (preview stays quick). */
+            buildOnPreview: z.boolean().default(false),
+        }),
+        families: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lowercase family name"), FamilySchema),
+        services: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name in PascalCase letters and digits"), ServiceSchema),
+        rollout: z
+            .strictObject({
+                /** Services rolled out first; their health gates the rest. */
+                canary: z.array(z.string()).default([]),
+                health: HealthSettingsSchema.default(HealthSettingsSchema.parse({})),
+                /** Another stack (org/project/stack) whose canaryReport must be healthy before this batch. */
+                gateStack: z.string().regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack").optional(),
+                /** Roll out the batch with no canary and no gate stack. Default false. */
+                allowUngatedBatch: z.boolean().default(false),
+            })
+            .default({ canary: [], health: HealthSettingsSchema.parse({}), allowUngatedBatch: false }),
+        deploy: z
+            .strictObject({
+                /** Stack (org/project/stack) of a build-phase run whose `images` output to deploy. */
+                imagesFromStack: z.string().regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack").optional(),
+                /** Explicit image references by service or family name: repository@sha256:digest. */
+                images: z.record(z.string(), imageRefString.refine((s) => !!parseImageRef(s)?.digest, "expected a reference pinned by @sha256:digest")).optional(),
+            })
+            .optional(),
+    })
+    .superRefine(checkCrossReferences);
+
+export type StackConfig = z.infer<typeof StackConfigSchema>;
+export type ServiceConfig = z.infer<typeof ServiceSchema>;
+export type FamilyConfig = z.infer<typeof FamilySchema>;
+export type HealthSettings = z.infer<typeof HealthSettingsSchema>;
+export type PortMapping = z.infer<typeof PortSchema>;
+export type Hardening = z.infer<typeof HardeningSchema>;
+
+/**
+ * A service's published ports. Default: port and healthPort on themselves, and the HTTP health
+ * endpoint (container port healthPort + 1) on health.hostPort, itself defaulting to healthPort + 1.
+ */
+export function publishedPorts(svc: Pick<ServiceConfig, "port" | "healthPort" | "ports" | "health">): PortMapping[] {
+    if (svc.ports) {
+        return svc.ports;
+    }
+    return [
+        { container: svc.port, host: svc.port, protocol: "tcp" },
+        { container: svc.healthPort, host: svc.healthPort, protocol: "tcp" },
+        { container: svc.healthPort + 1, host: svc.health.hostPort ?? svc.healthPort + 1, protocol: "tcp" },
+    ];
+}
+
+/** The HTTP health endpoint on the machine (host side) and inside the container. */
+export function healthEndpoint(svc: Pick<ServiceConfig, "port" | "healthPort" | "ports" | "health">): {
+    hostPort: number;
+    containerPort: number | undefined;
+    path: string;
+} {
+    const hostPort = svc.health.hostPort ?? svc.healthPort + 1;
+    const mapping = publishedPorts(svc).find((p) => p.host === hostPort && p.protocol === "tcp");
+    return { hostPort, containerPort: mapping?.container, path: svc.health.path };
+}
+
+/** Families in build order (parents first); assumes no cycle (the schema rejects cycles). */
+export function familyOrder(families: Record<string, { parent?: string }>): string[] {
+    const order: string[] = [];
+    const seen = new Set<string>();
+    const visit = (name: string): void => {
+        if (seen.has(name)) {
+            return;
+        }
+        seen.add(name);
+        const parent = families[name]?.parent;
+        if (parent !== undefined && families[parent] !== undefined) {
+            visit(parent);
+        }
+        order.push(name);
+    };
+    Object.keys(families).sort().forEach(visit);
+    return order;
+}
+
+/** Finds a cycle in the family chain, returned as the path of names, e.g. [a, b, a]. */
+export function findFamilyCycle(families: Record<string, { parent?: string }>): string[] | undefined {
+    for (const start of Object.keys(families).sort()) {
+        const pathSoFar: string[] = [];
+        let cur: string | undefined = start;
+        while (cur !== undefined && families[cur] !== undefined) {
+            const at = pathSoFar.indexOf(cur);
+            if (at >= 0) {
+                return [...pathSoFar.slice(at), cur];
+            }
+            pathSoFar.push(cur);
+            cur = families[cur].parent;
+        }
+    }
+    return undefined;
+}
+
+function checkCrossReferences(cfg: {
+    families: Record<string, FamilyConfig>;
+    services: Record<string, ServiceConfig>;
+    rollout: { canary: string[]; gateStack?: string; allowUngatedBatch: boolean };
+    phase: string;
+    deploy?: { imagesFromStack?: string; images?: Record<string, string> };
+}, ctx: z.RefinementCtx): void {
+    const families = cfg.families;
+    for (const [name, fam] of Object.entries(families)) {
+        if ((fam.parent === undefined) === (fam.baseImage === undefined)) {
+            ctx.addIssue({ code: "custom", path: ["families", name], message: "expected exactly one of 'parent' (another family) or 'baseImage' (an external image)" });
+        }
+        if (fam.parent !== undefined && families[fam.parent] === undefined) {
+            ctx.addIssue({ code: "custom", path: ["families", name, "parent"], message: `unknown family "${fam.parent}" (known: ${Object.keys(families).sort().join(", ")})` });
+        }
+    }
+    const cycle = findFamilyCycle(families);
+    if (cycle) {
+        ctx.addIssue({ code: "custom", path: ["families", cycle[0], "parent"], message: `family cycle: ${cycle.join(" → ")}` });
+    }
+
+    const hostPorts = new Map<string, string>();
+    const repos = new Map<string, string>();
+    for (const [name, svc] of Object.entries(cfg.services)) {
+        if (families[svc.family] === undefined) {
+            ctx.addIssue({ code: "custom", path: ["services", name, "family"], message: `unknown family "${svc.family}" (known: ${Object.keys(families).sort().join(", ")})` });
+        }
+        const ports = publishedPorts(svc);
+        ports.forEach((p, i) => {
+            const key = `${p.host}/${p.protocol}`;
+            const owner = hostPorts.get(key);
+            const where = svc.ports ? ["services", name, "ports", i, "host"] : ["services", name, "ports"];
+            if (owner !== undefined) {
+                ctx.addIssue({ code: "custom", path: where, message: `host port ${p.host}/${p.protocol} is already bound by ${owner} on this machine` });
+            } else {
+                hostPorts.set(key, name);
+            }
+        });
+        const containerPorts = new Set<string>();
+        ports.forEach((p, i) => {
+            const key = `${p.container}/${p.protocol}`;
+            if (containerPorts.has(key)) {
+                ctx.addIssue({ code: "custom", path: ["services", name, "ports", i, "container"], message: `container port ${key} is published twice` });
+            }
+            containerPorts.add(key);
+        });
+        const health = healthEndpoint(svc);
+        if (health.containerPort === undefined) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["services", name, "health", "hostPort"],
+                message: `health host port ${health.hostPort} is not among the service's published tcp host ports (${ports.map((p) => p.host).join(", ")})`,
+            });
+        }
+        const repo = svc.image ?? snake(name);
+        const other = repos.get(repo);
+        if (other !== undefined) {
+            ctx.addIssue({ code: "custom", path: ["services", name, "image"], message: `image repository "${repo}" is already used by ${other}` });
+        } else if (families[repo] !== undefined) {
+            ctx.addIssue({ code: "custom", path: ["services", name, "image"], message: `image repository "${repo}" is the name of a family image` });
+        } else {
+            repos.set(repo, name);
+        }
+        if (!svc.hardening.readOnlyRoot && svc.hardening.tmpfs.length > 0 && svc.hardening.tmpfs.join() !== "/tmp") {
+            ctx.addIssue({ code: "custom", path: ["services", name, "hardening", "tmpfs"], message: "tmpfs mounts are for a read-only root; drop them or keep readOnlyRoot" });
+        }
+    }
+    const seenCanary = new Set<string>();
+    cfg.rollout.canary.forEach((name, i) => {
+        if (cfg.services[name] === undefined) {
+            ctx.addIssue({ code: "custom", path: ["rollout", "canary", i], message: `canary entry "${name}" names no service (known: ${Object.keys(cfg.services).sort().join(", ")})` });
+        } else if (seenCanary.has(name)) {
+            ctx.addIssue({ code: "custom", path: ["rollout", "canary", i], message: `canary entry "${name}" is listed twice` });
+        }
+        seenCanary.add(name);
+    });
+    const hasBatch = Object.keys(cfg.services).some((s) => !seenCanary.has(s));
+    if (cfg.phase !== "build" && hasBatch && seenCanary.size === 0 && cfg.rollout.gateStack === undefined && !cfg.rollout.allowUngatedBatch) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["rollout", "canary"],
+            message: "no canary and no gateStack: the batch would roll out ungated; name canary services, set rollout.gateStack, or set rollout.allowUngatedBatch: true",
+        });
+    }
+    if (cfg.phase === "deploy" && !cfg.deploy?.imagesFromStack && !cfg.deploy?.images) {
+        ctx.addIssue({ code: "custom", path: ["deploy"], message: "phase 'deploy' builds nothing: set deploy.imagesFromStack or deploy.images" });
+    }
+    if (cfg.deploy?.images && cfg.phase === "deploy") {
+        for (const name of Object.keys(cfg.services)) {
+            if (cfg.deploy.images[name] === undefined && !cfg.deploy.imagesFromStack) {
+                ctx.addIssue({ code: "custom", path: ["deploy", "images", name], message: `no image given for service ${name}` });
+            }
+        }
+    }
+}
+
+/** Every problem of a stack's config, each as `ai-fleet:<key path>: <what was expected>`. */
+export class ConfigError extends Error {
+    constructor(public readonly issues: string[]) {
+        super(`invalid stack config (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n${issues.map((i) => `  - ${i}`).join("\n")}`);
+        this.name = "ConfigError";
+    }
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+    const keyPath = issue.path.map((p) => String(p)).join(".");
+    const [top, ...rest] = keyPath.split(".");
+    const key = top ? `${PROJECT}:${top}${rest.length ? "." + rest.join(".") : ""}` : `${PROJECT}:<root>`;
+    return `${key}: ${issue.message}`;
+}
+
+/** The config the program runs on: the parsed stack config and its machine profile. */
+export interface FleetConfig {
+    stack: StackConfig;
+    profile: Profile;
+}
+
+/**
+ * Parses raw stack config (the `ai-fleet:` keys without prefix) and its machine profile. Throws a
+ * ConfigError listing every problem, the profile's included; returns a frozen config.
+ */
+export function parseStackConfig(raw: unknown, profileLoader: (machine: string) => Profile = (m) => loadProfile(m)): FleetConfig {
+    const result = StackConfigSchema.safeParse(raw);
+    const issues = result.success ? [] : result.error.issues.map(formatIssue);
+    let profile: Profile | undefined;
+    const machine = (raw as { machine?: unknown } | undefined)?.machine;
+    if (typeof machine === "string") {
+        try {
+            profile = profileLoader(machine);
+        } catch (e) {
+            if (!(e instanceof ProfileError)) {
+                throw e;
+            }
+            issues.push(`${PROJECT}:machine: ${e.message}`);
+        }
+    }
+    if (result.success && profile) {
+        for (const [name, svc] of Object.entries(result.data.services)) {
+            if (svc.gpu && profile.gpu === null) {
+                issues.push(`${PROJECT}:services.${name}.gpu: machine "${profile.machine}" has no GPU in its profile; set gpu: false`);
+            }
+        }
+    }
+    if (issues.length > 0 || !result.success || !profile) {
+        throw new ConfigError(issues);
+    }
+    return deepFreeze({ stack: result.data, profile });
+}
+
+function deepFreeze<T>(o: T): T {
+    if (o !== null && typeof o === "object" && !Object.isFrozen(o)) {
+        Object.freeze(o);
+        Object.values(o as object).forEach(deepFreeze);
+    }
+    return o;
+}
+
+/** Secret keys, read apart from the schema with requireSecret/getSecret. */
+export const SECRET_KEYS = ["registryPassword"] as const;
+
+/**
+ * The raw `ai-fleet:` keys of the stack (structured values parsed from their JSON), secrets left
+ * out. Every key goes to the strict schema, so a typo such as `servces` is reported, not ignored.
+ */
+export function rawStackConfig(allConfig: Record<string, string>): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    const secrets = new Set<string>(SECRET_KEYS);
+    for (const [fullKey, text] of Object.entries(allConfig)) {
+        if (!fullKey.startsWith(`${PROJECT}:`)) {
+            continue;
+        }
+        const key = fullKey.slice(PROJECT.length + 1);
+        if (secrets.has(key)) {
+            continue;
+        }
+        try {
+            raw[key] = JSON.parse(text);
+        } catch {
+            raw[key] = text;
+        }
+    }
+    return raw;
+}
+
+/** Reads, parses and validates the current stack's config and machine profile (throws ConfigError). */
+export function loadFleetConfig(): FleetConfig {
+    return parseStackConfig(rawStackConfig(pulumi.runtime.allConfig()));
+}
+
+/** The registry password as a secret Output: the `registryPassword` secret, else the env var named by registry.passwordEnv. */
+export function registryPassword(stack: StackConfig, cfg: pulumi.Config = new pulumi.Config(PROJECT)): pulumi.Output<string> {
+    const secret = cfg.getSecret("registryPassword");
+    if (secret !== undefined) {
+        return secret;
+    }
+    const envName = stack.registry.passwordEnv;
+    const fromEnv = envName ? process.env[envName] : undefined;
+    if (fromEnv === undefined || fromEnv === "") {
+        throw new ConfigError([
+            `${PROJECT}:registryPassword: expected a secret (pulumi config set --secret registryPassword …)${envName ? ` or a non-empty environment variable ${envName} (registry.passwordEnv)` : " or registry.passwordEnv naming an environment variable"}`,
+        ]);
+    }
+    return pulumi.secret(fromEnv);
+}
+
+/** The commit of the build contexts (committer date), or undefined outside a git checkout. */
+export function readSourceCommit(dir: string): SourceCommit | undefined {
+    try {
+        const out = execFileSync("git", ["-C", dir, "log", "-1", "--format=%H %cI"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+        const [sha, iso] = out.split(" ");
+        return sha && iso ? { sha, date: new Date(iso) } : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/** The host the health checks call, derived from the Docker host unless docker.healthHost is set. */
+export function healthHost(docker: { host: string; healthHost?: string }): string {
+    if (docker.healthHost) {
+        return docker.healthHost;
+    }
+    const m = /^(?:ssh:\/\/[^@]+@|tcp:\/\/)([^:/]+)/.exec(docker.host);
+    return m ? m[1] : "127.0.0.1";
+}

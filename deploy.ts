@@ -1,0 +1,217 @@
+/**
+ * Wires one machine's rollout from its parsed config: family images (a DAG) → service images →
+ * registry verification → canary containers and health checks → the gated batch.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { FleetConfig, healthEndpoint, healthHost, publishedPorts, familyOrder, ServiceConfig } from "./config";
+import { containerName, imageRepository, kebab, ReleaseTag, snake, SourceCommit } from "./naming";
+import { profileRuntimeEnv } from "./profiles/schema";
+import {
+    Batch,
+    BuildSettings,
+    Canary,
+    FamilyImage,
+    Gate,
+    ImageVerification,
+    RolloutReport,
+    ServiceImage,
+    ServiceRolloutSpec,
+} from "./components";
+
+/** Inputs of deploy() that do not come from the stack config. */
+export interface DeployInputs {
+    /** The parsed stack config and profile. */
+    config: FleetConfig;
+    /** The release tag. */
+    release: ReleaseTag;
+    /** The commit the contexts are at, when known (labels). */
+    commit?: SourceCommit;
+    /** Registry password, a secret. */
+    registryPassword: pulumi.Output<string>;
+}
+
+/** An image as the stack exports it. */
+export interface ImageOutput {
+    /** `repo@sha256:…` as verified in the registry. */
+    pinned: pulumi.Output<string>;
+    /** `repo:tag`, or the given reference in the deploy phase. */
+    ref: pulumi.Output<string>;
+}
+
+/** What a stack exports. */
+export interface FleetOutputs {
+    machine: string;
+    phase: string;
+    tag: string;
+    tagSource: string;
+    /** Family and service images by name. */
+    images: Record<string, ImageOutput>;
+    /** Container names per rollout group (empty in the build phase). */
+    containers: { canary: string[]; batch: string[] };
+    canaryReport?: pulumi.Output<RolloutReport>;
+    batchReport?: pulumi.Output<RolloutReport>;
+}
+
+/** Context and Dockerfile of a service, relative to build.contextRoot. */
+export function serviceBuildPaths(name: string, svc: Pick<ServiceConfig, "context" | "dockerfile">): { context: string; dockerfile: string } {
+    const context = svc.context ?? snake(name);
+    return { context, dockerfile: svc.dockerfile ?? `${context}/Dockerfile` };
+}
+
+/** Context and Dockerfile of a family, relative to build.contextRoot. */
+export function familyBuildPaths(name: string, fam: { context?: string; dockerfile?: string }): { context: string; dockerfile: string } {
+    const context = fam.context ?? `families/${name}`;
+    return { context, dockerfile: fam.dockerfile ?? `${context}/Dockerfile` };
+}
+
+/** The container settings a service gets on this machine. */
+export function containerSettingsFor(cfg: FleetConfig, name: string, rollout: "canary" | "batch") {
+    const { stack, profile } = cfg;
+    const svc = stack.services[name];
+    const health = healthEndpoint(svc);
+    return {
+        service: name,
+        machine: profile.machine,
+        containerName: containerName(profile.machine, name),
+        rollout,
+        ports: publishedPorts(svc),
+        bindAddress: stack.docker.bindAddress,
+        env: { ...profileRuntimeEnv(profile), SERVICE_NAME: name, TINI_SUBREAPER: "1", ...svc.env },
+        hardening: svc.hardening,
+        gpuDevices: svc.gpu && profile.gpu ? profile.gpu.devices : undefined,
+        // The schema guarantees the health host port is published, so containerPort is defined.
+        health: { containerPort: health.containerPort as number, path: health.path },
+    };
+}
+
+/** Builds, verifies and (unless phase is build) rolls out one machine. */
+export function deploy(inputs: DeployInputs): FleetOutputs {
+    const { config, release } = inputs;
+    const { stack, profile } = config;
+    const machine = profile.machine;
+    const registry = {
+        host: stack.registry.host,
+        username: stack.registry.username,
+        password: inputs.registryPassword,
+        insecure: stack.registry.insecure,
+    };
+    const repo = (name: string) => imageRepository(stack.registry, machine, name);
+    const images: Record<string, ImageOutput> = {};
+    const verified: Record<string, { pinned: pulumi.Output<string>; digest: pulumi.Output<string> }> = {};
+
+    if (stack.phase === "deploy") {
+        const fromStack = stack.deploy?.imagesFromStack ? new pulumi.StackReference(stack.deploy.imagesFromStack) : undefined;
+        for (const name of Object.keys(stack.services).sort()) {
+            const given = stack.deploy?.images?.[name];
+            const ref: pulumi.Output<string> = given !== undefined
+                ? pulumi.output(given)
+                : (fromStack as pulumi.StackReference).requireOutput("images").apply((all) => {
+                    const entry = (all as Record<string, { pinned?: string }>)[name];
+                    if (!entry?.pinned) {
+                        throw new Error(`stack ${stack.deploy?.imagesFromStack} exports no image for service ${name}`);
+                    }
+                    return entry.pinned;
+                });
+            const check = new ImageVerification(`${kebabName(name)}-verify`, { image: ref, registry });
+            verified[name] = check;
+            images[name] = { pinned: check.pinned, ref };
+        }
+    } else {
+        const settings: BuildSettings = {
+            profile,
+            tag: release.tag,
+            revision: inputs.commit?.sha ?? "unknown",
+            created: inputs.commit ? inputs.commit.date.toISOString() : "1970-01-01T00:00:00.000Z",
+            sourceUrl: stack.build.sourceUrl,
+            contextRoot: stack.build.contextRoot,
+            platform: stack.build.platform,
+            cache: stack.build.cache,
+            buildOnPreview: stack.build.buildOnPreview,
+            registry: { address: registry.host, username: registry.username, password: registry.password },
+        };
+        const families: Record<string, FamilyImage> = {};
+        for (const name of familyOrder(stack.families)) {
+            const fam = stack.families[name];
+            const paths = familyBuildPaths(name, fam);
+            const parent = fam.parent !== undefined ? verified[familyKey(fam.parent)].pinned : (fam.baseImage as string);
+            const image = new FamilyImage(name, { settings, repository: repo(name), ...paths, baseImage: parent, buildArgs: fam.buildArgs });
+            families[name] = image;
+            const check = new ImageVerification(`${name}-verify`, { image: pulumi.interpolate`${image.repository}:${image.tag}`, expectedDigest: image.digest, registry });
+            verified[familyKey(name)] = check;
+            images[name] = { pinned: check.pinned, ref: pulumi.interpolate`${image.repository}:${image.tag}` };
+        }
+        for (const name of Object.keys(stack.services).sort()) {
+            const svc = stack.services[name];
+            const paths = serviceBuildPaths(name, svc);
+            const image = new ServiceImage(kebabName(name), {
+                settings,
+                service: name,
+                repository: repo(svc.image ?? snake(name)),
+                ...paths,
+                family: verified[familyKey(svc.family)].pinned,
+                buildArgs: svc.buildArgs,
+            });
+            const check = new ImageVerification(`${kebabName(name)}-verify`, { image: pulumi.interpolate`${image.repository}:${image.tag}`, expectedDigest: image.digest, registry });
+            verified[name] = check;
+            images[name] = { pinned: check.pinned, ref: pulumi.interpolate`${image.repository}:${image.tag}` };
+        }
+    }
+
+    const outputs: FleetOutputs = { machine, phase: stack.phase, tag: release.tag, tagSource: release.source, images, containers: { canary: [], batch: [] } };
+    if (stack.phase === "build") {
+        return outputs;
+    }
+
+    const provider = new docker.Provider(`${machine}-docker`, {
+        host: stack.docker.host,
+        sshOpts: stack.docker.sshOpts.length ? stack.docker.sshOpts : undefined,
+        registryAuth: [{ address: registry.host, username: registry.username, password: registry.password }],
+    });
+    const network = new docker.Network(`${machine}-network`, { name: `ai-fleet-${machine}`, driver: "bridge", labels: [{ label: "ai-fleet.stack", value: machine }] }, { provider });
+    const target = { provider, network: network.name };
+    const host = healthHost(stack.docker);
+    const spec = (name: string, rollout: "canary" | "batch"): ServiceRolloutSpec => {
+        const health = healthEndpoint(stack.services[name]);
+        return {
+            settings: containerSettingsFor(config, name, rollout),
+            image: verified[name].pinned,
+            digest: verified[name].digest,
+            health: { host, port: health.hostPort, path: health.path, bounds: stack.rollout.health },
+        };
+    };
+
+    const canaryNames = [...stack.rollout.canary];
+    const batchNames = Object.keys(stack.services).filter((n) => !canaryNames.includes(n)).sort();
+    const gates: Gate[] = [];
+    let after: pulumi.Resource[] = [];
+    if (canaryNames.length > 0) {
+        const canary = new Canary(`${machine}-canary`, { machine, tag: release.tag, services: canaryNames.map((n) => spec(n, "canary")), target });
+        gates.push({ source: `${machine} canary`, report: canary.report });
+        after = canary.checks;
+        outputs.canaryReport = canary.report;
+    }
+    if (stack.rollout.gateStack) {
+        const ref = new pulumi.StackReference(stack.rollout.gateStack);
+        gates.push({ source: `stack ${stack.rollout.gateStack}`, report: ref.requireOutput("canaryReport") as pulumi.Output<RolloutReport>, requireTag: release.tag });
+    }
+    if (batchNames.length > 0) {
+        const batch = new Batch(`${machine}-batch`, { machine, tag: release.tag, services: batchNames.map((n) => spec(n, "batch")), target, gates, after });
+        outputs.batchReport = batch.report;
+    }
+    outputs.containers = {
+        canary: canaryNames.map((n) => containerName(machine, n)),
+        batch: batchNames.map((n) => containerName(machine, n)),
+    };
+    return outputs;
+}
+
+/** Family verifications share the map with services; a prefix keeps a family and a service apart. */
+function familyKey(name: string): string {
+    return `family:${name}`;
+}
+
+/** Logical name of a service's image resources: `svc-<kebab>`. */
+function kebabName(service: string): string {
+    return `svc-${kebab(service)}`;
+}

@@ -1,0 +1,147 @@
+/**
+ * Names are identity: every resource name, container name, image repository and tag is computed
+ * here from stable keys (service, family and machine names, the commit), never from order or time.
+ */
+
+/** Splits "RealTimeAudioPipelinePC2" into ["real", "time", "audio", "pipeline", "pc2"]. */
+export function words(name: string): string[] {
+    return name
+        .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+        .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")
+        .split(/[^A-Za-z0-9]+/)
+        .filter((w) => w.length > 0)
+        .map((w) => w.toLowerCase());
+}
+
+/** "ModelOpsCoordinator" → "model-ops-coordinator" (resource and container names). */
+export function kebab(name: string): string {
+    return words(name).join("-");
+}
+
+/** "ModelOpsCoordinator" → "model_ops_coordinator" (image repositories and build contexts, as the fleet names them). */
+export function snake(name: string): string {
+    return words(name).join("_");
+}
+
+/** A parsed image reference: `[registry/]repository[:tag][@digest]`. */
+export interface ImageRef {
+    registry?: string;
+    repository: string;
+    tag?: string;
+    digest?: string;
+}
+
+const COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const DOMAIN = "(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?)";
+const TAG = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
+const DIGEST = "sha256:[a-f0-9]{64}";
+const REF_RE = new RegExp(`^(?:(${DOMAIN})/)?(${COMPONENT}(?:/${COMPONENT})*)(?::(${TAG}))?(?:@(${DIGEST}))?$`);
+const TAG_RE = new RegExp(`^${TAG}$`);
+const COMPONENT_RE = new RegExp(`^${COMPONENT}$`);
+
+/** True for a valid Docker tag (what `FORCE_IMAGE_TAG` must be). */
+export function isValidTag(tag: string): boolean {
+    return TAG_RE.test(tag);
+}
+
+/** True for one valid repository path component (lowercase, separators inside only). */
+export function isValidRepoComponent(s: string): boolean {
+    return COMPONENT_RE.test(s);
+}
+
+/**
+ * Parses an image reference the way Docker does, or returns undefined. Rejects what broke the
+ * hand-run verify script: two tags (`base-python:3.11-slim:20250111-656873b3`), uppercase paths.
+ */
+export function parseImageRef(ref: string): ImageRef | undefined {
+    const m = REF_RE.exec(ref);
+    if (!m) {
+        return undefined;
+    }
+    let registry: string | undefined = m[1];
+    let repository = m[2];
+    const tag: string | undefined = m[3];
+    const digest: string | undefined = m[4];
+    // Docker treats the first component as a registry only when it looks like a host.
+    if (registry !== undefined && !(registry.includes(".") || registry.includes(":") || registry === "localhost")) {
+        repository = `${registry}/${repository}`;
+        registry = undefined;
+    }
+    if (registry === undefined && /[A-Z]/.test(repository)) {
+        return undefined;
+    }
+    return { registry, repository, tag, digest };
+}
+
+/** Formats a UTC date as YYYYMMDD. */
+export function yyyymmdd(date: Date): string {
+    const y = date.getUTCFullYear().toString().padStart(4, "0");
+    const m = (date.getUTCMonth() + 1).toString().padStart(2, "0");
+    const d = date.getUTCDate().toString().padStart(2, "0");
+    return `${y}${m}${d}`;
+}
+
+/** The commit the images are built from. */
+export interface SourceCommit {
+    /** Full or short hex SHA. */
+    sha: string;
+    /** The commit's own date (committer date), not the build day. */
+    date: Date;
+}
+
+/** How the release tag was decided, for the stack outputs. */
+export interface ReleaseTag {
+    tag: string;
+    source: "FORCE_IMAGE_TAG" | "commit";
+}
+
+/** Characters of the SHA kept in the tag, as in the operator's `20250111-656873b3`. */
+export const SHORT_SHA_LENGTH = 8;
+
+/**
+ * `YYYYMMDD-<short sha>` from the commit's date, so the same commit gives the same tag on any day;
+ * `FORCE_IMAGE_TAG` (when set and non-empty) overrides it for every image, to pin a rollout.
+ */
+export function resolveTag(input: { forced?: string; commit?: SourceCommit }): ReleaseTag {
+    const forced = input.forced?.trim();
+    if (forced) {
+        if (!isValidTag(forced)) {
+            throw new Error(
+                `FORCE_IMAGE_TAG="${forced}" is not a valid image tag: expected letters, digits, '_', '.', '-' (at most 128, not starting with '.' or '-'), e.g. 20250111-656873b3`,
+            );
+        }
+        return { tag: forced, source: "FORCE_IMAGE_TAG" };
+    }
+    if (!input.commit) {
+        throw new Error("no release tag: the build context is not a git checkout and FORCE_IMAGE_TAG is not set");
+    }
+    const sha = input.commit.sha.toLowerCase();
+    if (!/^[0-9a-f]{7,64}$/.test(sha)) {
+        throw new Error(`commit sha "${input.commit.sha}" is not a hex SHA`);
+    }
+    if (Number.isNaN(input.commit.date.getTime())) {
+        throw new Error(`commit ${sha} has no valid date`);
+    }
+    return { tag: `${yyyymmdd(input.commit.date)}-${sha.slice(0, SHORT_SHA_LENGTH)}`, source: "commit" };
+}
+
+/** Where images live: one layout for every image (the hand-run setup had two). */
+export interface RegistryLayout {
+    host: string;
+    org: string;
+    namespace: string;
+}
+
+/**
+ * `<host>/<org>/<namespace>/<machine>/<name>`: the machine is part of every repository path, so a
+ * mainpc build (CUDA 8.9, 32 workers) and a pc2 build (8.6, 8 workers) can never share a tag,
+ * even under the same FORCE_IMAGE_TAG.
+ */
+export function imageRepository(layout: RegistryLayout, machine: string, name: string): string {
+    return `${layout.host}/${layout.org}/${layout.namespace}/${machine}/${name}`;
+}
+
+/** Container name on the machine: stable, so replacement must delete first (see ServiceContainer). */
+export function containerName(machine: string, service: string): string {
+    return `ai-${machine}-${kebab(service)}`;
+}

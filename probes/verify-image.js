@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// Verifies that an image is in its registry with the digest that was built, through the registry's
+// HTTP API (v2), so it needs neither a Docker engine nor a provider plugin. Run by the
+// ImageVerification component (components/imageVerification.ts) through @pulumi/command.
+//
+// Environment:
+//   FLEET_IMAGE            host/repository:tag (or @sha256:…) to look up
+//   FLEET_EXPECTED_DIGEST  sha256:… the build produced (optional: without it, any digest passes)
+//   FLEET_REGISTRY_USER, FLEET_REGISTRY_PASSWORD  credentials (Basic, or exchanged for a Bearer token)
+//   FLEET_REGISTRY_INSECURE=true  plain HTTP (loopback test registries)
+//   FLEET_REQUEST_TIMEOUT_S       per request, default 15
+// Prints one JSON line on success: {"image","digest","pinned"}. Exits 1 with the image named otherwise.
+"use strict";
+
+const http = require("http");
+const https = require("https");
+
+const MANIFEST_TYPES = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
+function fail(msg) {
+    process.stderr.write(`image verification failed: ${msg}\n`);
+    process.exit(1);
+}
+
+/** Splits host/repo:tag@digest; the first component is the registry host. */
+function splitRef(ref) {
+    const m = /^([^/]+)\/([^:@]+)(?::([^@]+))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(ref);
+    if (!m) return undefined;
+    return { host: m[1], repo: m[2], tag: m[3], digest: m[4] };
+}
+
+function request(url, headers, timeoutS, method = "GET") {
+    return new Promise((resolve, reject) => {
+        const lib = url.startsWith("https:") ? https : http;
+        const req = lib.request(url, { method, headers, timeout: timeoutS * 1000 }, (res) => {
+            const chunks = [];
+            res.on("data", (c) => chunks.push(c));
+            res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        });
+        req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutS}s`)));
+        req.on("error", reject);
+        req.end();
+    });
+}
+
+function parseChallenge(header) {
+    const m = /^(\w+)\s*(.*)$/.exec(header || "");
+    if (!m) return undefined;
+    const params = {};
+    for (const p of m[2].matchAll(/(\w+)="([^"]*)"/g)) params[p[1]] = p[2];
+    return { scheme: m[1].toLowerCase(), params };
+}
+
+async function main() {
+    const image = process.env.FLEET_IMAGE || "";
+    const expected = process.env.FLEET_EXPECTED_DIGEST || "";
+    const user = process.env.FLEET_REGISTRY_USER || "";
+    const password = process.env.FLEET_REGISTRY_PASSWORD || "";
+    const scheme = process.env.FLEET_REGISTRY_INSECURE === "true" ? "http" : "https";
+    const timeoutS = Number(process.env.FLEET_REQUEST_TIMEOUT_S || "15");
+    const ref = splitRef(image);
+    if (!ref || (!ref.tag && !ref.digest)) fail(`FLEET_IMAGE="${image}" is not host/repository:tag or host/repository@sha256:digest`);
+    if (expected && !/^sha256:[a-f0-9]{64}$/.test(expected)) fail(`${image}: FLEET_EXPECTED_DIGEST="${expected}" is not a sha256 digest`);
+    const reference = ref.digest || ref.tag;
+    const url = `${scheme}://${ref.host}/v2/${ref.repo}/manifests/${reference}`;
+    const basic = user ? "Basic " + Buffer.from(`${user}:${password}`).toString("base64") : undefined;
+
+    let headers = { Accept: MANIFEST_TYPES };
+    let res;
+    try {
+        res = await request(url, headers, timeoutS, "HEAD");
+        if (res.status === 401) {
+            const challenge = parseChallenge(res.headers["www-authenticate"]);
+            if (challenge && challenge.scheme === "bearer" && challenge.params.realm) {
+                const q = new URLSearchParams({ service: challenge.params.service || ref.host, scope: `repository:${ref.repo}:pull` });
+                const tok = await request(`${challenge.params.realm}?${q}`, basic ? { Authorization: basic } : {}, timeoutS);
+                if (tok.status !== 200) fail(`${image}: token endpoint ${challenge.params.realm} answered ${tok.status}: ${tok.body.slice(0, 200)}`);
+                const body = JSON.parse(tok.body);
+                headers = { ...headers, Authorization: `Bearer ${body.token || body.access_token}` };
+            } else if (basic) {
+                headers = { ...headers, Authorization: basic };
+            } else {
+                fail(`${image}: registry ${ref.host} wants credentials and none were given`);
+            }
+            res = await request(url, headers, timeoutS, "HEAD");
+        }
+    } catch (e) {
+        fail(`${image}: registry ${ref.host} not reachable at ${url}: ${e.message}`);
+    }
+    if (res.status === 401 || res.status === 403) fail(`${image}: registry ${ref.host} refused the credentials (HTTP ${res.status})`);
+    if (res.status === 404) fail(`${image} is not in the registry (HTTP 404 for ${url}): was it pushed?`);
+    if (res.status !== 200) fail(`${image}: registry answered HTTP ${res.status} for ${url}`);
+    const digest = res.headers["docker-content-digest"];
+    if (!digest) fail(`${image}: registry gave no Docker-Content-Digest header for ${url}`);
+    if (expected && digest !== expected) {
+        fail(`${image} in the registry has digest ${digest}, but the build produced ${expected}: another build overwrote the tag`);
+    }
+    const pinned = `${ref.host}/${ref.repo}@${digest}`;
+    process.stdout.write(JSON.stringify({ image, digest, pinned }) + "\n");
+}
+
+main().catch((e) => fail(e && e.stack ? e.stack : String(e)));
