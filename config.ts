@@ -169,7 +169,9 @@ export const StackConfigSchema = z
             })
             .optional(),
     })
-    .superRefine(checkCrossReferences);
+    // Run the cross-reference checks even when some fields failed their types, so one run reports
+    // everything; the checks skip entries whose shape is broken (those are reported already).
+    .superRefine((cfg, ctx) => checkCrossReferences(cfg, ctx), { when: () => true });
 
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 export type ServiceConfig = z.infer<typeof ServiceSchema>;
@@ -247,8 +249,10 @@ function checkCrossReferences(cfg: {
     phase: string;
     deploy?: { imagesFromStack?: string; images?: Record<string, string> };
 }, ctx: z.RefinementCtx): void {
-    const families = cfg.families;
-    for (const [name, fam] of Object.entries(families)) {
+    const families = isObject(cfg.families) ? cfg.families : {};
+    const services = isObject(cfg.services) ? cfg.services : {};
+    const canary = Array.isArray(cfg.rollout?.canary) ? cfg.rollout.canary : [];
+    for (const [name, fam] of Object.entries(families).filter(([, f]) => isObject(f))) {
         if ((fam.parent === undefined) === (fam.baseImage === undefined)) {
             ctx.addIssue({ code: "custom", path: ["families", name], message: "expected exactly one of 'parent' (another family) or 'baseImage' (an external image)" });
         }
@@ -263,7 +267,10 @@ function checkCrossReferences(cfg: {
 
     const hostPorts = new Map<string, string>();
     const repos = new Map<string, string>();
-    for (const [name, svc] of Object.entries(cfg.services)) {
+    for (const [name, svc] of Object.entries(services)) {
+        if (!isObject(svc) || typeof svc.port !== "number" || typeof svc.healthPort !== "number" || !isObject(svc.health) || !isObject(svc.hardening)) {
+            continue;
+        }
         if (families[svc.family] === undefined) {
             ctx.addIssue({ code: "custom", path: ["services", name, "family"], message: `unknown family "${svc.family}" (known: ${Object.keys(families).sort().join(", ")})` });
         }
@@ -273,7 +280,7 @@ function checkCrossReferences(cfg: {
             const owner = hostPorts.get(key);
             const where = svc.ports ? ["services", name, "ports", i, "host"] : ["services", name, "ports"];
             if (owner !== undefined) {
-                ctx.addIssue({ code: "custom", path: where, message: `host port ${p.host}/${p.protocol} is already bound by ${owner} on this machine` });
+                ctx.addIssue({ code: "custom", path: where, message: `host port ${p.host}/${p.protocol} is already bound by ${owner} on this machine; give one of them another host port` });
             } else {
                 hostPorts.set(key, name);
             }
@@ -308,16 +315,16 @@ function checkCrossReferences(cfg: {
         }
     }
     const seenCanary = new Set<string>();
-    cfg.rollout.canary.forEach((name, i) => {
-        if (cfg.services[name] === undefined) {
-            ctx.addIssue({ code: "custom", path: ["rollout", "canary", i], message: `canary entry "${name}" names no service (known: ${Object.keys(cfg.services).sort().join(", ")})` });
+    canary.forEach((name, i) => {
+        if (services[name] === undefined) {
+            ctx.addIssue({ code: "custom", path: ["rollout", "canary", i], message: `canary entry "${name}" names no service (known: ${Object.keys(services).sort().join(", ")})` });
         } else if (seenCanary.has(name)) {
             ctx.addIssue({ code: "custom", path: ["rollout", "canary", i], message: `canary entry "${name}" is listed twice` });
         }
         seenCanary.add(name);
     });
-    const hasBatch = Object.keys(cfg.services).some((s) => !seenCanary.has(s));
-    if (cfg.phase !== "build" && hasBatch && seenCanary.size === 0 && cfg.rollout.gateStack === undefined && !cfg.rollout.allowUngatedBatch) {
+    const hasBatch = Object.keys(services).some((s) => !seenCanary.has(s));
+    if (cfg.phase !== "build" && hasBatch && seenCanary.size === 0 && cfg.rollout?.gateStack === undefined && !cfg.rollout?.allowUngatedBatch) {
         ctx.addIssue({
             code: "custom",
             path: ["rollout", "canary"],
@@ -328,12 +335,16 @@ function checkCrossReferences(cfg: {
         ctx.addIssue({ code: "custom", path: ["deploy"], message: "phase 'deploy' builds nothing: set deploy.imagesFromStack or deploy.images" });
     }
     if (cfg.deploy?.images && cfg.phase === "deploy") {
-        for (const name of Object.keys(cfg.services)) {
+        for (const name of Object.keys(services)) {
             if (cfg.deploy.images[name] === undefined && !cfg.deploy.imagesFromStack) {
                 ctx.addIssue({ code: "custom", path: ["deploy", "images", name], message: `no image given for service ${name}` });
             }
         }
     }
+}
+
+function isObject(v: unknown): v is Record<string, any> {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /** Every problem of a stack's config, each as `ai-fleet:<key path>: <what was expected>`. */

@@ -1,0 +1,174 @@
+/**
+ * UNIT-TEST MOCKS: Pulumi's mock monitor stands in for the engine and every provider here, so no
+ * CLI, plugin or Docker engine is needed. The real engine is exercised by test/integration.
+ *
+ * The mocks answer like the providers would: docker-build returns a digest, the verification
+ * command returns the digest it was asked to find, the health probe returns a healthy report
+ * unless the scenario says a service fails.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+import { FleetConfig, parseStackConfig, PROJECT } from "../../config";
+
+/** One resource the program registered. */
+export interface Registered {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+}
+
+/** How the mocked world behaves in one test. */
+export interface Scenario {
+    /** Services whose health probe fails (the command exits non-zero, as the real probe does). */
+    failHealth: Set<string>;
+    /** Services whose probe returns a report with healthy: false. */
+    unhealthyReport: Set<string>;
+    /** Images (repo:tag substring) the registry does not have. */
+    missingImages: Set<string>;
+    /** Outputs of StackReferences by stack name. */
+    stackOutputs: Record<string, Record<string, unknown>>;
+}
+
+export const registered: Registered[] = [];
+export const scenario: Scenario = { failHealth: new Set(), unhealthyReport: new Set(), missingImages: new Set(), stackOutputs: {} };
+
+/** Deterministic fake digest of a string. */
+export function fakeDigest(s: string): string {
+    return `sha256:${createHash("sha256").update(s).digest("hex")}`;
+}
+
+/** The mock monitor passes secret inputs as `{<signature>: …, value}`; providers see the plain value. */
+export function unwrapSecret<V>(v: V | { value: V }): V {
+    const sig = "4dabf18193072939515e22adb298388d";
+    return v !== null && typeof v === "object" && sig in (v as object) ? (v as { value: V }).value : (v as V);
+}
+
+function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
+    const env: Record<string, string> = unwrapSecret(inputs.environment) ?? {};
+    if (env.FLEET_HEALTH_URL !== undefined) {
+        const service = env.FLEET_SERVICE;
+        if (scenario.failHealth.has(service)) {
+            throw new Error(`health check failed: service ${service} on host ${env.FLEET_HOST}: GET ${env.FLEET_HEALTH_URL}: last status 200, last body "{\\"status\\":\\"degraded\\"}"`);
+        }
+        const healthy = !scenario.unhealthyReport.has(service);
+        const report = { service, host: env.FLEET_HOST, url: env.FLEET_HEALTH_URL, healthy, status: healthy ? "ok" : "degraded", httpStatus: 200, attempts: 1, elapsedSeconds: 0.1, digest: env.FLEET_DIGEST };
+        return { ...inputs, stdout: JSON.stringify(report), stderr: "" };
+    }
+    if (env.FLEET_IMAGE !== undefined) {
+        const image = env.FLEET_IMAGE;
+        if ([...scenario.missingImages].some((m) => image.includes(m))) {
+            throw new Error(`image verification failed: ${image} is not in the registry (HTTP 404)`);
+        }
+        const repo = image.replace(/@sha256:.*$/, "").replace(/:[^:/]+$/, "");
+        const digest = env.FLEET_EXPECTED_DIGEST || (image.includes("@") ? image.slice(image.indexOf("@") + 1) : fakeDigest(image));
+        return { ...inputs, stdout: JSON.stringify({ image, digest, pinned: `${repo}@${digest}` }), stderr: "" };
+    }
+    return { ...inputs, stdout: "", stderr: "" };
+}
+
+pulumi.runtime.setMocks(
+    {
+        newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+            registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+            switch (args.type) {
+                case "docker-build:index:Image": {
+                    const digest = fakeDigest(JSON.stringify([args.name, args.inputs.tags, args.inputs.buildArgs]));
+                    return { id: args.name, state: { ...args.inputs, digest, ref: `${args.inputs.tags[0]}@${digest}`, contextHash: "ctx" } };
+                }
+                case "command:local:Command":
+                    return { id: args.name, state: commandOutputs(args.inputs) };
+                case "docker:index/remoteImage:RemoteImage":
+                    return { id: args.name, state: { ...args.inputs, imageId: fakeDigest(args.inputs.name), repoDigest: args.inputs.name } };
+                case "pulumi:pulumi:StackReference":
+                    return { id: args.inputs.name, state: { ...args.inputs, outputs: scenario.stackOutputs[args.inputs.name] ?? {}, secretOutputNames: [] } };
+                default:
+                    return { id: `${args.name}-id`, state: args.inputs };
+            }
+        },
+        call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+            return args.inputs;
+        },
+    },
+    PROJECT,
+    "unit",
+    false,
+);
+
+/** Clears what earlier tests registered and resets the scenario. */
+export function resetWorld(): void {
+    registered.length = 0;
+    scenario.failHealth.clear();
+    scenario.unhealthyReport.clear();
+    scenario.missingImages.clear();
+    scenario.stackOutputs = {};
+}
+
+/** Resolves an Output's value (rejects if it failed). */
+export function valueOf<T>(o: pulumi.Input<T> | undefined): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+        const out = pulumi.output(o) as pulumi.Output<T>;
+        // The SDK's promise() is internal; going through apply would turn a failure into a hang.
+        (out as unknown as { promise(): Promise<T> }).promise().then(resolve, reject);
+    });
+}
+
+/** Whether an Output is secret. */
+export function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
+    return (o as unknown as { isSecret: Promise<boolean> }).isSecret;
+}
+
+/** Waits until no new resource has been registered for `quietMs` (registrations are asynchronous). */
+export async function settle(quietMs = 150, maxMs = 10000): Promise<void> {
+    const start = Date.now();
+    let count = -1;
+    while (Date.now() - start < maxMs) {
+        if (registered.length === count) {
+            return;
+        }
+        count = registered.length;
+        await new Promise((r) => setTimeout(r, quietMs));
+    }
+    throw new Error("resource registrations did not settle");
+}
+
+/** The `config:` block of a Pulumi.<stack>.yaml in the repository. */
+export function stackFile(stack: string): Record<string, unknown> {
+    const file = path.join(__dirname, "..", "..", `Pulumi.${stack}.yaml`);
+    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+    return doc.config;
+}
+
+/** A stack file's `ai-fleet:` keys without the prefix: the raw input of parseStackConfig. */
+export function rawFromStackFile(stack: string): Record<string, any> {
+    const raw: Record<string, any> = {};
+    for (const [k, v] of Object.entries(stackFile(stack))) {
+        if (k.startsWith(`${PROJECT}:`)) {
+            raw[k.slice(PROJECT.length + 1)] = v;
+        }
+    }
+    return raw;
+}
+
+/** Parsed config of a repository stack file, optionally changed first. */
+export function fleetConfig(stack: string, edit?: (raw: Record<string, any>) => void): FleetConfig {
+    const raw = JSON.parse(JSON.stringify(rawFromStackFile(stack)));
+    edit?.(raw);
+    return parseStackConfig(raw);
+}
+
+/** Resources of one type. */
+export function ofType(type: string): Registered[] {
+    return registered.filter((r) => r.type === type);
+}
+
+export const T = {
+    image: "docker-build:index:Image",
+    command: "command:local:Command",
+    container: "docker:index/container:Container",
+    remoteImage: "docker:index/remoteImage:RemoteImage",
+    network: "docker:index/network:Network",
+    provider: "pulumi:providers:docker",
+} as const;
