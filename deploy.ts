@@ -50,6 +50,8 @@ export interface FleetOutputs {
     /** Container names per rollout group (empty in the build phase). */
     containers: { canary: string[]; batch: string[] };
     canaryReport?: pulumi.Output<RolloutReport>;
+    /** "passed" once every gate of the batch is open. */
+    gate?: pulumi.Output<string>;
     batchReport?: pulumi.Output<RolloutReport>;
 }
 
@@ -197,6 +199,7 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
     }
     if (batchNames.length > 0) {
         const batch = new Batch(`${machine}-batch`, { machine, tag: release.tag, services: batchNames.map((n) => spec(n, "batch")), target, gates, after });
+        outputs.gate = batch.gate;
         outputs.batchReport = batch.report;
     }
     outputs.containers = {

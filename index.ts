@@ -19,4 +19,5 @@ export const tagSource = fleet.tagSource;
 export const images = fleet.images;
 export const containers = fleet.containers;
 export const canaryReport = fleet.canaryReport;
+export const gate = fleet.gate;
 export const batchReport = fleet.batchReport;

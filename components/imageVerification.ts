@@ -57,16 +57,17 @@ export class ImageVerification extends pulumi.ComponentResource {
 
     constructor(name: string, args: ImageVerificationArgs, opts?: pulumi.ComponentResourceOptions) {
         super(IMAGE_VERIFICATION_TYPE, name, {}, opts);
-        const spec = pulumi
+        const environment = pulumi
             .all([args.image, args.expectedDigest ?? "", args.registry.password])
             .apply(([image, expectedDigest, password]) =>
-                verificationCommand({ image, expectedDigest, registry: { ...args.registry, password } }),
+                verificationCommand({ image, expectedDigest, registry: { ...args.registry, password } }).environment,
             );
         const check = new command.local.Command(
             `${name}-check`,
             {
-                create: spec.create,
-                environment: pulumi.secret(spec.environment),
+                create: probeCommand("verify-image.js"),
+                // The whole environment is secret because it carries the registry password.
+                environment: pulumi.secret(environment),
                 // Re-run whenever the image or its digest changes, never otherwise.
                 triggers: [args.image, args.expectedDigest ?? ""],
                 logging: "stderr",
