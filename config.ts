@@ -144,6 +144,8 @@ export const StackConfigSchema = z
                     mode: z.enum(["max", "min"]).default("max"),
                 })
                 .optional(),
+            /** A buildx builder by name (e.g. a BuildKit daemon that can push and export registry cache). Default: the Docker host's own builder. */
+            builder: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "expected a buildx builder name").optional(),
             /** Build images during `pulumi preview` too. Default false (preview stays quick). */
             buildOnPreview: z.boolean().default(false),
         }),

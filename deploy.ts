@@ -130,6 +130,7 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
             platform: stack.build.platform,
             cache: stack.build.cache,
             buildOnPreview: stack.build.buildOnPreview,
+            builder: stack.build.builder,
             registry: { address: registry.host, username: registry.username, password: registry.password },
         };
         const families: Record<string, FamilyImage> = {};

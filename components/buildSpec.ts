@@ -27,6 +27,8 @@ export interface BuildSettings {
     cache?: { ref: string; mode: "max" | "min" };
     /** Build during preview. */
     buildOnPreview: boolean;
+    /** buildx builder name; undefined for the Docker host's default builder. */
+    builder?: string;
     /** Registry credentials for pushing (password stays a secret Output). */
     registry: { address: string; username: string; password: pulumi.Input<string> };
 }
@@ -94,6 +96,7 @@ export function dockerBuildArgs(settings: BuildSettings, req: BuildRequest): doc
         labels: ociLabels(settings, req),
         push: true,
         buildOnPreview: settings.buildOnPreview,
+        builder: settings.builder ? { name: settings.builder } : undefined,
         registries: [{ address: settings.registry.address, username: settings.registry.username, password: settings.registry.password }],
         cacheFrom: cache ? [{ registry: { ref: cache } }] : undefined,
         cacheTo: cache && settings.cache
