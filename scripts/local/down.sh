@@ -55,6 +55,7 @@ else
   log "docker daemon not answering: no containers to remove"
 fi
 
+stop_pidfile "${AI_FLEET_STATE}/buildkit/buildkitd.pid" buildkitd 30
 stop_pidfile "${AI_FLEET_STATE}/registry.pid" docker-registry 10
 stop_pidfile "${AI_FLEET_STATE}/dockerd.pid" dockerd 30
 

@@ -17,6 +17,7 @@ for step in docker-engine registry base-image; do
   "$HERE/$step.sh" || die "$step.sh failed; nothing after it was run"
   took[$step]=$(secs $(( $(ms) - t0 )))
 done
+[ "${AI_FLEET_SKIP_BUILDKIT:-0}" = 1 ] || { log "== buildkit"; "$HERE/buildkit.sh" || die "buildkit.sh failed (AI_FLEET_SKIP_BUILDKIT=1 skips it)"; }
 total=$(secs $(( $(ms) - total_start )))
 
 log "== summary (state dir $AI_FLEET_STATE)"
