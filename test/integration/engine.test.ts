@@ -157,14 +157,17 @@ describe("the real Pulumi engine", function () {
         it("rebuilds only the touched service's image", async () => {
             fs.appendFileSync(path.join(demo, "services", "system_digital_twin", "service.py"), "\n# touched by the engine test\n");
             const result = await timed("up after touching one service", () => stack.up());
+            process.stderr.write(`[engine] resource changes: ${JSON.stringify(result.summary.resourceChanges)}\n`);
             const after = result.outputs.images.value as Images;
             expect(changedImages(first, after)).to.deep.equal(["SystemDigitalTwin"]);
             first = after;
         });
 
         it("rebuilds a touched family and what builds FROM it, nothing else", async () => {
-            fs.appendFileSync(path.join(demo, "families", "family-web", "Dockerfile"), "\n# touched by the engine test\n");
+            // A change the image can see (a comment alone would rebuild to the very same digest).
+            fs.appendFileSync(path.join(demo, "families", "family-web", "Dockerfile"), '\nLABEL ai-fleet.test.touched="family-web"\n');
             const result = await timed("up after touching family-web", () => stack.up());
+            process.stderr.write(`[engine] resource changes: ${JSON.stringify(result.summary.resourceChanges)}\n`);
             expect(changedImages(first, result.outputs.images.value as Images)).to.deep.equal(["ServiceRegistry", "family-web"]);
         });
     });
