@@ -1,0 +1,69 @@
+/**
+ * Stack files and the local stack's environment, read the way the program reads them: the
+ * `ai-fleet:` keys of Pulumi.<stack>.yaml (prefix removed) go through parseStackConfig. This does
+ * not import test/unit/harness.ts, which would install Pulumi's mocks.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
+import { FleetConfig, parseStackConfig, PROJECT } from "../../../config";
+import { must, REPO_ROOT } from "./proc";
+
+/** The `ai-fleet:` keys of a repository stack file without the prefix: parseStackConfig's input. */
+export function rawStackFile(stack: string): Record<string, unknown> {
+    const file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined;
+    if (!doc || typeof doc.config !== "object" || doc.config === null) {
+        throw new Error(`${file} has no config: block`);
+    }
+    const raw: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(doc.config)) {
+        if (k.startsWith(`${PROJECT}:`)) {
+            raw[k.slice(PROJECT.length + 1)] = v;
+        }
+    }
+    return raw;
+}
+
+/** A repository stack file, parsed and validated with its machine profile. */
+export function loadStack(stack: string): FleetConfig {
+    return parseStackConfig(rawStackFile(stack));
+}
+
+/** Resolves a Pulumi Input outside a deployment (or under mocks): the values here are all known. */
+export function resolve<T>(input: pulumi.Input<T> | undefined): Promise<pulumi.Unwrap<T>> {
+    // pulumi.output() unwraps nested Inputs too, so the value is plain all the way down.
+    const out = pulumi.output(input);
+    // The SDK's promise() is internal; apply() would never run on an unknown value and hang.
+    return (out as unknown as { promise(): Promise<pulumi.Unwrap<T>> }).promise();
+}
+
+/** The AI_FLEET_* variables scripts/local/env.sh exports (after up.sh, so the base image ref is known). */
+export async function localEnv(): Promise<Record<string, string>> {
+    const r = await must("bash", ["-c", ". scripts/local/env.sh && env -0"], { cwd: REPO_ROOT });
+    const env: Record<string, string> = {};
+    for (const entry of r.stdout.split("\0")) {
+        const eq = entry.indexOf("=");
+        if (eq > 0 && entry.startsWith("AI_FLEET_")) {
+            env[entry.slice(0, eq)] = entry.slice(eq + 1);
+        }
+    }
+    for (const key of ["AI_FLEET_REGISTRY", "AI_FLEET_REGISTRY_USER", "AI_FLEET_REGISTRY_PASSWORD", "AI_FLEET_DOCKER_BUILD", "AI_FLEET_BASE_IMAGE"]) {
+        if (!env[key]) {
+            throw new Error(`scripts/local/env.sh did not export ${key}`);
+        }
+    }
+    return env;
+}
+
+/** The commit the contexts are at (labels), or "unknown" outside git, as deploy() would get it. */
+export async function sourceCommit(): Promise<{ sha: string; created: string }> {
+    try {
+        const r = await must("git", ["log", "-1", "--format=%H %cI"], { cwd: REPO_ROOT });
+        const [sha, date] = r.stdout.trim().split(" ");
+        return { sha, created: new Date(date).toISOString() };
+    } catch {
+        return { sha: "unknown", created: "1970-01-01T00:00:00.000Z" };
+    }
+}
