@@ -41,12 +41,15 @@ cleanup
 # build NAME CONTEXT BASE_REF [extra build args...]: build, tag for the registry, push; prints repo@digest.
 build_push() {
   local name=$1 ctx=$2 base=$3; shift 3
+  # Families carry their own Dockerfile; every service builds with demo/services/Dockerfile.
+  local DOCKERFILE="$ctx/Dockerfile"
+  [ -f "$DOCKERFILE" ] || DOCKERFILE="$DEMO/services/Dockerfile"
   local ref="$REG/ai-fleet/$name:$TAG" t0
   t0=$(date +%s)
   log "build $ref FROM $base"
   DOCKER_BUILDKIT=1 "${BUILD[@]}" build --progress=plain \
     --build-arg "BASE_IMAGE=$base" --build-arg "MACHINE=$MACHINE" "$@" \
-    --label "ai-fleet.stack=local" -t "$ref" "$ctx" >"$LOGS/build-$name.log" 2>&1 ||
+    --label "ai-fleet.stack=local" -t "$ref" -f "$DOCKERFILE" "$ctx" >"$LOGS/build-$name.log" 2>&1 ||
     { tail -n 30 "$LOGS/build-$name.log" >&2; die "build of $name failed (log $LOGS/build-$name.log)"; }
   docker push "$ref" >"$LOGS/push-$name.log" 2>&1 || { tail -n 20 "$LOGS/push-$name.log" >&2; die "push of $ref failed"; }
   local digest
