@@ -104,7 +104,7 @@ export const StackConfigSchema = z
     .strictObject({
         /** Machine profile name: profiles/<machine>.json. */
         machine: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "expected a lowercase machine name, e.g. mainpc"),
-        /** all: build, verify, deploy. build: build, push, verify only. deploy: take digests, deploy only. */
+        /** all: build, verify, deploy. build: build, push, verify only. deploy: deploy existing images (digests given, a build stack's, or the release tag), build nothing. */
         phase: z.enum(["all", "build", "deploy"]).default("all"),
         docker: z.strictObject({
             /** The machine's Docker host: ssh://user@host or unix:///var/run/docker.sock (or tcp://). */
@@ -332,16 +332,6 @@ function checkCrossReferences(cfg: {
             path: ["rollout", "canary"],
             message: "no canary and no gateStack: the batch would roll out ungated; name canary services, set rollout.gateStack, or set rollout.allowUngatedBatch: true",
         });
-    }
-    if (cfg.phase === "deploy" && !cfg.deploy?.imagesFromStack && !cfg.deploy?.images) {
-        ctx.addIssue({ code: "custom", path: ["deploy"], message: "phase 'deploy' builds nothing: set deploy.imagesFromStack or deploy.images" });
-    }
-    if (cfg.deploy?.images && cfg.phase === "deploy") {
-        for (const name of Object.keys(services)) {
-            if (cfg.deploy.images[name] === undefined && !cfg.deploy.imagesFromStack) {
-                ctx.addIssue({ code: "custom", path: ["deploy", "images", name], message: `no image given for service ${name}` });
-            }
-        }
     }
 }
 

@@ -103,18 +103,23 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
     const verified: Record<string, { pinned: pulumi.Output<string>; digest: pulumi.Output<string> }> = {};
 
     if (stack.phase === "deploy") {
+        // Deploy images that exist already: a given digest, a build stack's export, or else the
+        // release tag (FORCE_IMAGE_TAG=<previous tag> is how a rollback names it). Nothing is built.
         const fromStack = stack.deploy?.imagesFromStack ? new pulumi.StackReference(stack.deploy.imagesFromStack) : undefined;
         for (const name of Object.keys(stack.services).sort()) {
             const given = stack.deploy?.images?.[name];
+            const tagged = `${repo(stack.services[name].image ?? snake(name))}:${release.tag}`;
             const ref: pulumi.Output<string> = given !== undefined
                 ? pulumi.output(given)
-                : (fromStack as pulumi.StackReference).requireOutput("images").apply((all) => {
-                    const entry = (all as Record<string, { pinned?: string }>)[name];
-                    if (!entry?.pinned) {
-                        throw new Error(`stack ${stack.deploy?.imagesFromStack} exports no image for service ${name}`);
-                    }
-                    return entry.pinned;
-                });
+                : fromStack !== undefined
+                    ? fromStack.requireOutput("images").apply((all) => {
+                        const entry = (all as Record<string, { pinned?: string }>)[name];
+                        if (!entry?.pinned) {
+                            throw new Error(`stack ${stack.deploy?.imagesFromStack} exports no image for service ${name}`);
+                        }
+                        return entry.pinned;
+                    })
+                    : pulumi.output(tagged);
             const check = new ImageVerification(`${kebabName(name)}-verify`, { image: ref, registry });
             verified[name] = check;
             images[name] = { pinned: check.pinned, ref };

@@ -102,7 +102,7 @@ describe("stack config", () => {
         ["a batch with no gate at all", (r) => { r.rollout.canary = []; }, "ai-fleet:rollout.canary: no canary and no gateStack: the batch would roll out ungated"],
         ["a user that is not UID:GID", (r) => { r.services.Executor.hardening = { user: "appuser" }; }, "ai-fleet:services.Executor.hardening.user: expected UID:GID in numbers, e.g. 10001:10001"],
         ["an uppercase image repository", (r) => { r.services.Executor.image = "Executor"; }, "ai-fleet:services.Executor.image: expected a lowercase repository name component"],
-        ["a deploy phase with no images", (r) => { r.phase = "deploy"; }, "ai-fleet:deploy: phase 'deploy' builds nothing: set deploy.imagesFromStack or deploy.images"],
+        ["a deploy image not pinned by digest", (r) => { r.phase = "deploy"; r.deploy = { images: { Executor: "ghcr.io/haymayndzultra/ai_system/mainpc/executor:20250111-656873b3" } }; }, "ai-fleet:deploy.images.Executor: expected a reference pinned by @sha256:digest"],
     ];
     for (const [what, edit, message] of broken) {
         it(`rejects ${what}`, () => {

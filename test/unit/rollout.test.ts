@@ -292,6 +292,15 @@ describe("phases", function () {
         expect(one(T.remoteImage, "ai-mainpc-executor-image").inputs.name).to.equal(pinned);
     });
 
+    it("deploy with no digests given: runs the images of the release tag (the rollback path), building nothing", async () => {
+        const out = run("mainpc", (raw) => { raw.phase = "deploy"; });
+        expect(await finish(out)).to.equal(undefined);
+        expect(ofType(T.image)).to.have.length(0);
+        const verify = one(T.command, "svc-executor-verify-check");
+        expect(unwrapSecret(verify.inputs.environment)).to.include({ FLEET_IMAGE: `${REPO}/mainpc/executor:${TAG}`, FLEET_EXPECTED_DIGEST: "" });
+        expect(ofType(T.container)).to.have.length(44);
+    });
+
     it("deploy: takes the digests a build stack exported", async () => {
         const pinned = `${REPO}/pc2/cache_manager@${fakeDigest("ci")}`;
         scenario.stackOutputs["organization/ai-fleet/ci-build"] = { images: { CacheManager: { pinned } } };
