@@ -105,12 +105,24 @@ export function dockerBuildArgs(settings: BuildSettings, req: BuildRequest): doc
     };
 }
 
+/**
+ * `repo@sha256:…` from a build's digest. In a preview, an image that must be rebuilt has an empty
+ * digest (docker-build does not build on preview): the reference is then unknown, as its value
+ * will only exist after the build. Outside a preview an empty digest means nothing was pushed.
+ */
+export function pinnedRefValue(repository: string, digest: string, dryRun: boolean): string | typeof pulumi.unknown {
+    if (/^sha256:[a-f0-9]{64}$/.test(digest)) {
+        return `${repository}@${digest}`;
+    }
+    if (dryRun && digest === "") {
+        return pulumi.unknown;
+    }
+    throw new Error(`image ${repository} has no pushed digest (got "${digest}"): the build did not push to the registry`);
+}
+
 /** `repository@sha256:…`: what FROM, RemoteImage and verification use (a tag can move, a digest cannot). */
 export function pinnedRef(repository: pulumi.Input<string>, digest: pulumi.Input<string>): pulumi.Output<string> {
-    return pulumi.all([repository, digest]).apply(([repo, d]) => {
-        if (!/^sha256:[a-f0-9]{64}$/.test(d)) {
-            throw new Error(`image ${repo} has no pushed digest (got "${d}"): the build did not push to the registry`);
-        }
-        return `${repo}@${d}`;
-    });
+    return pulumi
+        .all([repository, digest])
+        .apply(([repo, d]) => pinnedRefValue(repo, d, pulumi.runtime.isDryRun()) as string);
 }

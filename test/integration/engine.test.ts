@@ -156,6 +156,9 @@ describe("the real Pulumi engine", function () {
 
         it("rebuilds only the touched service's image", async () => {
             fs.appendFileSync(path.join(demo, "services", "system_digital_twin", "service.py"), "\n# touched by the engine test\n");
+            // The preview must plan the rebuild (the new digest is unknown until the build), not fail.
+            const preview = await timed("preview after touching one service", () => stack.preview());
+            expect(preview.changeSummary.update, JSON.stringify(preview.changeSummary)).to.be.greaterThan(0);
             const result = await timed("up after touching one service", () => stack.up());
             process.stderr.write(`[engine] resource changes: ${JSON.stringify(result.summary.resourceChanges)}\n`);
             const after = result.outputs.images.value as Images;

@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import * as pulumi from "@pulumi/pulumi";
+import { pinnedRefValue } from "../../components/buildSpec";
 import { containerName, imageRepository, kebab, parseImageRef, resolveTag, snake } from "../../naming";
 
 describe("names, image references and tags", () => {
@@ -65,5 +67,22 @@ describe("names, image references and tags", () => {
         const b = `${imageRepository(layout, "pc2", "model_ops_coordinator")}:${resolveTag({ forced: "t1" }).tag}`;
         expect(a).to.equal("ghcr.io/haymayndzultra/ai_system/mainpc/model_ops_coordinator:t1");
         expect(a).to.not.equal(b);
+    });
+});
+
+describe("pinned references", () => {
+    const digest = "sha256:" + "b".repeat(64);
+
+    it("pins a repository by the digest the build pushed", () => {
+        expect(pinnedRefValue("127.0.0.1:5000/a/local/x", digest, false)).to.equal(`127.0.0.1:5000/a/local/x@${digest}`);
+    });
+
+    it("is unknown in a preview of an image that must be rebuilt (docker-build reports an empty digest there)", () => {
+        expect(pulumi.isUnknown(pinnedRefValue("r/x", "", true))).to.equal(true);
+    });
+
+    it("fails outside a preview when nothing was pushed", () => {
+        expect(() => pinnedRefValue("r/x", "", false)).to.throw('image r/x has no pushed digest (got "")');
+        expect(() => pinnedRefValue("r/x", "sha256:short", true)).to.throw("has no pushed digest");
     });
 });
