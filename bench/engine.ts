@@ -1,0 +1,328 @@
+/**
+ * Parts 2 and 3 on the real engine (the CLI and plugins of scripts/toolchain.sh, the local Docker
+ * engine, registry and BuildKit builder): the no-op preview of an unchanged build-only local stack
+ * beside an empty program's, and the blast radius of touching one service or one family.
+ *
+ * Stacks live in temp projects (test/integration/support/engine.ts), built from a copy of demo/ so
+ * touching sources leaves the repository clean. Previews run the CLI itself (`pulumi preview
+ * --json`); ups go through the Automation API, which reports per-resource operations as events.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { createStack, ensureToolchain, localStackConfig, TempProject, tempProject, ToolchainStatus } from "../test/integration/support/engine";
+import { log, ROOT, run, Stat, stat } from "./lib";
+
+export const IMAGE_TYPE = "docker-build:index:Image";
+export const FORCE_TAG = "bench-engine";
+
+/** One preview: wall time, its change summary, and the operations it plans per resource. */
+export interface PreviewRun {
+    wallMs: number;
+    /** Set when the preview failed (its plan so far is still recorded). */
+    error?: string;
+    changeSummary: Record<string, number>;
+    steps: { op: string; urn: string; type: string }[];
+}
+
+/** What touching a source did. */
+export interface TouchRun {
+    what: string;
+    previewImages: string[];
+    previewChanges: Record<string, number>;
+    previewWallMs: number;
+    /** Set when the preview after the touch failed. */
+    previewError?: string;
+    upWallMs: number;
+    /** Images the up built again (docker-build Image with any op but same/read). */
+    rebuilt: string[];
+    /** Images whose pinned digest changed. */
+    newDigests: string[];
+    /** The up's resource changes by op. */
+    resourceChanges: Record<string, number>;
+    /** Resources the up changed: everything but "same". */
+    changed: number;
+    changedResources: string[];
+}
+
+export interface EngineResult {
+    status: ToolchainStatus;
+    firstUpMs?: number;
+    emptyUpMs?: number;
+    resources?: number;
+    fleetPreview?: Stat;
+    emptyPreview?: Stat;
+    ratio?: Stat;
+    noopRuns?: PreviewRun[];
+    touches?: TouchRun[];
+    /** Preview of a fresh build-only stack of 100 generated services: default vs NODE_OPTIONS=--stack-trace-limit=1. */
+    lever?: { services: number; resources: number; defaultMs: Stat; limitedMs: Stat; errors: string[] };
+    notMeasured: { figure: string; why: string }[];
+}
+
+type Images = Record<string, { pinned: string; ref: string }>;
+
+function typeOfUrn(urn: string): string {
+    // urn:pulumi:<stack>::<project>::<parent types$>type::name
+    const qualified = urn.split("::")[2] ?? "";
+    const parts = qualified.split("$");
+    return parts[parts.length - 1];
+}
+
+function nameOfUrn(urn: string): string {
+    const parts = urn.split("::");
+    return parts[parts.length - 1];
+}
+
+function copyDemo(into: string): string {
+    const dest = path.join(into, "demo");
+    fs.cpSync(path.join(ROOT, "demo"), dest, { recursive: true, filter: (src) => !src.includes("__pycache__") });
+    return dest;
+}
+
+/** The local stack's config (Pulumi.local.yaml, its builder and cache included), build phase only, contexts from `contextRoot`. */
+function buildOnlyConfig(contextRoot: string, registryPassword: string): Record<string, unknown> {
+    const cfg = localStackConfig();
+    const build = { ...(cfg["ai-fleet:build"] as Record<string, unknown>), contextRoot };
+    return { ...cfg, "ai-fleet:build": build, "ai-fleet:phase": "build", "ai-fleet:registryPassword": registryPassword };
+}
+
+/** `pulumi preview --json` of a stack, run as a CLI process. */
+export async function cliPreview(status: ToolchainStatus, project: TempProject, stackName: string): Promise<PreviewRun> {
+    const r = await run(status.pulumi as string, ["preview", "--stack", stackName, "--json", "--non-interactive"], { cwd: project.dir, env: project.env as NodeJS.ProcessEnv });
+    let json: { changeSummary?: Record<string, number>; steps?: { op: string; urn: string }[]; diagnostics?: { message: string; severity: string; urn?: string }[] };
+    try {
+        json = JSON.parse(r.stdout);
+    } catch {
+        throw new Error(`pulumi preview --stack ${stackName} exited ${r.code} without a JSON result: ${tail(r.stderr || r.stdout)}`);
+    }
+    const errors = (json.diagnostics ?? []).filter((d) => d.severity === "error").map((d) => `${d.urn ? nameOfUrn(d.urn) + ": " : ""}${d.message.trim()}`);
+    return {
+        error: r.code !== 0 ? `exit ${r.code}: ${errors.join(" | ").slice(0, 1500) || tail(r.stderr)}` : undefined,
+        wallMs: r.wallMs,
+        changeSummary: json.changeSummary ?? {},
+        steps: (json.steps ?? []).map((s) => ({ op: s.op, urn: s.urn, type: typeOfUrn(s.urn) })),
+    };
+}
+
+/** An up through the Automation API, recording every resource's operation. */
+async function upWithOps(stack: Stack): Promise<{ wallMs: number; ops: { op: string; urn: string; type: string }[]; images: Images; resourceChanges: Record<string, number> }> {
+    const ops: { op: string; urn: string; type: string }[] = [];
+    const onEvent = (e: EngineEvent): void => {
+        const m = e.resourcePreEvent?.metadata;
+        if (m) {
+            ops.push({ op: m.op, urn: m.urn, type: m.type });
+        }
+    };
+    const t0 = performance.now();
+    const result = await stack.up({ onEvent });
+    return { wallMs: performance.now() - t0, ops, images: result.outputs.images.value as Images, resourceChanges: (result.summary.resourceChanges ?? {}) as Record<string, number> };
+}
+
+function tail(s: string, n = 600): string {
+    const t = s.trim();
+    return t.length > n ? `…${t.slice(-n)}` : t;
+}
+
+const NOOP_OPS = new Set(["same", "read"]);
+
+/** Parts 2 and 3. */
+export async function engineBench(opts: { previews: number; touchRepeats: number; leverRuns: number }): Promise<EngineResult> {
+    const notMeasured: { figure: string; why: string }[] = [];
+    log("engine: scripts/local/up.sh (Docker engine, registry, base image, BuildKit; idempotent)");
+    const up = await run("bash", [path.join(ROOT, "scripts", "local", "up.sh")]);
+    if (up.code !== 0) {
+        const why = `scripts/local/up.sh exited ${up.code}: ${tail(up.stderr)}`;
+        return { status: { plugins: {} }, notMeasured: [{ figure: "parts 2 and 3", why }] };
+    }
+    log("engine: scripts/toolchain.sh");
+    const status = ensureToolchain();
+    log(`engine: pulumi ${status.pulumiVersion}, plugins ${JSON.stringify(status.plugins)}`);
+    const result: EngineResult = { status, notMeasured };
+    if (!status.plugins["docker-build"]) {
+        notMeasured.push({ figure: "parts 2 and 3", why: `the docker-build plugin is missing: ${status.missing?.["docker-build"] ?? "not installed"}` });
+        return result;
+    }
+    const builder = (localStackConfig()["ai-fleet:build"] as { builder?: string } | undefined)?.builder;
+    if (builder) {
+        const inspect = await run("docker", ["buildx", "inspect", builder]);
+        if (inspect.code !== 0) {
+            notMeasured.push({ figure: "parts 2 and 3", why: `Pulumi.local.yaml builds on buildx builder "${builder}", and \`docker buildx inspect ${builder}\` fails: ${tail(inspect.stderr, 300)}` });
+            return result;
+        }
+    }
+    const password = process.env.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass";
+
+    const fleet = tempProject(ROOT);
+    const empty = tempProject(path.join(ROOT, "bench", "programs", "empty"), "bench-empty");
+    const demo = copyDemo(fleet.dir);
+    fleet.env.FORCE_IMAGE_TAG = FORCE_TAG;
+    let fleetStack: Stack | undefined;
+    let emptyStack: Stack | undefined;
+    try {
+        fleetStack = await createStack(fleet, "bench-build", status, buildOnlyConfig(demo, password));
+        emptyStack = await createStack(empty, "bench-empty", status, {});
+
+        log("engine: first up of the build-only local stack (builds and pushes what the cache lacks)");
+        let first: Awaited<ReturnType<typeof upWithOps>>;
+        try {
+            first = await upWithOps(fleetStack);
+        } catch (e) {
+            const why = `the build-only up failed: ${tail(String(e), 800)}`;
+            notMeasured.push({ figure: "parts 2 and 3", why });
+            log(`engine: NOT MEASURED: ${why}`);
+            return result;
+        }
+        result.firstUpMs = first.wallMs;
+        result.resources = first.ops.length;
+        log(`engine: first up ${(first.wallMs / 1000).toFixed(1)}s, ${first.ops.length} resources, ops ${JSON.stringify(countOps(first.ops))}`);
+        const t0 = performance.now();
+        await emptyStack.up();
+        result.emptyUpMs = performance.now() - t0;
+
+        // Part 2: previews alternate fleet / empty, so drift in the machine's load hits both alike.
+        const fleetRuns: PreviewRun[] = [];
+        const emptyRuns: PreviewRun[] = [];
+        for (let i = 0; i < opts.previews; i++) {
+            const f = await cliPreview(status, fleet, "bench-build");
+            const e = await cliPreview(status, empty, "bench-empty");
+            fleetRuns.push(f);
+            emptyRuns.push(e);
+            for (const [label, pr] of [["fleet", f], ["empty", e]] as const) {
+                if (pr.error) {
+                    log(`engine: the ${label} no-op preview FAILED: ${pr.error}`);
+                }
+            }
+            log(`engine: no-op preview ${i + 1}/${opts.previews}: fleet ${(f.wallMs / 1000).toFixed(2)}s ${JSON.stringify(f.changeSummary)}, empty ${(e.wallMs / 1000).toFixed(2)}s`);
+        }
+        result.noopRuns = fleetRuns;
+        result.fleetPreview = stat(fleetRuns.map((r) => r.wallMs));
+        result.emptyPreview = stat(emptyRuns.map((r) => r.wallMs));
+        result.ratio = stat(fleetRuns.map((r, i) => r.wallMs / emptyRuns[i].wallMs));
+
+        // Part 3: touch, preview, up; each touch repeated with new content.
+        let images = first.images;
+        result.touches = [];
+        const touches: { what: string; touch: (i: number) => void; preview?: false }[] = [
+            {
+                what: "one service's source (demo/services/system_digital_twin/service.py, a comment appended)",
+                touch: (i) => fs.appendFileSync(path.join(demo, "services", "system_digital_twin", "service.py"), `\n# touched by the bench (${i})\n`),
+            },
+            {
+                what: "family-web (a LABEL line appended to its Dockerfile: the image content changes)",
+                touch: (i) => fs.appendFileSync(path.join(demo, "families", "family-web", "Dockerfile"), `\nLABEL ai-fleet.bench.touched="${i}-${Date.now()}"\n`),
+            },
+            {
+                what: "the services' shared Dockerfile (demo/services/Dockerfile, a LABEL line appended)",
+                touch: (i) => fs.appendFileSync(path.join(demo, "services", "Dockerfile"), `\nLABEL ai-fleet.bench.touched="${i}-${Date.now()}"\n`),
+                preview: false,
+            },
+            {
+                what: "family-web, comment only (a `#` line appended to its Dockerfile: same image content)",
+                touch: (i) => fs.appendFileSync(path.join(demo, "families", "family-web", "Dockerfile"), `\n# touched by the bench (${i})\n`),
+            },
+        ];
+        for (const t of touches) {
+            const repeats = t.what.includes("comment only") || t.preview === false ? 1 : opts.touchRepeats;
+            for (let i = 0; i < repeats; i++) {
+                t.touch(i);
+                // A preview after a touch is recorded once per kind of touch (it is slow when it fails).
+                const p: PreviewRun = i === 0 && t.preview !== false ? await cliPreview(status, fleet, "bench-build") : { wallMs: 0, changeSummary: {}, steps: [] };
+                const u = await upWithOps(fleetStack);
+                // A replacement shows as several steps (create-replacement, replace, delete-replaced): one resource.
+                const changedOps = byUrn(u.ops.filter((o) => !NOOP_OPS.has(o.op)));
+                const touchRun: TouchRun = {
+                    what: t.what,
+                    previewImages: byUrn(p.steps.filter((s) => s.type === IMAGE_TYPE && !NOOP_OPS.has(s.op))).map((s) => nameOfUrn(s.urn)).sort(),
+                    previewChanges: p.changeSummary,
+                    previewWallMs: p.wallMs,
+                    previewError: p.error,
+                    upWallMs: u.wallMs,
+                    rebuilt: changedOps.filter((o) => o.type === IMAGE_TYPE).map((o) => nameOfUrn(o.urn)).sort(),
+                    newDigests: Object.keys(u.images).filter((k) => images[k]?.pinned !== u.images[k].pinned).sort(),
+                    resourceChanges: u.resourceChanges,
+                    changed: changedOps.length,
+                    changedResources: changedOps.map((o) => `${o.op} ${o.type} ${nameOfUrn(o.urn)}`).sort(),
+                };
+                images = u.images;
+                result.touches.push(touchRun);
+                if (p.error) {
+                    log(`engine: the preview after the touch FAILED in ${(p.wallMs / 1000).toFixed(1)}s: ${p.error}`);
+                }
+                log(`engine: touched ${t.what.split(" (")[0]} (#${i + 1}): preview plans ${touchRun.previewImages.length} image build(s) [${touchRun.previewImages.join(", ")}]; up rebuilt ${touchRun.rebuilt.length} [${touchRun.rebuilt.join(", ")}], new digests [${touchRun.newDigests.join(", ")}], ${touchRun.changed} resource(s) changed ${JSON.stringify(u.resourceChanges)} in ${(u.wallMs / 1000).toFixed(1)}s`);
+            }
+        }
+
+        result.lever = await stackTraceLever(status, password, opts.leverRuns);
+    } finally {
+        for (const [s, label] of [[fleetStack, "fleet"], [emptyStack, "empty"]] as const) {
+            if (s) {
+                await s.destroy().catch((e) => log(`engine: destroy of the ${label} bench stack failed (ignored): ${tail(String(e), 300)}`));
+            }
+        }
+        fleet.cleanup();
+        empty.cleanup();
+    }
+    return result;
+}
+
+/**
+ * The lever of part 1 under the real engine: `pulumi preview` of a never-deployed build-only stack
+ * of 100 generated services (the local stack's families; every service built from demo's
+ * system_digital_twin context and the shared Dockerfile), alternately with and without
+ * NODE_OPTIONS=--stack-trace-limit=1 (inherited by the language host's node).
+ */
+async function stackTraceLever(status: ToolchainStatus, password: string, runs: number): Promise<EngineResult["lever"]> {
+    const project = tempProject(ROOT);
+    project.env.FORCE_IMAGE_TAG = FORCE_TAG;
+    try {
+        const cfg = buildOnlyConfig(path.join(ROOT, "demo"), password);
+        const families = Object.keys(cfg["ai-fleet:families"] as Record<string, unknown>).sort();
+        const services: Record<string, unknown> = {};
+        for (let i = 0; i < 100; i++) {
+            services[`Svc${String(i).padStart(4, "0")}`] = { family: families[i % families.length], context: "services/system_digital_twin", dockerfile: "services/Dockerfile", port: 20000 + 3 * i, healthPort: 20001 + 3 * i };
+        }
+        await createStack(project, "bench-lever", status, { ...cfg, "ai-fleet:services": services, "ai-fleet:rollout": { canary: [] } });
+        const plain: number[] = [];
+        const limited: number[] = [];
+        const errors: string[] = [];
+        let resources = 0;
+        for (let i = 0; i < runs; i++) {
+            for (const limit of [false, true]) {
+                const env = { ...project.env };
+                if (limit) {
+                    project.env.NODE_OPTIONS = `${project.env.NODE_OPTIONS ?? ""} --stack-trace-limit=1`.trim();
+                }
+                const r = await cliPreview(status, project, "bench-lever");
+                project.env = env;
+                (limit ? limited : plain).push(r.wallMs);
+                resources = Object.values(r.changeSummary).reduce((a, b) => a + b, 0);
+                if (r.error) {
+                    errors.push(r.error.slice(0, 300));
+                }
+                log(`engine: preview of a fresh 100-service build-only stack${limit ? " with NODE_OPTIONS=--stack-trace-limit=1" : ""}: ${(r.wallMs / 1000).toFixed(2)}s ${JSON.stringify(r.changeSummary)}${r.error ? ` FAILED: ${r.error.slice(0, 200)}` : ""}`);
+            }
+        }
+        return { services: 100, resources, defaultMs: stat(plain), limitedMs: stat(limited), errors };
+    } finally {
+        project.cleanup();
+    }
+}
+
+/** One entry per resource (the first step of each URN), the ops of its steps joined: "create-replacement+replace+delete-replaced". */
+function byUrn<T extends { op: string; urn: string }>(steps: T[]): T[] {
+    const seen = new Map<string, T>();
+    for (const s of steps) {
+        const prev = seen.get(s.urn);
+        seen.set(s.urn, prev ? { ...prev, op: `${prev.op}+${s.op}` } : s);
+    }
+    return [...seen.values()];
+}
+
+export function countOps(ops: { op: string }[]): Record<string, number> {
+    const c: Record<string, number> = {};
+    for (const o of ops) {
+        c[o.op] = (c[o.op] ?? 0) + 1;
+    }
+    return c;
+}
