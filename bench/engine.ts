@@ -10,7 +10,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { createStack, ensureToolchain, localStackConfig, TempProject, tempProject, ToolchainStatus } from "../test/integration/support/engine";
+import { buildOnlyConfig, copyDemo, createStack, ensureToolchain, localStackConfig, TempProject, tempProject, ToolchainStatus } from "../test/integration/support/engine";
 import { log, ROOT, run, Stat, stat } from "./lib";
 
 export const IMAGE_TYPE = "docker-build:index:Image";
@@ -72,19 +72,6 @@ function typeOfUrn(urn: string): string {
 function nameOfUrn(urn: string): string {
     const parts = urn.split("::");
     return parts[parts.length - 1];
-}
-
-function copyDemo(into: string): string {
-    const dest = path.join(into, "demo");
-    fs.cpSync(path.join(ROOT, "demo"), dest, { recursive: true, filter: (src) => !src.includes("__pycache__") });
-    return dest;
-}
-
-/** The local stack's config (Pulumi.local.yaml, its builder and cache included), build phase only, contexts from `contextRoot`. */
-function buildOnlyConfig(contextRoot: string, registryPassword: string): Record<string, unknown> {
-    const cfg = localStackConfig();
-    const build = { ...(cfg["ai-fleet:build"] as Record<string, unknown>), contextRoot };
-    return { ...cfg, "ai-fleet:build": build, "ai-fleet:phase": "build", "ai-fleet:registryPassword": registryPassword };
 }
 
 /** `pulumi preview --json` of a stack, run as a CLI process. */

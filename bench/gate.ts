@@ -6,7 +6,7 @@
  * (a) healthy: the service answers 503 "starting" for DEMO_START_DELAY_S, then "ok". The moment it
  *     turns healthy is read off the service itself: one early GET /health returns its uptime, so
  *     healthyAt = (time of that answer) − uptime + delay, to about a millisecond. The latency is
- *     from healthyAt to the probe's exit 0 (direct spawn) or, through the engine (bench/programs/gate),
+ *     from healthyAt to the probe's exit 0 (direct spawn) or, through the engine (test/integration/programs/gate),
  *     to the probe resource's outputs event and to the gated resource's own timestamp.
  *     The probe's polling phase against the healthy moment decides the latency (0 … interval), so
  *     the direct runs start the probe at evenly spread offsets over one interval.
@@ -197,7 +197,7 @@ export async function gateEngine(
     status: ToolchainStatus,
     opts: { healthyRuns: number; delayS: number; bounds: HealthBounds; port: number; unhealthyRuns: number },
 ): Promise<{ healthy: EngineGateRun[]; unhealthy: { failMs: number; fromProbeStartMs?: number; message: string }[] }> {
-    const project = tempProject(path.join(ROOT, "bench", "programs", "gate"), "bench-gate");
+    const project = tempProject(path.join(ROOT, "test", "integration", "programs", "gate"), "gate");
     const healthy: EngineGateRun[] = [];
     const unhealthy: { failMs: number; fromProbeStartMs?: number; message: string }[] = [];
     const config = (name: string) => ({

@@ -712,7 +712,7 @@ function gateSection(g: GateResult, lines: string[]): void {
         `Bounds: the local stack's \`rollout.health\`: interval ${b.intervalSeconds} s, timeout ${b.timeoutSeconds} s, retries ${b.retries}, request timeout ${b.requestTimeoutSeconds} s. ` +
             "Service: demo SystemDigitalTwin as a plain process on loopback. The healthy moment is read off the service (its reported uptime), to about a millisecond. " +
             "Direct = the exact `healthCheckCommand()` (`node probes/health-probe.js` + its environment) spawned with /bin/sh as the command provider does; " +
-            "engine = `pulumi up` of bench/programs/gate (the real HealthCheck + a `date +%s%3N` command gated on it).",
+            "engine = `pulumi up` of test/integration/programs/gate (the real HealthCheck + a `date +%s%3N` command gated on it).",
         "",
         "| figure | median | min | max | runs | reproduce |",
         "|---|---|---|---|---:|---|",

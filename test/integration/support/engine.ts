@@ -102,6 +102,20 @@ export function localStackConfig(): Record<string, unknown> {
     return JSON.parse(JSON.stringify(doc.config));
 }
 
+/** Copies demo/ into a temp dir so the tests can touch sources without dirtying the repository. */
+export function copyDemo(into: string): string {
+    const dest = path.join(into, "demo");
+    fs.cpSync(path.join(ROOT, "demo"), dest, { recursive: true, filter: (src) => !src.includes("__pycache__") });
+    return dest;
+}
+
+/** The local stack's config for a build-only run from `contextRoot`. */
+export function buildOnlyConfig(contextRoot: string, registryPassword: string): Record<string, unknown> {
+    const cfg = localStackConfig();
+    const build = { ...(cfg["ai-fleet:build"] as Record<string, unknown>), contextRoot };
+    return { ...cfg, "ai-fleet:build": build, "ai-fleet:phase": "build", "ai-fleet:registryPassword": registryPassword };
+}
+
 /** Milliseconds since `start`, as seconds with one decimal, for the log. */
 export function secondsSince(start: number): string {
     return ((Date.now() - start) / 1000).toFixed(1);

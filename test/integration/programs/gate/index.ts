@@ -1,6 +1,7 @@
 /**
- * A small program for the engine tests: the real HealthCheck component against a service the
- * test started, and a resource standing for the batch that must wait for it.
+ * A small program for the engine tests and the gate benchmark: the real HealthCheck component
+ * against a service the caller started, and a resource standing for the batch that must wait for
+ * it. The batch records when it ran (ms since the epoch), so the bench can time the gate.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -12,10 +13,15 @@ const check = new HealthCheck("canary", {
     host: "127.0.0.1",
     port: cfg.requireNumber("port"),
     path: "/health",
-    bounds: { timeoutSeconds: cfg.requireNumber("timeoutSeconds"), intervalSeconds: 0.5, retries: 1000, requestTimeoutSeconds: 1 },
+    bounds: {
+        timeoutSeconds: cfg.requireNumber("timeoutSeconds"),
+        intervalSeconds: cfg.getNumber("intervalSeconds") ?? 0.5,
+        retries: cfg.getNumber("retries") ?? 1000,
+        requestTimeoutSeconds: cfg.getNumber("requestTimeoutSeconds") ?? 1,
+    },
     digest: cfg.require("digest"),
 });
-const batch = new command.local.Command("batch", { create: "echo batch rolled out" }, { dependsOn: [check.check] });
+const batch = new command.local.Command("batch", { create: "date +%s%3N" }, { dependsOn: [check.check] });
 
 export const report = check.report;
-export const batchOutput = batch.stdout;
+export const batchStartedMs = batch.stdout;
