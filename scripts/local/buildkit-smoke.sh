@@ -23,14 +23,6 @@ LOGS="${AI_FLEET_STATE}/buildkit/smoke"
 mkdir -p "$LOGS"
 
 passed=0 failed=0
-check() { # check DESCRIPTION CMD...: one PASS/FAIL line per behaviour
-  local what=$1; shift
-  if "$@" >"$LOGS/check.out" 2>&1; then
-    passed=$((passed + 1)); log "PASS $what"
-  else
-    failed=$((failed + 1)); log "FAIL $what: $(tail -c 400 "$LOGS/check.out" | tr '\n' ' ')"
-  fi
-}
 
 # build N: the build under test, with its plain progress in $LOGS/build-N.log and buildx's
 # metadata (pushed digest) in $LOGS/meta-N.json.

@@ -20,6 +20,16 @@ AI_FLEET_OUTCOME_DIR="${AI_FLEET_STATE}/outcome"
 
 log() { printf '[local] %s\n' "$*" >&2; }
 die() { printf '[local] ERROR: %s\n' "$*" >&2; exit 1; }
+# check DESCRIPTION CMD...: one PASS/FAIL line per behaviour of a smoke script, counting into
+# $passed/$failed; the command's output goes to $LOGS/check.out.
+check() {
+  local what=$1; shift
+  if "$@" >"$LOGS/check.out" 2>&1; then
+    passed=$((passed + 1)); log "PASS $what"
+  else
+    failed=$((failed + 1)); log "FAIL $what: $(tail -c 400 "$LOGS/check.out" | tr '\n' ' ')"
+  fi
+}
 
 # outcome STEP WORD DETAIL: record what a step did (reused|started|built|...).
 outcome() {

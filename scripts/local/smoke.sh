@@ -21,14 +21,6 @@ LOGS="${AI_FLEET_STATE}/smoke"
 mkdir -p "$LOGS"
 
 passed=0 failed=0
-check() { # check DESCRIPTION CMD...: one PASS/FAIL line per behaviour
-  local what=$1; shift
-  if "$@" >"$LOGS/check.out" 2>&1; then
-    passed=$((passed + 1)); log "PASS $what"
-  else
-    failed=$((failed + 1)); log "FAIL $what: $(tail -c 400 "$LOGS/check.out" | tr '\n' ' ')"
-  fi
-}
 cleanup() {
   local ids
   ids=$(docker ps -aq --filter label=ai-fleet.smoke=1 2>/dev/null || true)
