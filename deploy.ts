@@ -14,6 +14,7 @@ import {
     FamilyImage,
     Gate,
     ImageVerification,
+    PinnedImage,
     RolloutReport,
     ServiceImage,
     ServiceRolloutSpec,
@@ -138,31 +139,30 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
             builder: stack.build.builder,
             registry: { address: registry.host, username: registry.username, password: registry.password },
         };
-        const families: Record<string, FamilyImage> = {};
+        // Every built image is looked up in the registry before anything builds FROM it or runs it.
+        const verifyBuilt = (key: string, logicalName: string, image: PinnedImage): ImageOutput => {
+            const ref = pulumi.interpolate`${image.repository}:${image.tag}`;
+            const check = new ImageVerification(`${logicalName}-verify`, { image: ref, expectedDigest: image.digest, registry });
+            verified[key] = check;
+            return { pinned: check.pinned, ref };
+        };
         for (const name of familyOrder(stack.families)) {
             const fam = stack.families[name];
-            const paths = familyBuildPaths(name, fam);
             const parent = fam.parent !== undefined ? verified[familyKey(fam.parent)].pinned : (fam.baseImage as string);
-            const image = new FamilyImage(name, { settings, repository: repo(name), ...paths, baseImage: parent, buildArgs: fam.buildArgs });
-            families[name] = image;
-            const check = new ImageVerification(`${name}-verify`, { image: pulumi.interpolate`${image.repository}:${image.tag}`, expectedDigest: image.digest, registry });
-            verified[familyKey(name)] = check;
-            images[name] = { pinned: check.pinned, ref: pulumi.interpolate`${image.repository}:${image.tag}` };
+            const image = new FamilyImage(name, { settings, repository: repo(name), ...familyBuildPaths(name, fam), baseImage: parent, buildArgs: fam.buildArgs });
+            images[name] = verifyBuilt(familyKey(name), name, image);
         }
         for (const name of Object.keys(stack.services).sort()) {
             const svc = stack.services[name];
-            const paths = serviceBuildPaths(name, svc);
             const image = new ServiceImage(kebabName(name), {
                 settings,
                 service: name,
                 repository: repo(svc.image ?? snake(name)),
-                ...paths,
+                ...serviceBuildPaths(name, svc),
                 family: verified[familyKey(svc.family)].pinned,
                 buildArgs: svc.buildArgs,
             });
-            const check = new ImageVerification(`${kebabName(name)}-verify`, { image: pulumi.interpolate`${image.repository}:${image.tag}`, expectedDigest: image.digest, registry });
-            verified[name] = check;
-            images[name] = { pinned: check.pinned, ref: pulumi.interpolate`${image.repository}:${image.tag}` };
+            images[name] = verifyBuilt(name, kebabName(name), image);
         }
     }
 
