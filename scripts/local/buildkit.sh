@@ -178,15 +178,8 @@ else
       >>"$BK_LOG" 2>&1 </dev/null &
     echo $! >"$BK_PIDFILE"
   fi
-  bk_up() {
-    # Not pid_alive: right after the fork the pid still shows this script's command line.
-    proc_running "$(cat "$BK_PIDFILE")" || { tail -n 30 "$BK_LOG" >&2; die "buildkitd exited during start-up (log above, full log $BK_LOG)"; }
-    bk_ok
-  }
-  if ! wait_until "$BK_WAIT_S" "buildkitd answers on $BK_ADDR" bk_up; then
-    tail -n 30 "$BK_LOG" >&2
+  await_start buildkitd "$BK_PIDFILE" "$BK_LOG" "$BK_WAIT_S" "buildkitd answers on $BK_ADDR" bk_ok ||
     die "buildkitd did not answer within ${BK_WAIT_S}s (log $BK_LOG)"
-  fi
   bk_how="started (pid $(cat "$BK_PIDFILE"))"
 fi
 # One line per worker: executor, network, snapshotter (from its labels).

@@ -56,14 +56,7 @@ else
   echo $! >"$DOCKERD_PIDFILE"
 fi
 
-daemon_up() {
-  # Not pid_alive: right after the fork the pid still shows this script's command line.
-  proc_running "$(cat "$DOCKERD_PIDFILE")" || { tail -n 30 "$DOCKERD_LOG" >&2; die "dockerd exited during start-up (log above, full log $DOCKERD_LOG)"; }
-  docker_ok
-}
-if ! wait_until "$DOCKERD_WAIT_S" "docker daemon answers" daemon_up; then
-  tail -n 30 "$DOCKERD_LOG" >&2
+await_start dockerd "$DOCKERD_PIDFILE" "$DOCKERD_LOG" "$DOCKERD_WAIT_S" "docker daemon answers" docker_ok ||
   die "dockerd did not answer within ${DOCKERD_WAIT_S}s (log $DOCKERD_LOG)"
-fi
 check_storage
 outcome docker-engine started "dockerd $(docker info --format '{{.ServerVersion}}') pid $(cat "$DOCKERD_PIDFILE")"

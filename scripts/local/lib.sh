@@ -100,6 +100,25 @@ wait_until() {
   log "$what (after $(( limit - (deadline - $(date +%s)) ))s)"
 }
 
+# await_start NAME PIDFILE LOG WAIT_S WHAT READY...: waits until the daemon just forked into
+# PIDFILE makes READY succeed; dies with the log's tail if it exits during start-up. Returns 1
+# (after showing the log's tail) when it does not answer within WAIT_S, for the caller to say why.
+await_start() {
+  local name=$1 pidfile=$2 logfile=$3 limit=$4 what=$5
+  shift 5
+  if ! wait_until "$limit" "$what" _started_and "$name" "$pidfile" "$logfile" "$@"; then
+    tail -n 30 "$logfile" >&2
+    return 1
+  fi
+}
+_started_and() {
+  local name=$1 pidfile=$2 logfile=$3
+  shift 3
+  # Not pid_alive: right after the fork the pid still shows this script's command line.
+  proc_running "$(cat "$pidfile")" || { tail -n 30 "$logfile" >&2; die "$name exited during start-up (log above, full log $logfile)"; }
+  "$@"
+}
+
 # Docker CLI used for builds. Docker CLI >= 23 refuses DOCKER_BUILDKIT=1 without the buildx plugin;
 # Debian's docker.io ships a 20.10 CLI with BuildKit built in at /usr/bin/docker.
 docker_build_cli() {

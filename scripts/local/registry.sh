@@ -128,14 +128,8 @@ log "starting docker-registry on $AI_FLEET_REGISTRY (config $REG_CONFIG, log $RE
 setsid nohup docker-registry serve "$REG_CONFIG" >>"$REG_LOG" 2>&1 </dev/null &
 echo $! >"$REG_PIDFILE"
 
-reg_up() {
-  # Not pid_alive: right after the fork the pid still shows this script's command line.
-  proc_running "$(cat "$REG_PIDFILE")" || { tail -n 20 "$REG_LOG" >&2; die "docker-registry exited during start-up (log above)"; }
-  registry_ready
-}
-if ! wait_until "$REG_WAIT_S" "registry answers 401 anonymous / 200 authenticated at $URL" reg_up; then
-  tail -n 20 "$REG_LOG" >&2
+await_start docker-registry "$REG_PIDFILE" "$REG_LOG" "$REG_WAIT_S" \
+  "registry answers 401 anonymous / 200 authenticated at $URL" registry_ready ||
   die "registry did not answer as expected within ${REG_WAIT_S}s (anonymous $(code_anon), authenticated $(code_auth))"
-fi
 docker_login
 outcome registry started "$AI_FLEET_REGISTRY pid $(cat "$REG_PIDFILE")"
