@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
 import * as path from "path";
 import { z } from "zod";
+import { checkGraph, planRollout, RolloutPlan, stackNameOf } from "./graph";
 import { isValidRepoComponent, parseImageRef, snake, SourceCommit } from "./naming";
 import { loadProfile, Profile, ProfileError } from "./profiles/schema";
 
@@ -73,6 +74,10 @@ const ServiceSchema = z.strictObject({
     buildArgs: envMap.default({}),
     /** Request the machine's GPU devices. Default false. */
     gpu: z.boolean().default(false),
+    /** Services that must be healthy before this one starts: names of this stack, or `<gate stack>/<Service>`. Default none. */
+    dependsOn: z.array(z.string().min(1)).default([]),
+    /** false: a failed health check warns and holds nothing back (only optional services may depend on it). Default true. */
+    required: z.boolean().default(true),
     hardening: HardeningSchema.default(HardeningSchema.parse({})),
 });
 
@@ -115,6 +120,8 @@ export const StackConfigSchema = z
             bindAddress: z.string().default("0.0.0.0"),
             /** Extra ssh options for an ssh:// host. */
             sshOpts: z.array(z.string()).default([]),
+            /** provider: the docker provider plugin runs containers (default). cli: `docker run` through a command, for machines without that plugin. */
+            runtime: z.enum(["provider", "cli"]).default("provider"),
         }),
         registry: z.strictObject({
             /** Registry host, e.g. ghcr.io. */
@@ -153,15 +160,17 @@ export const StackConfigSchema = z
         services: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name in PascalCase letters and digits"), ServiceSchema),
         rollout: z
             .strictObject({
-                /** Services rolled out first; their health gates the rest. */
+                /** Services rolled out first (after what they depend on); their health gates everything they do not need. */
                 canary: z.array(z.string()).default([]),
+                /** Dependencies this stack leaves out on purpose, with the reason (e.g. a service of the config not in this fleet). */
+                excluded: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name"), z.string().min(1, "expected the reason")).default({}),
                 health: HealthSettingsSchema.default(HealthSettingsSchema.parse({})),
                 /** Another stack (org/project/stack) whose canaryReport must be healthy before this batch. */
                 gateStack: z.string().regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack").optional(),
                 /** Roll out the batch with no canary and no gate stack. Default false. */
                 allowUngatedBatch: z.boolean().default(false),
             })
-            .default({ canary: [], health: HealthSettingsSchema.parse({}), allowUngatedBatch: false }),
+            .default({ canary: [], excluded: {}, health: HealthSettingsSchema.parse({}), allowUngatedBatch: false }),
         deploy: z
             .strictObject({
                 /** Stack (org/project/stack) of a build-phase run whose `images` output to deploy. */
@@ -208,6 +217,16 @@ export function healthEndpoint(svc: Pick<ServiceConfig, "port" | "healthPort" | 
     return { hostPort, containerPort: mapping?.container, path: svc.health.path };
 }
 
+/** The rollout order of a parsed stack config (its graph was checked by the schema). */
+export function rolloutPlanOf(stack: Pick<StackConfig, "services" | "rollout">): RolloutPlan {
+    return planRollout({
+        services: stack.services,
+        canary: stack.rollout.canary,
+        excluded: stack.rollout.excluded,
+        gateStack: stackNameOf(stack.rollout.gateStack),
+    });
+}
+
 /** Families in build order (parents first); assumes no cycle (the schema rejects cycles). */
 export function familyOrder(families: Record<string, { parent?: string }>): string[] {
     const order: string[] = [];
@@ -247,7 +266,7 @@ export function findFamilyCycle(families: Record<string, { parent?: string }>): 
 function checkCrossReferences(cfg: {
     families: Record<string, FamilyConfig>;
     services: Record<string, ServiceConfig>;
-    rollout: { canary: string[]; gateStack?: string; allowUngatedBatch: boolean };
+    rollout: { canary: string[]; excluded: Record<string, string>; gateStack?: string; allowUngatedBatch: boolean };
     phase: string;
     deploy?: { imagesFromStack?: string; images?: Record<string, string> };
 }, ctx: z.RefinementCtx): void {
@@ -325,6 +344,16 @@ function checkCrossReferences(cfg: {
         }
         seenCanary.add(name);
     });
+    const graphable = Object.entries(services).filter(([, svc]) => isObject(svc) && Array.isArray(svc.dependsOn) && typeof svc.required === "boolean");
+    if (graphable.length === Object.keys(services).length && isObject(cfg.rollout?.excluded)) {
+        const issues = checkGraph({
+            services: Object.fromEntries(graphable),
+            canary: canary.filter((c) => typeof c === "string"),
+            excluded: cfg.rollout.excluded,
+            gateStack: stackNameOf(cfg.rollout.gateStack),
+        });
+        issues.forEach((issue) => ctx.addIssue({ code: "custom", path: issue.path, message: issue.message }));
+    }
     const hasBatch = Object.keys(services).some((s) => !seenCanary.has(s));
     if (cfg.phase !== "build" && hasBatch && seenCanary.size === 0 && cfg.rollout?.gateStack === undefined && !cfg.rollout?.allowUngatedBatch) {
         ctx.addIssue({

@@ -4,20 +4,23 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { FleetConfig, healthEndpoint, healthHost, publishedPorts, familyOrder, ServiceConfig } from "./config";
+import { FleetConfig, healthEndpoint, healthHost, publishedPorts, familyOrder, rolloutPlanOf, ServiceConfig } from "./config";
 import { containerName, imageRepository, kebab, ReleaseTag, snake, SourceCommit } from "./naming";
 import { profileRuntimeEnv } from "./profiles/schema";
 import {
-    Batch,
     BuildSettings,
-    Canary,
+    combineReports,
+    ContainerSettings,
+    ContainerTarget,
     FamilyImage,
     Gate,
+    gateOutput,
     ImageVerification,
     PinnedImage,
+    RolledOutService,
+    rollOutService,
     RolloutReport,
     ServiceImage,
-    ServiceRolloutSpec,
 } from "./components";
 
 /** Inputs of deploy() that do not come from the stack config. */
@@ -48,12 +51,16 @@ export interface FleetOutputs {
     tagSource: string;
     /** Family and service images by name. */
     images: Record<string, ImageOutput>;
-    /** Container names per rollout group (empty in the build phase). */
-    containers: { canary: string[]; batch: string[] };
+    /** Container names (empty in the build phase). */
+    containers: string[];
+    /** The canary services' health: what pc2 (rollout.gateStack) gates on. */
     canaryReport?: pulumi.Output<RolloutReport>;
-    /** "passed" once every gate of the batch is open. */
+    /** "passed" once every gate of the stack is open (the canary's, the gate stack's, cross-machine dependencies'). */
     gate?: pulumi.Output<string>;
-    batchReport?: pulumi.Output<RolloutReport>;
+    /** Every service's health at this release: what a cross-machine dependency waits for. */
+    report?: pulumi.Output<RolloutReport>;
+    /** The rollout order (scripts/plan.ts draws it). */
+    plan?: { levels: string[][]; criticalPath: string[]; canary: string[]; canaryDependencies: string[]; gated: string[] };
 }
 
 /** Context and Dockerfile of a service, relative to build.contextRoot. */
@@ -69,7 +76,7 @@ export function familyBuildPaths(name: string, fam: { context?: string; dockerfi
 }
 
 /** The container settings a service gets on this machine. */
-export function containerSettingsFor(cfg: FleetConfig, name: string, rollout: "canary" | "batch") {
+export function containerSettingsFor(cfg: FleetConfig, name: string): ContainerSettings {
     const { stack, profile } = cfg;
     const svc = stack.services[name];
     const health = healthEndpoint(svc);
@@ -77,7 +84,6 @@ export function containerSettingsFor(cfg: FleetConfig, name: string, rollout: "c
         service: name,
         machine: profile.machine,
         containerName: containerName(profile.machine, name),
-        rollout,
         ports: publishedPorts(svc),
         bindAddress: stack.docker.bindAddress,
         env: { ...profileRuntimeEnv(profile), SERVICE_NAME: name, TINI_SUBREAPER: "1", ...svc.env },
@@ -166,53 +172,114 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
         }
     }
 
-    const outputs: FleetOutputs = { machine, phase: stack.phase, tag: release.tag, tagSource: release.source, images, containers: { canary: [], batch: [] } };
+    const outputs: FleetOutputs = { machine, phase: stack.phase, tag: release.tag, tagSource: release.source, images, containers: [] };
     if (stack.phase === "build") {
         return outputs;
     }
+    return { ...outputs, ...rollOut(config, release, verified, registry) };
+}
 
-    const provider = new docker.Provider(`${machine}-docker`, {
+/** The container target of the stack: the docker provider, or the docker CLI through commands. */
+function containerTarget(config: FleetConfig, registry: { host: string; username: string; password: pulumi.Output<string> }): ContainerTarget {
+    const { stack, profile } = config;
+    const network = `ai-fleet-${profile.machine}`;
+    if (stack.docker.runtime === "cli") {
+        return { runtime: "cli", dockerHost: stack.docker.host, network, stack: profile.machine, registry };
+    }
+    const provider = new docker.Provider(`${profile.machine}-docker`, {
         host: stack.docker.host,
         sshOpts: stack.docker.sshOpts.length ? stack.docker.sshOpts : undefined,
         registryAuth: [{ address: registry.host, username: registry.username, password: registry.password }],
     });
-    const network = new docker.Network(`${machine}-network`, { name: `ai-fleet-${machine}`, driver: "bridge", labels: [{ label: "ai-fleet.stack", value: machine }] }, { provider });
-    const target = { provider, network: network.name };
-    const host = healthHost(stack.docker);
-    const spec = (name: string, rollout: "canary" | "batch"): ServiceRolloutSpec => {
-        const health = healthEndpoint(stack.services[name]);
-        return {
-            settings: containerSettingsFor(config, name, rollout),
-            image: verified[name].pinned,
-            digest: verified[name].digest,
-            health: { host, port: health.hostPort, path: health.path, bounds: stack.rollout.health },
-        };
-    };
+    const net = new docker.Network(`${profile.machine}-network`, { name: network, driver: "bridge", labels: [{ label: "ai-fleet.stack", value: profile.machine }] }, { provider });
+    return { runtime: "provider", provider, network: net.name };
+}
 
-    const canaryNames = [...stack.rollout.canary];
-    const batchNames = Object.keys(stack.services).filter((n) => !canaryNames.includes(n)).sort();
-    const gates: Gate[] = [];
-    let after: pulumi.Resource[] = [];
-    if (canaryNames.length > 0) {
-        const canary = new Canary(`${machine}-canary`, { machine, tag: release.tag, services: canaryNames.map((n) => spec(n, "canary")), target });
-        gates.push({ source: `${machine} canary`, report: canary.report });
-        after = canary.checks;
-        outputs.canaryReport = canary.report;
-    }
-    if (stack.rollout.gateStack) {
-        const ref = new pulumi.StackReference(stack.rollout.gateStack);
-        gates.push({ source: `stack ${stack.rollout.gateStack}`, report: ref.requireOutput("canaryReport") as pulumi.Output<RolloutReport>, requireTag: release.tag });
-    }
-    if (batchNames.length > 0) {
-        const batch = new Batch(`${machine}-batch`, { machine, tag: release.tag, services: batchNames.map((n) => spec(n, "batch")), target, gates, after });
-        outputs.gate = batch.gate;
-        outputs.batchReport = batch.report;
-    }
-    outputs.containers = {
-        canary: canaryNames.map((n) => containerName(machine, n)),
-        batch: batchNames.map((n) => containerName(machine, n)),
+/**
+ * Rolls the services out as one graph: each container waits for the health checks of its own
+ * dependencies (no level barriers), the canary's dependencies go first, the canary's health
+ * gates everything the canary does not need, and a cross-machine dependency waits for the gate
+ * stack's report of that service at this release.
+ */
+function rollOut(
+    config: FleetConfig,
+    release: ReleaseTag,
+    verified: Record<string, { pinned: pulumi.Output<string>; digest: pulumi.Output<string> }>,
+    registry: { host: string; username: string; password: pulumi.Output<string> },
+): Pick<FleetOutputs, "containers" | "canaryReport" | "gate" | "report" | "plan"> {
+    const { stack, profile } = config;
+    const machine = profile.machine;
+    const plan = rolloutPlanOf(stack);
+    const target = containerTarget(config, registry);
+    const host = healthHost(stack.docker);
+    const gateStack = stack.rollout.gateStack ? new pulumi.StackReference(stack.rollout.gateStack) : undefined;
+
+    const rolled: Record<string, RolledOutService> = {};
+    const serviceGates: pulumi.Output<string>[] = [];
+    const canaryChecks = (): pulumi.Resource[] => stack.rollout.canary.map((n) => rolled[n].health.check);
+    let canaryReport: pulumi.Output<RolloutReport> | undefined;
+    const gatedGates = (): Gate[] => {
+        const gates: Gate[] = [];
+        if (stack.rollout.canary.length > 0) {
+            canaryReport ??= pulumi
+                .all(stack.rollout.canary.map((n) => rolled[n].health.report))
+                .apply((reports) => combineReports(machine, release.tag, reports));
+            gates.push({ source: `${machine} canary`, report: canaryReport });
+        }
+        if (gateStack) {
+            gates.push({ source: `stack ${stack.rollout.gateStack}`, report: gateStack.requireOutput("canaryReport") as pulumi.Output<RolloutReport>, requireTag: release.tag });
+        }
+        return gates;
     };
-    return outputs;
+    // Waves order the loop so that every dependency's check exists before its dependents refer to it.
+    for (const name of plan.waves.flat()) {
+        const p = plan.services[name];
+        const gated = p.group === "gated";
+        const gates: Gate[] = gated ? gatedGates() : [];
+        if (p.remote.length > 0 && gateStack) {
+            gates.push({
+                source: `stack ${stack.rollout.gateStack}`,
+                report: gateStack.requireOutput("report") as pulumi.Output<RolloutReport>,
+                requireTag: release.tag,
+                services: p.remote.map((r) => r.service),
+            });
+        }
+        const health = healthEndpoint(stack.services[name]);
+        const gate = gateOutput(gates, `${name}'s rollout`);
+        if (gates.length > 0) {
+            serviceGates.push(gate);
+        }
+        rolled[name] = rollOutService(
+            {
+                settings: containerSettingsFor(config, name),
+                image: verified[name].pinned,
+                digest: verified[name].digest,
+                health: { host, port: health.hostPort, path: health.path, bounds: stack.rollout.health },
+                required: p.required,
+            },
+            target,
+            {
+                machine,
+                after: [...p.waitsFor.map((d) => rolled[d].health.check), ...(gated ? canaryChecks() : [])],
+                gate,
+            },
+        );
+    }
+    const names = Object.keys(stack.services).sort();
+    const report = pulumi.all(names.map((n) => rolled[n].health.report)).apply((reports) => combineReports(machine, release.tag, reports));
+    return {
+        containers: names.map((n) => containerName(machine, n)),
+        canaryReport,
+        gate: serviceGates.length > 0 ? pulumi.all(serviceGates).apply(() => "passed") : undefined,
+        report,
+        plan: {
+            levels: plan.levels,
+            criticalPath: plan.criticalPath,
+            canary: [...stack.rollout.canary],
+            canaryDependencies: plan.canaryDependencies,
+            gated: plan.gated,
+        },
+    };
 }
 
 /** Family verifications share the map with services; a prefix keeps a family and a service apart. */

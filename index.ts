@@ -20,4 +20,5 @@ export const images = fleet.images;
 export const containers = fleet.containers;
 export const canaryReport = fleet.canaryReport;
 export const gate = fleet.gate;
-export const batchReport = fleet.batchReport;
+export const report = fleet.report;
+export const plan = fleet.plan;

@@ -31,6 +31,8 @@ export interface HealthCheckArgs {
     bounds: HealthBounds;
     /** The image digest being checked: a new digest re-runs the check. */
     digest: pulumi.Input<string>;
+    /** false: an unhealthy service is reported (healthy: false) and warned about instead of failing the update. Default true. */
+    required?: boolean;
     /** Anything else whose change must re-run the check (e.g. the container id). Default none. */
     triggers?: pulumi.Input<string>[];
 }
@@ -46,6 +48,10 @@ export interface HealthReport {
     attempts: number;
     elapsedSeconds: number;
     digest: string;
+    /** false for an optional service, whose failure is reported instead of failing the update. */
+    required?: boolean;
+    /** Why an optional service is not healthy (last status and body). */
+    problem?: string;
 }
 
 /** The URL a health check polls. */
@@ -55,7 +61,7 @@ export function healthUrl(host: string, port: number, path: string): string {
 }
 
 /** The exact command and environment HealthCheck runs (exported so the real-engine tests run the same thing). */
-export function healthCheckCommand(args: { service: string; host: string; port: number; path: string; bounds: HealthBounds; digest: string }): {
+export function healthCheckCommand(args: { service: string; host: string; port: number; path: string; bounds: HealthBounds; digest: string; required?: boolean }): {
     create: string;
     environment: Record<string, string>;
 } {
@@ -70,6 +76,7 @@ export function healthCheckCommand(args: { service: string; host: string; port: 
             FLEET_RETRIES: String(args.bounds.retries),
             FLEET_REQUEST_TIMEOUT_S: String(args.bounds.requestTimeoutSeconds),
             FLEET_DIGEST: args.digest,
+            FLEET_REQUIRED: args.required === false ? "false" : "true",
         },
     };
 }
@@ -119,7 +126,13 @@ export class HealthCheck extends pulumi.ComponentResource {
             },
             { parent: this, customTimeouts: { create: `${Math.ceil(args.bounds.timeoutSeconds + 60)}s` } },
         );
-        this.report = this.check.stdout.apply((out) => parseHealthReport(out, args.service));
+        this.report = this.check.stdout.apply((out) => {
+            const report = parseHealthReport(out, args.service);
+            if (!report.healthy) {
+                pulumi.log.warn(`optional service ${args.service} is not healthy; nothing waits for it: ${report.problem ?? report.status}`, this);
+            }
+            return report;
+        });
         this.registerOutputs({ report: this.report });
     }
 }

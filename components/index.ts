@@ -1,6 +1,4 @@
-export * from "./batch";
 export * from "./buildSpec";
-export * from "./canary";
 export * from "./familyImage";
 export * from "./healthCheck";
 export * from "./imageVerification";
@@ -9,3 +7,4 @@ export * from "./probes";
 export * from "./serviceContainer";
 export * from "./serviceImage";
 export * from "./serviceRollout";
+export * from "./dockerRun";

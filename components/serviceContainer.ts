@@ -1,6 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import * as command from "@pulumi/command";
 import { Hardening, PortMapping } from "../config";
+import { dockerRunFlags } from "./dockerRun";
+import { probeCommand } from "./probes";
 
 /** Type token of ServiceContainer. */
 export const SERVICE_CONTAINER_TYPE = "ai-fleet:containers:ServiceContainer";
@@ -13,8 +16,6 @@ export interface ContainerSettings {
     machine: string;
     /** Container name on the machine (fixed: see deleteBeforeReplace below). */
     containerName: string;
-    /** canary or batch, as a label. */
-    rollout: "canary" | "batch";
     /** Published ports, container → host. */
     ports: PortMapping[];
     /** Address the host ports bind to. */
@@ -56,7 +57,6 @@ export function containerArgs(s: ContainerSettings): Omit<docker.ContainerArgs, 
         "ai-fleet.stack": s.machine,
         "ai-fleet.machine": s.machine,
         "ai-fleet.service": s.service,
-        "ai-fleet.rollout": s.rollout,
     };
     return {
         name: s.containerName,
@@ -88,18 +88,60 @@ export function containerArgs(s: ContainerSettings): Omit<docker.ContainerArgs, 
     };
 }
 
+/** Where containers run: the docker provider (the supported path), or the docker CLI through a command. */
+export type ContainerTarget =
+    | {
+          /** The docker provider plugin creates the container (RemoteImage + Container). */
+          runtime: "provider";
+          /** The machine's Docker provider (ssh:// or local socket). */
+          provider: docker.Provider;
+          /** The stack's Docker network. */
+          network: pulumi.Input<string>;
+      }
+    | {
+          /** `docker run` through @pulumi/command, for machines without the docker provider plugin. */
+          runtime: "cli";
+          /** DOCKER_HOST for the docker CLI (ssh://…, unix://…, tcp://…). */
+          dockerHost: string;
+          /** The stack's Docker network name (created if missing). */
+          network: string;
+          /** Stack name, labelled on the network. */
+          stack: string;
+          /** Registry credentials for the pull; the password stays secret. */
+          registry: { host: string; username: string; password: pulumi.Input<string> };
+      };
+
 /** One service container on its machine's Docker host. */
 export interface ServiceContainerArgs {
     /** The container's settings (see containerArgs). */
     settings: ContainerSettings;
     /** The image, verified and pinned by digest: `repo@sha256:…`. */
     image: pulumi.Input<string>;
-    /** The machine's Docker provider (ssh:// or local socket). */
-    provider: docker.Provider;
-    /** The stack's Docker network. */
-    network: pulumi.Input<string>;
-    /** For batch containers: "passed" once the canary gate is open; an extra label. Default none. */
+    /** Where and how the container runs. */
+    target: ContainerTarget;
+    /** "passed" once every gate this service waits for is open (an `ai-fleet.gate` label). Default "passed". */
     gate?: pulumi.Input<string>;
+}
+
+/** Labels of containerArgs plus `ai-fleet.gate`, sorted (every container carries it, so moving between groups changes nothing). */
+function labelsWithGate(base: Omit<docker.ContainerArgs, "image">, gate: pulumi.Input<string>): pulumi.Output<docker.types.input.ContainerLabel[]> {
+    return pulumi.all([base.labels as docker.types.input.ContainerLabel[], gate]).apply(([ls, g]) =>
+        [...ls, { label: "ai-fleet.gate", value: g }].sort((a, b) => String(a.label).localeCompare(String(b.label))),
+    );
+}
+
+/** The environment of the cli runtime's command: the run flags, and the provider-shaped spec for policy. */
+export function cliContainerEnvironment(s: ContainerSettings, image: string, labels: { label: string; value: string }[], target: { network: string; dockerHost: string; stack: string }): Record<string, string> {
+    const args = { ...containerArgs(s), labels };
+    return {
+        DOCKER_HOST: target.dockerHost,
+        FLEET_CONTAINER_NAME: s.containerName,
+        FLEET_IMAGE: image,
+        FLEET_NETWORK: target.network,
+        FLEET_STACK: target.stack,
+        FLEET_DOCKER_RUN: JSON.stringify(dockerRunFlags(args)),
+        FLEET_CONTAINER_SPEC: JSON.stringify({ ...args, image, networksAdvanced: [{ name: target.network, aliases: [s.containerName] }] }),
+    };
 }
 
 /**
@@ -113,6 +155,8 @@ export class ServiceContainer extends pulumi.ComponentResource {
     public readonly containerName: pulumi.Output<string>;
     /** The image reference the container runs. */
     public readonly image: pulumi.Output<string>;
+    /** The resource that creates the container, for `dependsOn`. */
+    public readonly resource: pulumi.CustomResource;
 
     constructor(name: string, args: ServiceContainerArgs, opts?: pulumi.ComponentResourceOptions) {
         super(SERVICE_CONTAINER_TYPE, name, {}, opts);
@@ -120,30 +164,47 @@ export class ServiceContainer extends pulumi.ComponentResource {
         if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(s.containerName)) {
             throw new pulumi.ResourceError(`ServiceContainer '${name}': 'containerName' "${s.containerName}" is not a valid Docker container name`, this);
         }
-        const remote = new docker.RemoteImage(
-            `${name}-image`,
-            // keepLocally: a replaced container's old image stays for a quick way back.
-            { name: args.image, keepLocally: true },
-            { parent: this, provider: args.provider },
-        );
         const base = containerArgs(s);
-        const labels = args.gate === undefined
-            ? base.labels
-            : pulumi.all([base.labels as docker.types.input.ContainerLabel[], args.gate]).apply(([ls, gate]) =>
-                [...ls, { label: "ai-fleet.gate", value: gate }].sort((a, b) => String(a.label).localeCompare(String(b.label))),
+        const labels = labelsWithGate(base, args.gate ?? "passed");
+        const target = args.target;
+        if (target.runtime === "provider") {
+            const remote = new docker.RemoteImage(
+                `${name}-image`,
+                // keepLocally: a replaced container's old image stays for a quick way back.
+                { name: args.image, keepLocally: true },
+                { parent: this, provider: target.provider },
             );
-        const container = new docker.Container(
-            `${name}-container`,
-            {
-                ...base,
-                labels,
-                image: remote.imageId,
-                networksAdvanced: [{ name: args.network, aliases: [s.containerName] }],
-            },
-            { parent: this, provider: args.provider, deleteBeforeReplace: true },
-        );
-        this.containerId = container.id;
-        this.containerName = container.name;
+            const container = new docker.Container(
+                `${name}-container`,
+                { ...base, labels, image: remote.imageId, networksAdvanced: [{ name: target.network, aliases: [s.containerName] }] },
+                { parent: this, provider: target.provider, deleteBeforeReplace: true },
+            );
+            this.containerId = container.id;
+            this.containerName = container.name;
+            this.resource = container;
+        } else {
+            const environment = pulumi
+                .all([args.image, labels])
+                .apply(([image, ls]) => cliContainerEnvironment(s, image, ls as { label: string; value: string }[], target));
+            const stdin = pulumi.secret(
+                pulumi.output(target.registry.password).apply((password) => JSON.stringify({ registry: target.registry.host, username: target.registry.username, password })),
+            );
+            const run = new command.local.Command(
+                `${name}-container`,
+                {
+                    create: `${probeCommand("container.js")} up`,
+                    delete: `${probeCommand("container.js")} down`,
+                    environment,
+                    stdin,
+                    logging: "stderr",
+                },
+                { parent: this, deleteBeforeReplace: true },
+            );
+            const started = run.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() as string) as { id: string; name: string });
+            this.containerId = started.apply((c) => c.id);
+            this.containerName = pulumi.output(s.containerName);
+            this.resource = run;
+        }
         this.image = pulumi.output(args.image);
         this.registerOutputs({ containerId: this.containerId, containerName: this.containerName, image: this.image });
     }

@@ -1,7 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as docker from "@pulumi/docker";
 import { HealthBounds, HealthCheck, HealthReport } from "./healthCheck";
-import { ContainerSettings, ServiceContainer } from "./serviceContainer";
+import { ContainerSettings, ContainerTarget, ServiceContainer } from "./serviceContainer";
+
+/**
+ * Type tokens of the group components that parented containers before the rollout became a
+ * graph. A service's resources carry aliases to both, so a stack rolled out by an older version
+ * keeps its containers (same URNs, no replacement) instead of planning new ones beside them.
+ */
+export const LEGACY_CANARY_TYPE = "ai-fleet:rollout:Canary";
+export const LEGACY_BATCH_TYPE = "ai-fleet:rollout:Batch";
 
 /** One service to roll out: its container settings, its pinned image and how to check it. */
 export interface ServiceRolloutSpec {
@@ -13,14 +20,8 @@ export interface ServiceRolloutSpec {
     digest: pulumi.Input<string>;
     /** Where and how long to check health from the operator's machine. */
     health: { host: string; port: number; path: string; bounds: HealthBounds };
-}
-
-/** The machine a rollout goes to. */
-export interface RolloutTarget {
-    /** The machine's Docker provider. */
-    provider: docker.Provider;
-    /** The stack's Docker network name. */
-    network: pulumi.Input<string>;
+    /** false: a failed health check is reported and warned about, but holds nothing back. */
+    required: boolean;
 }
 
 /** A rolled-out service: its container and its health check. */
@@ -35,24 +36,96 @@ export interface RolloutReport {
     machine: string;
     /** Release tag that was checked. */
     tag: string;
-    /** True when every service answered {"status":"ok"}. */
+    /** True when every required service answered {"status":"ok"}. */
     healthy: boolean;
     /** Per service. */
     services: Record<string, HealthReport>;
 }
 
-/** Creates one service's container and health check as children of `parent`, named by the service. */
+/** A report a service waits for: a canary report of this stack or of another (StackReference). */
+export interface Gate {
+    /** Where the report comes from, named in the error. */
+    source: string;
+    /** The report. */
+    report: pulumi.Input<RolloutReport>;
+    /** When set, the report must be for this release tag (a stale report of an older release does not open the gate). */
+    requireTag?: string;
+    /** When set, only these services of the report must be in it and healthy (a cross-machine dependency). */
+    services?: string[];
+}
+
+/** Why a gate stays shut: an operator-facing outcome, not a bug (no stack trace through Pulumi). */
+export class GateClosedError extends pulumi.RunError {
+    constructor(message: string) {
+        super(message);
+        this.name = "GateClosedError";
+    }
+}
+
+/** "passed" when every gate's report is healthy (and for the required tag); otherwise throws naming what failed. */
+export function openGate(gates: { source: string; report: RolloutReport; requireTag?: string; services?: string[] }[], what = "rollout"): "passed" {
+    const problems: string[] = [];
+    for (const g of gates) {
+        const r = g.report;
+        if (!r || typeof r !== "object" || typeof r.healthy !== "boolean" || typeof r.services !== "object") {
+            problems.push(`${g.source}: no health report`);
+            continue;
+        }
+        if (g.requireTag !== undefined && r.tag !== g.requireTag) {
+            problems.push(`${g.source}: the report is for release ${r.tag}, not ${g.requireTag}`);
+        }
+        if (g.services !== undefined) {
+            for (const name of g.services) {
+                const s = r.services[name];
+                if (!s) {
+                    problems.push(`${g.source}: reports no service ${name}`);
+                } else if (!s.healthy) {
+                    problems.push(`${g.source}: ${name} unhealthy (${s.url}: status ${JSON.stringify(s.status)})`);
+                }
+            }
+            continue;
+        }
+        const sick = Object.values(r.services).filter((s) => !s.healthy && s.required !== false);
+        if (!r.healthy || sick.length > 0) {
+            const names = sick.map((s) => `${s.service} (${s.url}: status ${JSON.stringify(s.status)})`);
+            problems.push(`${g.source}: canary unhealthy${names.length ? `: ${names.join(", ")}` : ""}`);
+        }
+    }
+    if (problems.length > 0) {
+        throw new GateClosedError(`${what} blocked by its gate:\n  - ${problems.join("\n  - ")}`);
+    }
+    return "passed";
+}
+
+/** The gate value of one service: "passed" at once without gates, else once every report opens. */
+export function gateOutput(gates: Gate[], what: string): pulumi.Output<string> {
+    if (gates.length === 0) {
+        return pulumi.output("passed");
+    }
+    return pulumi
+        .all(gates.map((g) => pulumi.output(g.report)))
+        .apply((reports) => openGate(reports.map((report, i) => ({ ...gates[i], report })), what));
+}
+
+/**
+ * Creates one service's container and health check, named by the container name and parented by
+ * nothing that depends on its group: moving a service between canary, its dependencies and the
+ * gated rest, or changing its dependencies, keeps its URNs. The container waits for `after` (the
+ * health checks of what it depends on) and carries the gate's verdict as a label.
+ */
 export function rollOutService(
-    parent: pulumi.Resource,
     spec: ServiceRolloutSpec,
-    target: RolloutTarget,
-    gate?: { label: pulumi.Input<string>; dependsOn: pulumi.Resource[] },
+    target: ContainerTarget,
+    wait: { after: pulumi.Resource[]; gate: pulumi.Input<string>; machine: string },
 ): RolledOutService {
     const name = spec.settings.containerName;
+    const aliases = [LEGACY_CANARY_TYPE, LEGACY_BATCH_TYPE].map((type, i) => ({
+        parent: pulumi.createUrn(`${wait.machine}-${i === 0 ? "canary" : "batch"}`, type),
+    }));
     const container = new ServiceContainer(
         name,
-        { settings: spec.settings, image: spec.image, provider: target.provider, network: target.network, gate: gate?.label },
-        { parent, dependsOn: gate?.dependsOn },
+        { settings: spec.settings, image: spec.image, target, gate: wait.gate },
+        { dependsOn: wait.after, aliases },
     );
     const health = new HealthCheck(
         `${name}-health`,
@@ -63,18 +136,19 @@ export function rollOutService(
             path: spec.health.path,
             bounds: spec.health.bounds,
             digest: spec.digest,
+            required: spec.required,
             triggers: [container.containerId],
         },
-        { parent, dependsOn: [container] },
+        { dependsOn: [container], aliases },
     );
     return { container, health };
 }
 
-/** Combines per-service reports into one. */
+/** Combines per-service reports into one; healthy when every required service is. */
 export function combineReports(machine: string, tag: string, reports: HealthReport[]): RolloutReport {
     const services: Record<string, HealthReport> = {};
     for (const r of [...reports].sort((a, b) => a.service.localeCompare(b.service))) {
         services[r.service] = r;
     }
-    return { machine, tag, healthy: reports.every((r) => r.healthy), services };
+    return { machine, tag, healthy: reports.every((r) => r.healthy || r.required === false), services };
 }

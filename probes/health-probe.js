@@ -11,6 +11,8 @@
 //   FLEET_RETRIES        give up after this many attempts (default 90)
 //   FLEET_REQUEST_TIMEOUT_S  per request (default 3)
 //   FLEET_DIGEST         the image digest being checked, copied into the report
+//   FLEET_REQUIRED       "false" for an optional service: when it never turns healthy, print a
+//                        report with healthy: false and the problem, warn, and exit 0
 // Exit 0 and a JSON report on stdout when healthy; exit 1 with service, host, URL, last status and
 // last body on stderr otherwise. Progress goes to stderr.
 "use strict";
@@ -84,6 +86,7 @@ async function main() {
                 const report = {
                     service, host, url, healthy: true, status: "ok", httpStatus: last.status,
                     attempts, elapsedSeconds: Math.round(elapsed * 10) / 10, digest: env.FLEET_DIGEST || "",
+                    required: env.FLEET_REQUIRED !== "false",
                 };
                 process.stderr.write(`[health] ${service} healthy at ${url} after ${attempts} attempt(s), ${report.elapsedSeconds}s\n`);
                 process.stdout.write(JSON.stringify(report) + "\n");
@@ -101,10 +104,22 @@ async function main() {
     const elapsed = ((Date.now() - started) / 1000).toFixed(1);
     const lastStatus = last.error ? "none (no HTTP answer)" : String(last.status);
     const lastBody = last.error ? `(${last.error})` : quote(last.body);
-    process.stderr.write(
-        `health check failed: service ${service} on host ${host}: GET ${url}: last status ${lastStatus}, last body ${lastBody}; ` +
-        `${verdict}; gave up after ${attempts} attempt(s) in ${elapsed}s (timeout ${timeoutS}s, retries ${retries})\n`,
-    );
+    const problem =
+        `service ${service} on host ${host}: GET ${url}: last status ${lastStatus}, last body ${lastBody}; ` +
+        `${verdict}; gave up after ${attempts} attempt(s) in ${elapsed}s (timeout ${timeoutS}s, retries ${retries})`;
+    if (env.FLEET_REQUIRED === "false") {
+        // Optional (required: false in the operator's config): reported, not a stop.
+        process.stderr.write(`[health] WARNING optional ${problem}\n`);
+        const field = last.error ? {} : statusField(last.body);
+        const report = {
+            service, host, url, healthy: false, status: typeof field.value === "string" ? field.value : "unhealthy",
+            httpStatus: last.error ? 0 : last.status, attempts, elapsedSeconds: Number(elapsed), digest: env.FLEET_DIGEST || "",
+            required: false, problem,
+        };
+        process.stdout.write(JSON.stringify(report) + "\n");
+        return;
+    }
+    process.stderr.write(`health check failed: ${problem}\n`);
     process.exit(1);
 }
 

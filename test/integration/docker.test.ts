@@ -402,7 +402,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         });
     });
 
-    describe(`3. container hardening (${CANARY_SERVICE}, flags from containerArgs(containerSettingsFor(cfg, "${CANARY_SERVICE}", "canary")))`, function () {
+    describe(`3. container hardening (${CANARY_SERVICE}, flags from containerArgs(containerSettingsFor(cfg, "${CANARY_SERVICE}")))`, function () {
         const name = containerName("hardened");
         let cs: ReturnType<typeof containerSettingsFor>;
         let servicePort = 0;
@@ -410,7 +410,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
 
         before(async function () {
             const image = need(`local/${CANARY_SERVICE}`).pinned;
-            cs = containerSettingsFor(cfg, CANARY_SERVICE, "canary");
+            cs = containerSettingsFor(cfg, CANARY_SERVICE);
             const args = containerArgs(cs);
             const test = await freePorts(cs.ports.length);
             const hostPorts = new Map(cs.ports.map((p, i) => [p.host, test[i]] as [number, number]));
@@ -443,7 +443,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             expect(hc.LogConfig, "log config").to.deep.equal({ Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } });
             expect(c.Config.Healthcheck.Interval, "healthcheck interval 15s").to.equal(15e9);
             expect(c.Config.Labels["ai-fleet.service"], "service label").to.equal(CANARY_SERVICE);
-            expect(c.Config.Labels["ai-fleet.rollout"], "rollout label").to.equal("canary");
+            expect(c.Config.Labels, "no label names the rollout group (a move between groups must change nothing)").to.not.have.property("ai-fleet.rollout");
             for (const p of cs.ports) {
                 expect(Object.keys(c.NetworkSettings.Ports ?? {}), "published container ports").to.include(`${p.container}/tcp`);
             }
@@ -554,7 +554,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
 
         before(async function () {
             host = healthHost(cfg.stack.docker);
-            const cs = containerSettingsFor(cfg, service, "canary");
+            const cs = containerSettingsFor(cfg, service);
             HEALTH_CONTAINER_PORT = cs.health.containerPort;
             SERVICE_CONTAINER_PORT = (cs.ports.find((p) => p.host === cfg.stack.services[service].port) as { container: number }).container;
             const started = await Promise.all([

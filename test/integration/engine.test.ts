@@ -131,7 +131,7 @@ describe("the real Pulumi engine", function () {
                 expect(image.pinned, name).to.match(/^127\.0\.0\.1:5000\/ai-fleet\/demo\/local\/[a-z_-]+@sha256:[a-f0-9]{64}$/);
                 expect(await registryDigest(image.ref, registry.user, registry.password), `${name} in the registry`).to.equal(image.pinned.split("@")[1]);
             }
-            expect(result.outputs.containers.value).to.deep.equal({ canary: [], batch: [] });
+            expect(result.outputs.containers.value).to.deep.equal([]);
         });
 
         it("previews no change right after (nothing rebuilt)", async () => {

@@ -50,11 +50,17 @@ function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
     const env: Record<string, string> = unwrapSecret(inputs.environment) ?? {};
     if (env.FLEET_HEALTH_URL !== undefined) {
         const service = env.FLEET_SERVICE;
+        const required = env.FLEET_REQUIRED !== "false";
+        if (scenario.failHealth.has(service) && !required) {
+            // As the real probe does for an optional service: a report of the failure, exit 0.
+            const report = { service, host: env.FLEET_HOST, url: env.FLEET_HEALTH_URL, healthy: false, status: "degraded", httpStatus: 200, attempts: 60, elapsedSeconds: 300, digest: env.FLEET_DIGEST, required, problem: "status \"degraded\" is not \"ok\"" };
+            return { ...inputs, stdout: JSON.stringify(report), stderr: "" };
+        }
         if (scenario.failHealth.has(service)) {
             throw new Error(`health check failed: service ${service} on host ${env.FLEET_HOST}: GET ${env.FLEET_HEALTH_URL}: last status 200, last body "{\\"status\\":\\"degraded\\"}"`);
         }
         const healthy = !scenario.unhealthyReport.has(service);
-        const report = { service, host: env.FLEET_HOST, url: env.FLEET_HEALTH_URL, healthy, status: healthy ? "ok" : "degraded", httpStatus: 200, attempts: 1, elapsedSeconds: 0.1, digest: env.FLEET_DIGEST };
+        const report = { service, host: env.FLEET_HOST, url: env.FLEET_HEALTH_URL, healthy, status: healthy ? "ok" : "degraded", httpStatus: 200, attempts: 1, elapsedSeconds: 0.1, digest: env.FLEET_DIGEST, required };
         return { ...inputs, stdout: JSON.stringify(report), stderr: "" };
     }
     if (env.FLEET_IMAGE !== undefined) {
@@ -65,6 +71,10 @@ function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
         const repo = image.replace(/@sha256:.*$/, "").replace(/:[^:/]+$/, "");
         const digest = env.FLEET_EXPECTED_DIGEST || (image.includes("@") ? image.slice(image.indexOf("@") + 1) : fakeDigest(image));
         return { ...inputs, stdout: JSON.stringify({ image, digest, pinned: `${repo}@${digest}` }), stderr: "" };
+    }
+    if (env.FLEET_CONTAINER_NAME !== undefined) {
+        // The cli runtime's `container.js up`: the id of the container it started.
+        return { ...inputs, stdout: JSON.stringify({ id: fakeDigest(env.FLEET_CONTAINER_NAME + env.FLEET_IMAGE).slice(7), name: env.FLEET_CONTAINER_NAME, image: env.FLEET_IMAGE }), stderr: "" };
     }
     return { ...inputs, stdout: "", stderr: "" };
 }

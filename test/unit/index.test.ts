@@ -22,7 +22,7 @@ describe("index.ts with Pulumi.mainpc.yaml", function () {
         process.env.FORCE_IMAGE_TAG = "20250111-656873b3";
         process.env.GHCR_TOKEN = "ghp_from-the-environment";
         program = await import("../../index");
-        await valueOf(program.batchReport);
+        await valueOf(program.report);
         await settle();
     });
 
@@ -38,8 +38,9 @@ describe("index.ts with Pulumi.mainpc.yaml", function () {
         expect(program.tag).to.equal("20250111-656873b3");
         expect(program.tagSource).to.equal("FORCE_IMAGE_TAG");
         expect(Object.keys(program.images)).to.include.members(["family-llm-cu121", "ModelOpsCoordinator", "FaceRecognitionAgent"]);
-        expect(program.containers.canary).to.have.length(3);
-        expect(program.containers.batch).to.have.length(41);
+        expect(program.containers).to.have.length(44);
+        expect(program.plan?.canary).to.deep.equal(["ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter"]);
+        expect(program.plan?.gated).to.have.length(37);
         expect(await valueOf(program.gate)).to.equal("passed");
         expect((await valueOf(program.canaryReport))?.healthy).to.equal(true);
     });

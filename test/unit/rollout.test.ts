@@ -29,7 +29,7 @@ async function finish(out: FleetOutputs): Promise<unknown> {
             ...Object.values(out.images).map((i) => valueOf(i.pinned)),
             valueOf(out.canaryReport),
             valueOf(out.gate),
-            valueOf(out.batchReport),
+            valueOf(out.report),
         ]);
     } catch (e) {
         error = e;
@@ -157,18 +157,20 @@ describe("the mainpc rollout under mocks", function () {
         expect(probe.inputs.triggers[0]).to.equal(remote.inputs.name.split("@")[1]);
     });
 
-    it("labels batch containers with the open gate, canary containers without", () => {
+    it("labels every container with its open gate and nothing that names its group (a move between groups changes no input)", () => {
         const labels = (r: Registered) => Object.fromEntries(r.inputs.labels.map((l: { label: string; value: string }) => [l.label, l.value]));
-        expect(labels(containerOf("mainpc", "executor"))).to.include({ "ai-fleet.rollout": "batch", "ai-fleet.gate": "passed" });
-        expect(labels(containerOf("mainpc", "model-ops-coordinator"))).to.include({ "ai-fleet.rollout": "canary" }).and.not.have.key("ai-fleet.gate");
+        for (const c of ofType(T.container)) {
+            expect(labels(c), c.name).to.include({ "ai-fleet.gate": "passed" }).and.not.have.key("ai-fleet.rollout");
+        }
+        expect(Object.keys(labels(containerOf("mainpc", "executor")))).to.deep.equal(Object.keys(labels(containerOf("mainpc", "model-ops-coordinator"))));
     });
 
     it("exports the tag, every image ref@digest, the containers and a healthy canary report", async () => {
         expect(out.tag).to.equal(TAG);
         expect(Object.keys(out.images)).to.have.length(53);
         expect(await valueOf(out.images.ModelOpsCoordinator.pinned)).to.match(/@sha256:[a-f0-9]{64}$/);
-        expect(out.containers.canary).to.deep.equal(["ai-mainpc-model-ops-coordinator", "ai-mainpc-real-time-audio-pipeline", "ai-mainpc-affective-processing-center"]);
-        expect(out.containers.batch).to.have.length(41);
+        expect(out.containers).to.have.length(44).and.include("ai-mainpc-model-ops-coordinator");
+        expect(Object.keys((await valueOf(out.report))?.services ?? {})).to.have.length(44);
         const report = await valueOf(out.canaryReport);
         expect(report).to.include({ machine: "mainpc", tag: TAG, healthy: true });
         expect(Object.keys(report?.services ?? {})).to.have.members(["ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter"]);
@@ -178,7 +180,7 @@ describe("the mainpc rollout under mocks", function () {
         const exported = JSON.stringify({
             images: await Promise.all(Object.values(out.images).map(async (i) => [await valueOf(i.pinned), await valueOf(i.ref)])),
             canary: await valueOf(out.canaryReport),
-            batch: await valueOf(out.batchReport),
+            all: await valueOf(out.report),
             containers: out.containers,
         });
         expect(exported).to.not.include(PASSWORD);
@@ -213,49 +215,75 @@ describe("names are identity", function () {
     });
 });
 
+/** mainpc's report as pc2's StackReference reads it: healthy canary, and StreamingTTS for the relay. */
+function mainpcOutputs(tag: string, streamingTts: { healthy: boolean } | undefined): Record<string, unknown> {
+    const tts = streamingTts && { service: "StreamingTTS", url: "http://mainpc:6563/health", healthy: streamingTts.healthy, status: streamingTts.healthy ? "ok" : "degraded" };
+    return {
+        canaryReport: { machine: "mainpc", tag, healthy: true, services: {} },
+        report: { machine: "mainpc", tag, healthy: !!streamingTts?.healthy, services: tts ? { StreamingTTS: tts } : {} },
+    };
+}
+
+const CANARY_AND_ITS_NEEDS = [
+    "ServiceRegistry", "SystemDigitalTwin", "UnifiedObservabilityCenter", "MemoryFusionHub",
+    "ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter",
+].map((s) => `ai-mainpc-${s.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()}-container`);
+
 describe("the canary gate", function () {
     this.timeout(60000);
     beforeEach(resetWorld);
 
-    it("creates no batch container when a canary health check fails", async () => {
+    it("creates only the canary and what it needs when a canary health check fails", async () => {
         scenario.failHealth.add("RealTimeAudioPipeline");
         const error = await finish(run("mainpc"));
         expect(String(error)).to.include("health check failed: service RealTimeAudioPipeline on host mainpc: GET http://mainpc:6558/health");
-        const containers = ofType(T.container).map((c) => c.name);
-        expect(containers).to.have.members([
-            "ai-mainpc-model-ops-coordinator-container", "ai-mainpc-real-time-audio-pipeline-container", "ai-mainpc-affective-processing-center-container",
-        ]);
+        expect(ofType(T.container).map((c) => c.name)).to.have.members(CANARY_AND_ITS_NEEDS);
     });
 
-    it("creates no batch container when the canary reports unhealthy", async () => {
+    it("creates no gated container when the canary reports unhealthy", async () => {
         scenario.unhealthyReport.add("AffectiveProcessingCenter");
         const error = await finish(run("mainpc"));
-        expect(String(error)).to.include("batch rollout blocked by the canary gate").and.include("AffectiveProcessingCenter (http://mainpc:6561/health");
-        expect(ofType(T.container)).to.have.length(3);
+        expect(String(error)).to.include("blocked by its gate").and.include("mainpc canary: canary unhealthy: AffectiveProcessingCenter (http://mainpc:6561/health");
+        expect(ofType(T.container).map((c) => c.name)).to.have.members(CANARY_AND_ITS_NEEDS);
     });
 
-    it("creates all 41 batch containers when the canary passes", async () => {
+    it("creates all 44 containers when the canary passes", async () => {
         expect(await finish(run("mainpc"))).to.equal(undefined);
-        expect(ofType(T.container).filter((c) => c.inputs.labels.some((l: { value: string }) => l.value === "batch"))).to.have.length(41);
+        expect(ofType(T.container)).to.have.length(44);
     });
 
-    it("gates pc2's batch on mainpc's canary report through a StackReference", async () => {
-        scenario.stackOutputs["organization/ai-fleet/mainpc"] = { canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} } };
+    it("gates pc2 on mainpc's canary report through a StackReference, and the relay on mainpc's StreamingTTS", async () => {
+        scenario.stackOutputs["organization/ai-fleet/mainpc"] = mainpcOutputs(TAG, { healthy: true });
         expect(await finish(run("pc2"))).to.equal(undefined);
         expect(ofType(T.container)).to.have.length(23);
         expect(ofType(T.container)[0].inputs.envs).to.include("OMP_NUM_THREADS=4").and.include("UVICORN_WORKERS=8");
     });
 
-    it("keeps pc2's batch shut when mainpc's canary report is of another release", async () => {
-        scenario.stackOutputs["organization/ai-fleet/mainpc"] = { canaryReport: { machine: "mainpc", tag: "20250101-00000000", healthy: true, services: {} } };
+    it("holds back only pc2's SpeechRelayService while mainpc's StreamingTTS is not healthy at this release", async () => {
+        scenario.stackOutputs["organization/ai-fleet/mainpc"] = mainpcOutputs(TAG, { healthy: false });
         const error = await finish(run("pc2"));
-        expect(String(error)).to.include("the canary report is for release 20250101-00000000, not 20250111-656873b3");
+        expect(String(error)).to.include("SpeechRelayService's rollout blocked by its gate").and.include("StreamingTTS unhealthy (http://mainpc:6563/health");
+        const names = ofType(T.container).map((c) => c.name);
+        expect(names).to.have.length(22).and.not.include("ai-pc2-speech-relay-service-container");
+    });
+
+    it("holds back the relay when mainpc's report does not name StreamingTTS", async () => {
+        scenario.stackOutputs["organization/ai-fleet/mainpc"] = mainpcOutputs(TAG, undefined);
+        const error = await finish(run("pc2"));
+        expect(String(error)).to.include("reports no service StreamingTTS");
+        expect(ofType(T.container)).to.have.length(22);
+    });
+
+    it("keeps pc2 shut when mainpc's canary report is of another release", async () => {
+        scenario.stackOutputs["organization/ai-fleet/mainpc"] = mainpcOutputs("20250101-00000000", { healthy: true });
+        const error = await finish(run("pc2"));
+        expect(String(error)).to.include("the report is for release 20250101-00000000, not 20250111-656873b3");
         expect(ofType(T.container)).to.have.length(0);
     });
 
-    it("keeps pc2's batch shut when mainpc's canary was unhealthy", async () => {
+    it("keeps pc2 shut when mainpc's canary was unhealthy", async () => {
         const sick = { service: "ModelOpsCoordinator", url: "http://mainpc:8213/health", healthy: false, status: "degraded" };
-        scenario.stackOutputs["organization/ai-fleet/mainpc"] = { canaryReport: { machine: "mainpc", tag: TAG, healthy: false, services: { ModelOpsCoordinator: sick } } };
+        scenario.stackOutputs["organization/ai-fleet/mainpc"] = { ...mainpcOutputs(TAG, { healthy: true }), canaryReport: { machine: "mainpc", tag: TAG, healthy: false, services: { ModelOpsCoordinator: sick } } };
         const error = await finish(run("pc2"));
         expect(String(error)).to.include("stack organization/ai-fleet/mainpc: canary unhealthy: ModelOpsCoordinator");
         expect(ofType(T.container)).to.have.length(0);
@@ -271,7 +299,7 @@ describe("phases", function () {
         expect(await finish(out)).to.equal(undefined);
         expect(ofType(T.image)).to.have.length(53);
         expect(ofType(T.container).length + ofType(T.remoteImage).length + ofType(T.provider).length).to.equal(0);
-        expect(out.containers).to.deep.equal({ canary: [], batch: [] });
+        expect(out.containers).to.deep.equal([]);
     });
 
     it("a missing image stops the rollout before any container, naming the image", async () => {
@@ -304,11 +332,11 @@ describe("phases", function () {
     it("deploy: takes the digests a build stack exported", async () => {
         const pinned = `${REPO}/pc2/cache_manager@${fakeDigest("ci")}`;
         scenario.stackOutputs["organization/ai-fleet/ci-build"] = { images: { CacheManager: { pinned } } };
-        scenario.stackOutputs["organization/ai-fleet/mainpc"] = { canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} } };
+        scenario.stackOutputs["organization/ai-fleet/mainpc"] = mainpcOutputs(TAG, { healthy: true });
         const out = run("pc2", (raw) => {
             raw.phase = "deploy";
             raw.deploy = { imagesFromStack: "organization/ai-fleet/ci-build" };
-            raw.services = { CacheManager: raw.services.CacheManager };
+            raw.services = { CacheManager: { ...raw.services.CacheManager, dependsOn: [] } };
         });
         expect(await finish(out)).to.equal(undefined);
         expect(one(T.remoteImage, "ai-pc2-cache-manager-image").inputs.name).to.equal(pinned);

@@ -12,6 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { log, must, run, RunResult, shellQuote, tail } from "./proc";
 import { resolve } from "./stack";
+import { dockerRunFlags } from "../../../components/dockerRun";
 
 /** A `docker build` command line derived from docker-build ImageArgs. */
 export interface BuildCommand {
@@ -250,97 +251,20 @@ export interface RunAs {
     labels: Record<string, string>;
 }
 
-const RUN_KEYS_PULUMI_ONLY = new Set(["destroyGraceSeconds", "mustRun"]);
-
-function plain<T>(v: T | unknown): T {
-    if (v !== null && typeof v === "object" && typeof (v as { apply?: unknown }).apply === "function") {
-        throw new Error("container args hold a Pulumi Output: the converter needs plain values");
-    }
-    return v as T;
-}
-
 /**
- * `docker run -d` flags equivalent to docker Container args (as containerArgs() returns them).
- * Host ports are remapped through `as.hostPorts`, the name is replaced, labels are added.
+ * `docker run -d` flags for docker Container args (as containerArgs() returns them), through the
+ * program's own converter (components/dockerRun.ts). Host ports are remapped through
+ * `as.hostPorts`, the name is replaced, labels are added.
  */
 export function runFlags(args: Omit<docker.ContainerArgs, "image">, as: RunAs): string[] {
-    const flags: string[] = ["--name", as.name];
-    for (const [key, raw] of Object.entries(args)) {
-        const value = plain<any>(raw);
-        if (value === undefined || RUN_KEYS_PULUMI_ONLY.has(key)) continue;
-        switch (key) {
-            case "name":
-                break; // replaced by as.name
-            case "user":
-                flags.push("--user", value);
-                break;
-            case "init":
-                if (value) flags.push("--init");
-                break;
-            case "readOnly":
-                if (value) flags.push("--read-only");
-                break;
-            case "tmpfs":
-                for (const [p, opts] of Object.entries(value as Record<string, string>)) flags.push("--tmpfs", opts ? `${p}:${opts}` : p);
-                break;
-            case "securityOpts":
-                for (const o of value as string[]) flags.push("--security-opt", o);
-                break;
-            case "capabilities":
-                for (const c of (value.drops ?? []) as string[]) flags.push("--cap-drop", c);
-                for (const c of (value.adds ?? []) as string[]) flags.push("--cap-add", c);
-                break;
-            case "restart":
-                flags.push("--restart", value);
-                break;
-            case "envs":
-                for (const e of value as string[]) flags.push("--env", e);
-                break;
-            case "ports":
-                for (const p of value as { internal: number; external?: number; protocol?: string; ip?: string }[]) {
-                    if (p.external === undefined) throw new Error(`port ${p.internal} has no host port`);
-                    const host = as.hostPorts.get(p.external);
-                    if (host === undefined) throw new Error(`no test host port for the stack's host port ${p.external}`);
-                    flags.push("--publish", `${p.ip ? p.ip + ":" : ""}${host}:${p.internal}/${p.protocol ?? "tcp"}`);
-                }
-                break;
-            case "deviceRequests":
-                throw new Error("container args request GPU devices; this engine has no GPU");
-            case "healthcheck": {
-                const hc = value as { tests: string[]; interval?: string; timeout?: string; startPeriod?: string; retries?: number };
-                const [kind, ...rest] = hc.tests;
-                if (kind === "NONE") {
-                    flags.push("--no-healthcheck");
-                    break;
-                }
-                // `docker run` has only the shell form; an exec form becomes the same argv, quoted.
-                const cmd = kind === "CMD" ? rest.map(shellQuote).join(" ") : kind === "CMD-SHELL" ? rest[0] : undefined;
-                if (cmd === undefined) throw new Error(`healthcheck test kind ${kind} is unknown`);
-                flags.push("--health-cmd", cmd);
-                if (hc.interval) flags.push("--health-interval", hc.interval);
-                if (hc.timeout) flags.push("--health-timeout", hc.timeout);
-                if (hc.startPeriod) flags.push("--health-start-period", hc.startPeriod);
-                if (hc.retries !== undefined) flags.push("--health-retries", String(hc.retries));
-                break;
-            }
-            case "logDriver":
-                flags.push("--log-driver", value);
-                break;
-            case "logOpts":
-                for (const [k, v] of Object.entries(value as Record<string, string>)) flags.push("--log-opt", `${k}=${v}`);
-                break;
-            case "labels":
-                for (const l of value as { label: string; value: string }[]) flags.push("--label", `${l.label}=${l.value}`);
-                break;
-            case "stopTimeout":
-                flags.push("--stop-timeout", String(value));
-                break;
-            default:
-                throw new Error(`container arg ${key} is not known to the integration suite's converter: teach test/integration/support/docker.ts`);
-        }
-    }
-    for (const [k, v] of Object.entries(as.labels)) flags.push("--label", `${k}=${v}`);
-    return flags;
+    const ports = (args.ports as { internal: number; external?: number; protocol?: string; ip?: string }[] | undefined)?.map((p) => {
+        const host = p.external === undefined ? undefined : as.hostPorts.get(p.external);
+        if (host === undefined) throw new Error(`no test host port for the stack's host port ${p.external}`);
+        return { ...p, external: host };
+    });
+    if (args.deviceRequests !== undefined) throw new Error("container args request GPU devices; this engine has no GPU");
+    const labels = [...((args.labels as { label: string; value: string }[] | undefined) ?? []), ...Object.entries(as.labels).map(([label, value]) => ({ label, value }))];
+    return ["--name", as.name, ...dockerRunFlags({ ...args, ports, labels })];
 }
 
 /** Force-removes the containers carrying a label; returns how many there were. */

@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// The "cli" container runtime: starts (or removes) one service container with the docker CLI,
+// for machines where the docker provider plugin cannot be had. Run by ServiceContainer through
+// @pulumi/command; the flags come from components/dockerRun.ts, the same settings the provider
+// would apply. DOCKER_HOST (ssh://, unix://, tcp://) says which engine.
+//
+//   node probes/container.js up      pull the pinned image, replace the container, wait until it runs
+//   node probes/container.js down    remove the container (nothing to do if it is gone)
+//
+// Environment: FLEET_CONTAINER_NAME, FLEET_IMAGE (repo@sha256:…), FLEET_NETWORK, FLEET_STACK,
+// FLEET_DOCKER_RUN (JSON array of flags), FLEET_CONTAINER_SPEC (the provider-shaped args, for
+// policy and people; not read here). Registry credentials arrive on stdin as JSON
+// {"registry","username","password"} so they never appear in the resource's environment.
+// stdout: one JSON line {"id","name","image"}; progress and errors on stderr.
+"use strict";
+
+const { spawnSync } = require("child_process");
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+
+const env = process.env;
+const name = env.FLEET_CONTAINER_NAME || "";
+const image = env.FLEET_IMAGE || "";
+const network = env.FLEET_NETWORK || "";
+
+function fail(msg) {
+    process.stderr.write(`container ${name || "(unnamed)"}: ${msg}\n`);
+    process.exit(1);
+}
+
+function docker(args, opts = {}) {
+    const r = spawnSync("docker", args, { encoding: "utf8", env: { ...process.env, ...(opts.env || {}) }, input: opts.input });
+    if (r.error) fail(`cannot run docker: ${r.error.message}`);
+    return { code: r.status, out: (r.stdout || "").trim(), err: (r.stderr || "").trim() };
+}
+
+function must(args, what, opts) {
+    const r = docker(args, opts);
+    if (r.code !== 0) fail(`${what} failed (docker ${args[0]} exit ${r.code}): ${r.err || r.out}`);
+    return r.out;
+}
+
+function readCredentials() {
+    let text = "";
+    try {
+        text = fs.readFileSync(0, "utf8");
+    } catch {
+        return undefined;
+    }
+    if (!text.trim()) return undefined;
+    try {
+        return JSON.parse(text);
+    } catch {
+        fail("stdin is not the JSON registry credentials");
+    }
+}
+
+function up() {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) fail(`FLEET_CONTAINER_NAME="${name}" is not a container name`);
+    if (!/@sha256:[a-f0-9]{64}$/.test(image)) fail(`FLEET_IMAGE="${image}" is not pinned by digest`);
+    let flags;
+    try {
+        flags = JSON.parse(env.FLEET_DOCKER_RUN || "");
+    } catch {
+        fail("FLEET_DOCKER_RUN is not a JSON array of flags");
+    }
+    const creds = readCredentials();
+    // A config directory of its own: the operator's ~/.docker is neither read nor written.
+    const config = fs.mkdtempSync(path.join(os.tmpdir(), "ai-fleet-docker-"));
+    try {
+        const withConfig = { env: { DOCKER_CONFIG: config } };
+        if (creds && creds.registry) {
+            must(["login", creds.registry, "--username", creds.username, "--password-stdin"], `login to ${creds.registry}`, { ...withConfig, input: creds.password });
+        }
+        if (docker(["image", "inspect", image]).code !== 0) {
+            process.stderr.write(`[container] ${name}: pulling ${image}\n`);
+            must(["pull", "--quiet", image], `pull of ${image}`, withConfig);
+        }
+    } finally {
+        fs.rmSync(config, { recursive: true, force: true });
+    }
+    if (network && docker(["network", "inspect", network]).code !== 0) {
+        must(["network", "create", "--driver", "bridge", "--label", `ai-fleet.stack=${env.FLEET_STACK || ""}`, network], `network ${network}`);
+    }
+    // Fixed name and host ports: the old container goes first, as the provider's deleteBeforeReplace does.
+    docker(["rm", "-f", name]);
+    const netFlags = network ? ["--network", network, "--network-alias", name] : [];
+    const id = must(["run", "-d", "--name", name, ...netFlags, ...flags, image], `docker run of ${image}`);
+    // mustRun: a container that exits at once is a failed create, not a success.
+    for (let i = 0; i < 20; i++) {
+        const state = docker(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", id]).out;
+        if (state.startsWith("running")) {
+            process.stderr.write(`[container] ${name} running (${id.slice(0, 12)}) from ${image}\n`);
+            process.stdout.write(JSON.stringify({ id, name, image }) + "\n");
+            return;
+        }
+        if (state.startsWith("exited") || state.startsWith("dead")) {
+            const logs = docker(["logs", "--tail", "20", id]);
+            fail(`exited at start (${state}); last log lines:\n${logs.out}\n${logs.err}`);
+        }
+        spawnSync("sleep", ["0.25"]);
+    }
+    fail("did not reach the running state within 5s");
+}
+
+function down() {
+    const r = docker(["rm", "-f", name]);
+    if (r.code !== 0 && !/No such container/i.test(r.err)) fail(`removal failed: ${r.err}`);
+    process.stderr.write(`[container] ${name} removed\n`);
+}
+
+const mode = process.argv[2];
+if (mode === "up") up();
+else if (mode === "down") down();
+else fail(`usage: container.js up|down (got ${mode})`);
