@@ -167,10 +167,12 @@ export const StackConfigSchema = z
                 health: HealthSettingsSchema.default(HealthSettingsSchema.parse({})),
                 /** Another stack (org/project/stack) whose canaryReport must be healthy before this batch. */
                 gateStack: z.string().regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack").optional(),
+                /** Pass each container its dependencies' health URLs (FLEET_DEPENDENCIES; a change of dependsOn then restarts it). Default false. */
+                exposeDependencies: z.boolean().default(false),
                 /** Roll out the batch with no canary and no gate stack. Default false. */
                 allowUngatedBatch: z.boolean().default(false),
             })
-            .default({ canary: [], excluded: {}, health: HealthSettingsSchema.parse({}), allowUngatedBatch: false }),
+            .default({ canary: [], excluded: {}, health: HealthSettingsSchema.parse({}), exposeDependencies: false, allowUngatedBatch: false }),
         deploy: z
             .strictObject({
                 /** Stack (org/project/stack) of a build-phase run whose `images` output to deploy. */
