@@ -130,6 +130,30 @@ class ProcessTest(unittest.TestCase):
         time.sleep(1.6)
         self.assertEqual(json.loads(self.get(ports["HEALTH_HTTP_PORT"], "/health")[1])["status"], "ok")
 
+    def test_starting_until_every_dependency_answers_ok(self):
+        _, dep = self.start(DEMO_START_DELAY_S="1.5")
+        dep_url = f"http://127.0.0.1:{dep['HEALTH_HTTP_PORT']}/health"
+        _, ports = self.start(FLEET_DEPENDENCIES=f"Registry={dep_url}")
+        self.wait_port(ports["HEALTH_HTTP_PORT"])
+        code, body = self.get(ports["HEALTH_HTTP_PORT"], "/health")
+        self.assertEqual((code, json.loads(body)["status"], json.loads(body)["waiting_for"]), (503, "starting", ["Registry"]))
+        deadline = time.monotonic() + 5
+        while json.loads(self.get(ports["HEALTH_HTTP_PORT"], "/health")[1])["status"] != "ok":
+            self.assertLess(time.monotonic(), deadline, "never turned ok after its dependency did")
+            time.sleep(0.2)
+
+    def test_a_dependency_that_never_answers_ok_keeps_it_starting(self):
+        _, dep = self.start(DEMO_HEALTH="degraded")
+        _, ports = self.start(FLEET_DEPENDENCIES=f"Sick=http://127.0.0.1:{dep['HEALTH_HTTP_PORT']}/health")
+        self.wait_port(ports["HEALTH_HTTP_PORT"])
+        time.sleep(1.5)
+        self.assertEqual(json.loads(self.get(ports["HEALTH_HTTP_PORT"], "/health")[1])["status"], "starting")
+
+    def test_bad_dependency_list_fails_loudly(self):
+        with self.assertRaises(SystemExit):
+            settings(SVC, {"FLEET_DEPENDENCIES": "Registry=not-a-url"})
+        self.assertEqual(settings(SVC, {"FLEET_DEPENDENCIES": "A=http://a:1/health, B=http://b:2/health"}).dependencies, {"A": "http://a:1/health", "B": "http://b:2/health"})
+
     def test_health_port_is_not_http(self):
         _, ports = self.start()
         self.wait_port(ports["HEALTH_PORT"])

@@ -2,7 +2,7 @@
  * The program's pieces against the REAL local Docker engine (20.10) and registry (127.0.0.1:5000,
  * htpasswd), no mocks: `bash scripts/local/up.sh` brings them up (idempotent).
  *
- *  1. builds: the demo family chain and five services with the build args and labels the
+ *  1. builds: the demo family chain and six services with the build args and labels the
  *     components compute (dockerBuildArgs) for the local profile, FROM their parent by digest,
  *     pushed; one service with the mainpc profile's args. On the stack's builder when it names one
  *     (build.builder: pushed from the build, registry cache in the suite's own `it-cache`
@@ -24,7 +24,7 @@ import { familyOrder, FleetConfig, healthHost } from "../../config";
 import { BuildRequest, BuildSettings, dockerBuildArgs, pinnedRef } from "../../components/buildSpec";
 import { healthCheckCommand, HealthBounds, healthUrl, parseHealthReport } from "../../components/healthCheck";
 import { parseVerification, verificationCommand } from "../../components/imageVerification";
-import { containerArgs } from "../../components/serviceContainer";
+import { containerArgs, ContainerSettings } from "../../components/serviceContainer";
 import { containerSettingsFor, familyBuildPaths, serviceBuildPaths } from "../../deploy";
 import { imageRepository, snake } from "../../naming";
 import { profileRuntimeEnv } from "../../profiles/schema";
@@ -89,6 +89,13 @@ function said(what: string, r: RunResult): void {
 /** Exit code, stdout and stderr of a child, for assertion messages. */
 function show(r: RunResult): string {
     return `\n$ ${r.cmd}\nexit ${r.code} after ${r.ms} ms\n--- stdout\n${r.stdout.trim()}\n--- stderr\n${r.stderr.trim()}\n`;
+}
+
+/** A service's settings for a container run on its own: its dependencies are not running here, so it is not told of them. */
+function alone(cs: ContainerSettings): ContainerSettings {
+    const env = { ...cs.env };
+    delete env.FLEET_DEPENDENCIES;
+    return { ...cs, env };
 }
 
 describe("integration: the real Docker engine and registry (local stack)", function () {
@@ -305,10 +312,10 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             expect(web.Config.Env ?? [], "family-web's ENV").to.include("PORT=8000");
         });
 
-        it("builds the five services FROM their family by digest with MACHINE=local and the profile's TORCH_CUDA_ARCH_LIST, and pushes them", async function () {
+        it("builds the six services FROM their family by digest with MACHINE=local and the profile's TORCH_CUDA_ARCH_LIST, and pushes them", async function () {
             const stack = cfg.stack;
             const names = Object.keys(stack.services).sort();
-            expect(names, "demo services in Pulumi.local.yaml").to.have.length(5);
+            expect(names, "demo services in Pulumi.local.yaml").to.have.length(6);
             for (const name of names) {
                 const svc = stack.services[name];
                 const family = need(`local/${svc.family}`);
@@ -410,7 +417,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
 
         before(async function () {
             const image = need(`local/${CANARY_SERVICE}`).pinned;
-            cs = containerSettingsFor(cfg, CANARY_SERVICE);
+            cs = alone(containerSettingsFor(cfg, CANARY_SERVICE));
             const args = containerArgs(cs);
             const test = await freePorts(cs.ports.length);
             const hostPorts = new Map(cs.ports.map((p, i) => [p.host, test[i]] as [number, number]));
@@ -554,7 +561,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
 
         before(async function () {
             host = healthHost(cfg.stack.docker);
-            const cs = containerSettingsFor(cfg, service);
+            const cs = alone(containerSettingsFor(cfg, service));
             HEALTH_CONTAINER_PORT = cs.health.containerPort;
             SERVICE_CONTAINER_PORT = (cs.ports.find((p) => p.host === cfg.stack.services[service].port) as { container: number }).container;
             const started = await Promise.all([

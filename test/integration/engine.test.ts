@@ -125,7 +125,7 @@ describe("the real Pulumi engine", function () {
             const result = await timed("build-only up (cold or warm cache)", () => stack.up({ onOutput: (l) => process.stderr.write(l) }));
             first = result.outputs.images.value as Images;
             expect(Object.keys(first).sort()).to.deep.equal(
-                ["AffectiveProcessingCenter", "ModelOpsCoordinator", "RealTimeAudioPipeline", "ServiceRegistry", "SystemDigitalTwin", "base-python", "family-web"],
+                ["AffectiveProcessingCenter", "CodeGenerator", "ModelOpsCoordinator", "RealTimeAudioPipeline", "ServiceRegistry", "SystemDigitalTwin", "base-python", "family-web"],
             );
             for (const [name, image] of Object.entries(first)) {
                 expect(image.pinned, name).to.match(/^127\.0\.0\.1:5000\/ai-fleet\/demo\/local\/[a-z_-]+@sha256:[a-f0-9]{64}$/);
@@ -157,7 +157,7 @@ describe("the real Pulumi engine", function () {
             fs.appendFileSync(path.join(demo, "families", "family-web", "Dockerfile"), '\nLABEL ai-fleet.test.touched="family-web"\n');
             const result = await timed("up after touching family-web", () => stack.up());
             process.stderr.write(`[engine] resource changes: ${JSON.stringify(result.summary.resourceChanges)}\n`);
-            expect(changedImages(first, result.outputs.images.value as Images)).to.deep.equal(["ServiceRegistry", "family-web"]);
+            expect(changedImages(first, result.outputs.images.value as Images)).to.deep.equal(["CodeGenerator", "ServiceRegistry", "family-web"]);
         });
     });
 

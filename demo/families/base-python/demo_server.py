@@ -15,6 +15,10 @@ Switches for testing a health gate:
   DEMO_START_DELAY_S=N                   starting for N s: 503 {"status":"starting"} or, with
   DEMO_START_MODE=503|closed             DEMO_START_MODE=closed, the health HTTP port is not open
 
+Dependencies (what the fleet's startup configs call `dependencies`):
+  FLEET_DEPENDENCIES=Name=http://host:port/health,...   /health answers 503 {"status":"starting",
+                    "waiting_for": [...]} until every one of them has answered {"status":"ok"}
+
 Writes nothing (read-only root is fine) and exits promptly on SIGTERM/SIGINT.
 """
 from __future__ import annotations
@@ -73,6 +77,18 @@ class Settings:
     start_delay_s: float
     start_mode: str
     host: str
+    dependencies: Dict[str, str] = field(default_factory=dict)  # name -> health URL
+
+
+def parse_dependencies(raw: str) -> Dict[str, str]:
+    """FLEET_DEPENDENCIES ("A=http://a:1/health,B=http://b:2/health") as {name: url}."""
+    deps: Dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, url = item.partition("=")
+        if not sep or not name or not url.startswith(("http://", "https://")):
+            raise SystemExit(f"demo_server: FLEET_DEPENDENCIES entry {item!r}, expected Name=http://host:port/path")
+        deps[name] = url
+    return deps
 
 
 def _env_int(env: Dict[str, str], key: str, default: int) -> int:
@@ -111,6 +127,7 @@ def settings(svc: Service, env: Optional[Dict[str, str]] = None) -> Settings:
         start_delay_s=max(0.0, delay),
         start_mode=start_mode,
         host=env.get("DEMO_BIND", "0.0.0.0"),
+        dependencies=parse_dependencies(env.get("FLEET_DEPENDENCIES", "")),
     )
 
 
@@ -130,12 +147,35 @@ class App:
         self.cfg = cfg
         self.started = time.monotonic()
         self.stopping = threading.Event()
+        # Dependencies not yet seen healthy; once all have been, the service stays ready.
+        self.waiting_for = sorted(cfg.dependencies)
+        self.lock = threading.Lock()
+
+    def check_dependencies(self, timeout_s: float = 1.0) -> List[str]:
+        """Asks each dependency not yet seen healthy; returns those still waited for."""
+        still = []
+        for name in self.waiting_for:
+            try:
+                with urllib.request.urlopen(self.cfg.dependencies[name], timeout=timeout_s) as resp:
+                    ok = json.loads(resp.read()).get("status") == "ok"
+            except (OSError, ValueError, urllib.error.URLError, AttributeError):
+                ok = False
+            if not ok:
+                still.append(name)
+        with self.lock:
+            self.waiting_for = still
+        return still
+
+    def watch_dependencies(self, interval_s: float = 0.5) -> None:
+        while self.waiting_for and not self.stopping.is_set():
+            if self.check_dependencies():
+                self.stopping.wait(interval_s)
 
     def uptime(self) -> float:
         return round(time.monotonic() - self.started, 3)
 
     def starting(self) -> bool:
-        return self.uptime() < self.cfg.start_delay_s
+        return self.uptime() < self.cfg.start_delay_s or bool(self.waiting_for)
 
     def identity(self) -> Dict[str, object]:
         return {
@@ -157,7 +197,7 @@ class App:
     def health(self) -> tuple:
         """(http status, content type, body) of GET /health right now."""
         if self.starting():
-            return 503, "application/json", {"status": "starting", **self.identity()}
+            return 503, "application/json", {"status": "starting", "waiting_for": list(self.waiting_for), **self.identity()}
         mode = self.cfg.health_mode
         if mode == "nonjson":
             return 200, "text/plain", "OK"
@@ -272,6 +312,9 @@ def run(svc: Service, argv: Optional[List[str]] = None) -> int:
 
     if cfg.health_mode != "down":
         threading.Thread(target=open_health_http, name="health-http-opener", daemon=True).start()
+    if app.waiting_for:
+        print(f"[{svc.name}] waiting for {', '.join(app.waiting_for)} to answer ok", flush=True)
+        threading.Thread(target=app.watch_dependencies, name="dependencies", daemon=True).start()
 
     def on_signal(signum: int, _frame: object) -> None:
         print(f"[{svc.name}] signal {signal.Signals(signum).name}: shutting down", flush=True)
