@@ -8,10 +8,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import * as fs from "fs";
-import * as yaml from "js-yaml";
-import * as path from "path";
 import { FleetConfig, parseStackConfig, PROJECT } from "../../config";
+import { readStackFile } from "../../stackFile";
 
 /** One resource the program registered. */
 export interface Registered {
@@ -144,22 +142,9 @@ export async function settle(quietMs = 150, maxMs = 10000): Promise<void> {
     throw new Error("resource registrations did not settle");
 }
 
-/** The `config:` block of a Pulumi.<stack>.yaml in the repository. */
-export function stackFile(stack: string): Record<string, unknown> {
-    const file = path.join(__dirname, "..", "..", `Pulumi.${stack}.yaml`);
-    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
-    return doc.config;
-}
-
 /** A stack file's `ai-fleet:` keys without the prefix: the raw input of parseStackConfig. */
 export function rawFromStackFile(stack: string): Record<string, any> {
-    const raw: Record<string, any> = {};
-    for (const [k, v] of Object.entries(stackFile(stack))) {
-        if (k.startsWith(`${PROJECT}:`)) {
-            raw[k.slice(PROJECT.length + 1)] = v;
-        }
-    }
-    return raw;
+    return readStackFile(stack);
 }
 
 /** Parsed config of a repository stack file, optionally changed first. */

@@ -4,7 +4,7 @@
  */
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { ofType, resetWorld, settle, stackFile, T, valueOf } from "./harness";
+import { ofType, rawFromStackFile, resetWorld, settle, T, valueOf } from "./harness";
 
 describe("index.ts with Pulumi.mainpc.yaml", function () {
     this.timeout(60000);
@@ -14,8 +14,8 @@ describe("index.ts with Pulumi.mainpc.yaml", function () {
     before(async () => {
         resetWorld();
         const flat: Record<string, string> = {};
-        for (const [k, v] of Object.entries(stackFile("mainpc"))) {
-            flat[k] = typeof v === "string" ? v : JSON.stringify(v);
+        for (const [k, v] of Object.entries(rawFromStackFile("mainpc"))) {
+            flat[`ai-fleet:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
         }
         pulumi.runtime.setAllConfig(flat);
         // The build contexts (../ai_system) are not checked out here, so the tag is pinned as an operator would.
