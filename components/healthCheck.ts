@@ -52,6 +52,8 @@ export interface HealthReport {
     required?: boolean;
     /** Why an optional service is not healthy (last status and body). */
     problem?: string;
+    /** When the check ended (ISO 8601): what a dependent's start is ordered after. */
+    at?: string;
 }
 
 /** The URL a health check polls. */

@@ -86,7 +86,7 @@ async function main() {
                 const report = {
                     service, host, url, healthy: true, status: "ok", httpStatus: last.status,
                     attempts, elapsedSeconds: Math.round(elapsed * 10) / 10, digest: env.FLEET_DIGEST || "",
-                    required: env.FLEET_REQUIRED !== "false",
+                    required: env.FLEET_REQUIRED !== "false", at: new Date().toISOString(),
                 };
                 process.stderr.write(`[health] ${service} healthy at ${url} after ${attempts} attempt(s), ${report.elapsedSeconds}s\n`);
                 process.stdout.write(JSON.stringify(report) + "\n");
@@ -114,7 +114,7 @@ async function main() {
         const report = {
             service, host, url, healthy: false, status: typeof field.value === "string" ? field.value : "unhealthy",
             httpStatus: last.error ? 0 : last.status, attempts, elapsedSeconds: Number(elapsed), digest: env.FLEET_DIGEST || "",
-            required: false, problem,
+            required: false, problem, at: new Date().toISOString(),
         };
         process.stdout.write(JSON.stringify(report) + "\n");
         return;
