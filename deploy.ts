@@ -233,26 +233,26 @@ function rollOut(
 
     const rolled: Record<string, RolledOutService> = {};
     const serviceGates: pulumi.Output<string>[] = [];
-    const canaryChecks = (): pulumi.Resource[] => stack.rollout.canary.map((n) => rolled[n].health.check);
-    let canaryReport: pulumi.Output<RolloutReport> | undefined;
-    const gatedGates = (): Gate[] => {
-        const gates: Gate[] = [];
-        if (stack.rollout.canary.length > 0) {
-            canaryReport ??= pulumi
-                .all(stack.rollout.canary.map((n) => rolled[n].health.report))
-                .apply((reports) => combineReports(machine, release.tag, reports));
-            gates.push({ source: `${machine} canary`, report: canaryReport });
+    // Built once, when the first gated service needs them: the waves put every canary service before it.
+    let canary: { checks: pulumi.Resource[]; report?: pulumi.Output<RolloutReport>; gates: Gate[] } | undefined;
+    const canaryGate = (): NonNullable<typeof canary> => {
+        if (canary === undefined) {
+            const report = stack.rollout.canary.length > 0
+                ? pulumi.all(stack.rollout.canary.map((n) => rolled[n].health.report)).apply((reports) => combineReports(machine, release.tag, reports))
+                : undefined;
+            const gates: Gate[] = report ? [{ source: `${machine} canary`, report }] : [];
+            if (gateStack) {
+                gates.push({ source: `stack ${stack.rollout.gateStack}`, report: gateStack.requireOutput("canaryReport") as pulumi.Output<RolloutReport>, requireTag: release.tag });
+            }
+            canary = { checks: stack.rollout.canary.map((n) => rolled[n].health.check), report, gates };
         }
-        if (gateStack) {
-            gates.push({ source: `stack ${stack.rollout.gateStack}`, report: gateStack.requireOutput("canaryReport") as pulumi.Output<RolloutReport>, requireTag: release.tag });
-        }
-        return gates;
+        return canary;
     };
     // Waves order the loop so that every dependency's check exists before its dependents refer to it.
     for (const name of plan.waves.flat()) {
         const p = plan.services[name];
         const gated = p.group === "gated";
-        const gates: Gate[] = gated ? gatedGates() : [];
+        const gates: Gate[] = gated ? [...canaryGate().gates] : [];
         if (p.remote.length > 0 && gateStack) {
             gates.push({
                 source: `stack ${stack.rollout.gateStack}`,
@@ -277,7 +277,7 @@ function rollOut(
             target,
             {
                 machine,
-                after: [...p.waitsFor.map((d) => rolled[d].health.check), ...(gated ? canaryChecks() : [])],
+                after: [...p.waitsFor.map((d) => rolled[d].health.check), ...(gated ? canaryGate().checks : [])],
                 gate,
             },
         );
@@ -286,7 +286,7 @@ function rollOut(
     const report = pulumi.all(names.map((n) => rolled[n].health.report)).apply((reports) => combineReports(machine, release.tag, reports));
     return {
         containers: names.map((n) => containerName(machine, n)),
-        canaryReport,
+        canaryReport: stack.rollout.canary.length > 0 ? canaryGate().report : undefined,
         gate: serviceGates.length > 0 ? pulumi.all(serviceGates).apply(() => "passed") : undefined,
         report,
         plan: {
