@@ -10,6 +10,14 @@ import { ContainerSettings, ContainerTarget, ServiceContainer } from "./serviceC
 export const LEGACY_CANARY_TYPE = "ai-fleet:rollout:Canary";
 export const LEGACY_BATCH_TYPE = "ai-fleet:rollout:Batch";
 
+/** Aliases to the `<machine>-canary` and `<machine>-batch` group components that parented a service's resources before. */
+export function legacyGroupAliases(machine: string): pulumi.Alias[] {
+    return [
+        { parent: pulumi.createUrn(`${machine}-canary`, LEGACY_CANARY_TYPE) },
+        { parent: pulumi.createUrn(`${machine}-batch`, LEGACY_BATCH_TYPE) },
+    ];
+}
+
 /** One service to roll out: its container settings, its pinned image and how to check it. */
 export interface ServiceRolloutSpec {
     /** Container settings (name, ports, env, hardening, GPU). */
@@ -119,9 +127,7 @@ export function rollOutService(
     wait: { after: pulumi.Resource[]; gate: pulumi.Input<string>; machine: string },
 ): RolledOutService {
     const name = spec.settings.containerName;
-    const aliases = [LEGACY_CANARY_TYPE, LEGACY_BATCH_TYPE].map((type, i) => ({
-        parent: pulumi.createUrn(`${wait.machine}-${i === 0 ? "canary" : "batch"}`, type),
-    }));
+    const aliases = legacyGroupAliases(wait.machine);
     const container = new ServiceContainer(
         name,
         { settings: spec.settings, image: spec.image, target, gate: wait.gate },

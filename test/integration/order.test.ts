@@ -5,7 +5,7 @@
  * container settings, `docker run` through a command resource); the test output says so.
  */
 import { expect } from "chai";
-import { execFileSync } from "child_process";
+import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { buildOnlyConfig, copyDemo, createStack, ensureToolchain, ROOT, secondsSince, TempProject, tempProject, ToolchainStatus } from "./support/engine";
@@ -145,4 +145,47 @@ describe("the local stack in dependency order (real engine, real containers)", f
         const depsPreview = await stack.preview();
         expect(changes(depsPreview.changeSummary as Record<string, number>), `dependency change: ${JSON.stringify(depsPreview.changeSummary)}`).to.deep.equal({});
     });
+});
+
+describe("stacks rolled out by the earlier Canary/Batch layout keep their resources (real engine)", function () {
+    this.timeout(10 * 60 * 1000);
+    let status: ToolchainStatus;
+    let project: TempProject;
+    let service: ChildProcess | undefined;
+    const port = 19891;
+
+    before(function () {
+        status = ensureToolchain();
+        if (!status.plugins.command) {
+            process.stderr.write("[order] SKIPPED alias test: the command plugin is missing\n");
+            this.skip();
+        }
+        service = spawn("python3", [path.join(ROOT, "demo", "services", "system_digital_twin", "service.py")], {
+            env: { ...process.env, PYTHONPATH: path.join(ROOT, "demo", "families", "base-python"), DEMO_BIND: "127.0.0.1", SERVICE_PORT: String(port - 2), HEALTH_PORT: String(port - 1), HEALTH_HTTP_PORT: String(port) },
+            stdio: "ignore",
+        });
+        project = tempProject(path.join(ROOT, "test", "integration", "programs", "aliases"), "ai-fleet");
+    });
+    after(() => {
+        service?.kill("SIGTERM");
+        project?.cleanup();
+    });
+
+    for (const group of ["canary", "batch"]) {
+        it(`moves a check out of the old ${group} group without replacing it`, async () => {
+            const stack = await createStack(project, `aliases-${group}`, status, { "aliases:layout": group, "aliases:port": String(port), "aliases:digest": `sha256:${"a".repeat(64)}` });
+            await stack.up();
+            await stack.setConfig("aliases:layout", { value: "graph" });
+            const preview = await stack.preview();
+            const summary = preview.changeSummary as Record<string, number>;
+            // The old group component itself goes; the check and its command stay.
+            expect(changes(summary), JSON.stringify(summary)).to.deep.equal({ delete: 1 });
+            const up = await stack.up();
+            const after = (await stack.exportStack()).deployment.resources as { urn: string; type: string }[];
+            expect(after.filter((r) => r.type === "command:local:Command").map((r) => r.urn)).to.have.length(1);
+            expect(after.map((r) => r.type)).to.not.include(group === "canary" ? "ai-fleet:rollout:Canary" : "ai-fleet:rollout:Batch");
+            expect((up.outputs.report.value as { healthy: boolean }).healthy).to.equal(true);
+            await stack.destroy();
+        });
+    }
 });
