@@ -4,16 +4,15 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
-import * as path from "path";
 import { z } from "zod";
 import { isValidRepoComponent, parseImageRef, snake, SourceCommit } from "./naming";
 import { loadProfile, Profile, ProfileError } from "./profiles/schema";
+import { buildPaths, dirName, LayoutSchema, pathProblem, pathTemplate, resolveLayout } from "./build/layout";
 
 /** The Pulumi project name; config keys are `ai-fleet:<key>`. */
 export const PROJECT = "ai-fleet";
 
 const port = z.number().int().min(1).max(65535);
-const relPath = z.string().min(1).refine((p) => !path.isAbsolute(p), "expected a path relative to build.contextRoot");
 const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name"), z.string());
 const imageRefString = z.string().refine((s) => parseImageRef(s) !== undefined, {
     message: "expected an image reference [registry/]repository[:tag][@sha256:digest] with one tag at most",
@@ -47,10 +46,12 @@ const HardeningSchema = z.strictObject({
 const ServiceSchema = z.strictObject({
     /** Family image the service builds FROM (as BASE_IMAGE, by digest). */
     family: z.string(),
-    /** Build context under build.contextRoot. Default: the service name in snake_case. */
-    context: relPath.optional(),
-    /** Dockerfile under build.contextRoot. Default: <context>/Dockerfile. */
-    dockerfile: relPath.optional(),
+    /** Build context under build.contextRoot (a template, see build.layout). Default: build.layout.services.context, else the name in snake_case. */
+    context: pathTemplate("context").optional(),
+    /** Dockerfile under build.contextRoot (a template). Default: build.layout.services.dockerfile, else <context>/Dockerfile. */
+    dockerfile: pathTemplate("dockerfile").optional(),
+    /** The service's directory name in the checkout, the layout's {dir}. Default: the name in lowercase. */
+    dir: dirName.optional(),
     /** Repository name under <registry>/<org>/<namespace>/<machine>/. Default: the name in snake_case. */
     image: repoComponent.optional(),
     /** The service's main port on the machine (fleet-facts' first number). */
@@ -77,10 +78,12 @@ const ServiceSchema = z.strictObject({
 });
 
 const FamilySchema = z.strictObject({
-    /** Build context under build.contextRoot. Default families/<name>. */
-    context: relPath.optional(),
-    /** Dockerfile under build.contextRoot. Default <context>/Dockerfile. */
-    dockerfile: relPath.optional(),
+    /** Build context under build.contextRoot (a template). Default: build.layout.families.context, else families/<name>. */
+    context: pathTemplate("context").optional(),
+    /** Dockerfile under build.contextRoot (a template). Default: build.layout.families.dockerfile, else <context>/Dockerfile. */
+    dockerfile: pathTemplate("dockerfile").optional(),
+    /** The family's directory name in the checkout, the layout's {dir}. Default: the name in lowercase. */
+    dir: dirName.optional(),
     /** Another family this one builds FROM (by digest). Exactly one of parent/baseImage. */
     parent: z.string().optional(),
     /** An external base image (e.g. python:3.11-slim). Exactly one of parent/baseImage. */
@@ -148,6 +151,8 @@ export const StackConfigSchema = z
             builder: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "expected a buildx builder name").optional(),
             /** Build images during `pulumi preview` too. Default false (preview stays quick). */
             buildOnPreview: z.boolean().default(false),
+            /** Where contexts and Dockerfiles are: templates for families and services (build/layout.ts). Default families/{name}, {snake}, {context}/Dockerfile. */
+            layout: LayoutSchema.optional(),
         }),
         families: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lowercase family name"), FamilySchema),
         services: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name in PascalCase letters and digits"), ServiceSchema),
@@ -245,6 +250,7 @@ export function findFamilyCycle(families: Record<string, { parent?: string }>): 
 }
 
 function checkCrossReferences(cfg: {
+    build?: { layout?: z.infer<typeof LayoutSchema> };
     families: Record<string, FamilyConfig>;
     services: Record<string, ServiceConfig>;
     rollout: { canary: string[]; gateStack?: string; allowUngatedBatch: boolean };
@@ -262,6 +268,7 @@ function checkCrossReferences(cfg: {
             ctx.addIssue({ code: "custom", path: ["families", name, "parent"], message: `unknown family "${fam.parent}" (known: ${Object.keys(families).sort().join(", ")})` });
         }
     }
+    checkLayoutPaths(cfg.build, families, services, ctx);
     const cycle = findFamilyCycle(families);
     if (cycle) {
         ctx.addIssue({ code: "custom", path: ["families", cycle[0], "parent"], message: `family cycle: ${cycle.join(" → ")}` });
@@ -332,6 +339,26 @@ function checkCrossReferences(cfg: {
             path: ["rollout", "canary"],
             message: "no canary and no gateStack: the batch would roll out ungated; name canary services, set rollout.gateStack, or set rollout.allowUngatedBatch: true",
         });
+    }
+}
+
+/** Resolved paths that leave build.contextRoot (a template can only be judged once filled in). */
+function checkLayoutPaths(build: { layout?: z.infer<typeof LayoutSchema> } | undefined, families: Record<string, FamilyConfig>, services: Record<string, ServiceConfig>, ctx: z.RefinementCtx): void {
+    if (!isObject(build) || (build.layout !== undefined && !isObject(build.layout))) {
+        return;
+    }
+    const layout = resolveLayout(build.layout);
+    for (const [kind, entries] of [["families", families], ["services", services]] as const) {
+        for (const [name, e] of Object.entries(entries).filter(([, v]) => isObject(v))) {
+            const paths = buildPaths(kind, name, e, layout);
+            for (const key of ["context", "dockerfile"] as const) {
+                const problem = pathProblem(paths[key]);
+                if (problem) {
+                    const where = e[key] !== undefined ? [kind, name, key] : ["build", "layout", kind, key];
+                    ctx.addIssue({ code: "custom", path: where, message: `${kind === "families" ? "family" : "service"} ${name}: ${problem}` });
+                }
+            }
+        }
     }
 }
 

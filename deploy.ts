@@ -4,7 +4,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { FleetConfig, healthEndpoint, healthHost, publishedPorts, familyOrder, ServiceConfig } from "./config";
+import { FleetConfig, healthEndpoint, healthHost, publishedPorts, familyOrder, StackConfig } from "./config";
+import { buildPaths, LayoutEntry, resolveLayout } from "./build/layout";
 import { containerName, imageRepository, kebab, ReleaseTag, snake, SourceCommit } from "./naming";
 import { profileRuntimeEnv } from "./profiles/schema";
 import {
@@ -56,16 +57,14 @@ export interface FleetOutputs {
     batchReport?: pulumi.Output<RolloutReport>;
 }
 
-/** Context and Dockerfile of a service, relative to build.contextRoot. */
-export function serviceBuildPaths(name: string, svc: Pick<ServiceConfig, "context" | "dockerfile">): { context: string; dockerfile: string } {
-    const context = svc.context ?? snake(name);
-    return { context, dockerfile: svc.dockerfile ?? `${context}/Dockerfile` };
+/** Context and Dockerfile of a service, relative to build.contextRoot (build.layout, else <snake_case>/Dockerfile). */
+export function serviceBuildPaths(name: string, svc: LayoutEntry, layout?: StackConfig["build"]["layout"]): { context: string; dockerfile: string } {
+    return buildPaths("services", name, svc, resolveLayout(layout));
 }
 
-/** Context and Dockerfile of a family, relative to build.contextRoot. */
-export function familyBuildPaths(name: string, fam: { context?: string; dockerfile?: string }): { context: string; dockerfile: string } {
-    const context = fam.context ?? `families/${name}`;
-    return { context, dockerfile: fam.dockerfile ?? `${context}/Dockerfile` };
+/** Context and Dockerfile of a family, relative to build.contextRoot (build.layout, else families/<name>/Dockerfile). */
+export function familyBuildPaths(name: string, fam: LayoutEntry, layout?: StackConfig["build"]["layout"]): { context: string; dockerfile: string } {
+    return buildPaths("families", name, fam, resolveLayout(layout));
 }
 
 /** The container settings a service gets on this machine. */
@@ -149,7 +148,7 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
         for (const name of familyOrder(stack.families)) {
             const fam = stack.families[name];
             const parent = fam.parent !== undefined ? verified[familyKey(fam.parent)].pinned : (fam.baseImage as string);
-            const image = new FamilyImage(name, { settings, repository: repo(name), ...familyBuildPaths(name, fam), baseImage: parent, buildArgs: fam.buildArgs });
+            const image = new FamilyImage(name, { settings, repository: repo(name), ...familyBuildPaths(name, fam, stack.build.layout), baseImage: parent, buildArgs: fam.buildArgs });
             images[name] = verifyBuilt(familyKey(name), name, image);
         }
         for (const name of Object.keys(stack.services).sort()) {
@@ -158,7 +157,7 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
                 settings,
                 service: name,
                 repository: repo(svc.image ?? snake(name)),
-                ...serviceBuildPaths(name, svc),
+                ...serviceBuildPaths(name, svc, stack.build.layout),
                 family: verified[familyKey(svc.family)].pinned,
                 buildArgs: svc.buildArgs,
             });
