@@ -7,7 +7,8 @@ import { execFileSync } from "child_process";
 import { z } from "zod";
 import { isValidRepoComponent, parseImageRef, snake, SourceCommit } from "./naming";
 import { loadProfile, Profile, ProfileError } from "./profiles/schema";
-import { buildPaths, dirName, LayoutSchema, pathProblem, pathTemplate, resolveLayout } from "./build/layout";
+import { treeChanges } from "./build/sourceTree";
+import { buildPaths, dirName, LayoutSchema, pathProblem, pathTemplate, resolveLayout, templateProblems } from "./build/layout";
 
 /** The Pulumi project name; config keys are `ai-fleet:<key>`. */
 export const PROJECT = "ai-fleet";
@@ -351,8 +352,14 @@ function checkLayoutPaths(build: { layout?: z.infer<typeof LayoutSchema> } | und
     for (const [kind, entries] of [["families", families], ["services", services]] as const) {
         for (const [name, e] of Object.entries(entries).filter(([, v]) => isObject(v))) {
             const paths = buildPaths(kind, name, e, layout);
+            let contextWrong = false;
             for (const key of ["context", "dockerfile"] as const) {
-                const problem = pathProblem(paths[key]);
+                const template = e[key] ?? layout[kind][key];
+                // A template wrong on its own is reported once, at its key, by the schema; a Dockerfile
+                // under a wrong context is that context's problem.
+                const skip: boolean = templateProblems(template, key).length > 0 || (contextWrong && template.includes("{context}"));
+                contextWrong ||= key === "context" && (skip || pathProblem(paths[key]) !== undefined);
+                const problem = skip ? undefined : pathProblem(paths[key]);
                 if (problem) {
                     const where = e[key] !== undefined ? [kind, name, key] : ["build", "layout", kind, key];
                     ctx.addIssue({ code: "custom", path: where, message: `${kind === "families" ? "family" : "service"} ${name}: ${problem}` });
@@ -475,15 +482,22 @@ export function registryPassword(stack: StackConfig, cfg: pulumi.Config = new pu
     return pulumi.secret(fromEnv);
 }
 
-/** The commit of the build contexts (committer date), or undefined outside a git checkout. */
+/**
+ * The commit of the build contexts (committer date) with their uncommitted changes (tracked or
+ * untracked, under `dir`), or undefined outside a git checkout.
+ */
 export function readSourceCommit(dir: string): SourceCommit | undefined {
+    let commit: SourceCommit;
     try {
         const out = execFileSync("git", ["-C", dir, "log", "-1", "--format=%H %cI"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
         const [sha, iso] = out.split(" ");
-        return sha && iso ? { sha, date: new Date(iso) } : undefined;
+        if (!sha || !iso) return undefined;
+        commit = { sha, date: new Date(iso) };
     } catch {
         return undefined;
     }
+    const dirty = treeChanges(dir);
+    return dirty ? { ...commit, dirty } : commit;
 }
 
 /** The host the health checks call, derived from the Docker host unless docker.healthHost is set. */
