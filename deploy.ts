@@ -139,9 +139,10 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
             registry: { address: registry.host, username: registry.username, password: registry.password },
         };
         // Every built image is looked up in the registry before anything builds FROM it or runs it.
-        const verifyBuilt = (key: string, logicalName: string, image: PinnedImage): ImageOutput => {
+        // With a parent (pinned by digest), verification also proves the image's layers extend the parent's.
+        const verifyBuilt = (key: string, logicalName: string, image: PinnedImage, parent?: pulumi.Output<string>): ImageOutput => {
             const ref = pulumi.interpolate`${image.repository}:${image.tag}`;
-            const check = new ImageVerification(`${logicalName}-verify`, { image: ref, expectedDigest: image.digest, registry });
+            const check = new ImageVerification(`${logicalName}-verify`, { image: ref, expectedDigest: image.digest, registry, parent, platform: stack.build.platform });
             verified[key] = check;
             return { pinned: check.pinned, ref };
         };
@@ -149,7 +150,7 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
             const fam = stack.families[name];
             const parent = fam.parent !== undefined ? verified[familyKey(fam.parent)].pinned : (fam.baseImage as string);
             const image = new FamilyImage(name, { settings, repository: repo(name), ...familyBuildPaths(name, fam, stack.build.layout), baseImage: parent, buildArgs: fam.buildArgs });
-            images[name] = verifyBuilt(familyKey(name), name, image);
+            images[name] = verifyBuilt(familyKey(name), name, image, fam.parent !== undefined ? verified[familyKey(fam.parent)].pinned : undefined);
         }
         for (const name of Object.keys(stack.services).sort()) {
             const svc = stack.services[name];
@@ -161,7 +162,7 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
                 family: verified[familyKey(svc.family)].pinned,
                 buildArgs: svc.buildArgs,
             });
-            images[name] = verifyBuilt(name, kebabName(name), image);
+            images[name] = verifyBuilt(name, kebabName(name), image, verified[familyKey(svc.family)].pinned);
         }
     }
 
