@@ -1,8 +1,9 @@
 /**
  * The operator's way out of hard-coded bases: rewrite a Dockerfile's hard-coded base into
  * `ARG BASE_IMAGE=<the old reference>` + `FROM ${BASE_IMAGE} …`, so that a hand build (no build
- * args) still builds FROM the old reference and the program's builds chain by digest. Every other
- * byte stays as it was; a file already FROM ${BASE_IMAGE} is left alone (the rewrite is idempotent).
+ * args) still builds FROM the old reference and the program's builds chain by digest. Another
+ * stage FROM the very same reference (a builder stage on the same family) is rewritten alike. Every
+ * other byte stays as it was; a file already FROM ${BASE_IMAGE} is left alone (the rewrite is idempotent).
  */
 import { parseImageRef } from "../naming";
 import { BASE_ARG, usesBaseImage } from "./chain";
@@ -46,19 +47,26 @@ export function adoptDockerfile(text: string): AdoptResult {
             reason: `ARG BASE_IMAGE is declared (line ${global.line}) but the final stage builds FROM ${root.image}: edit by hand, choosing which base a hand build should default to`,
         };
     } else {
-        if (root.line !== root.endLine) {
-            return { status: "refused", line: root.line, reason: `the FROM spans lines ${root.line}-${root.endLine}: edit by hand` };
+        // The root stage's FROM, and any other stage hard-coding the very same reference (a builder
+        // stage on the same family), become FROM ${BASE_IMAGE}.
+        const targets = df.stages.filter((s) => s === root || s.image === root.image);
+        const rewritten: AdoptChange[] = [];
+        for (const st of targets) {
+            if (st.line !== st.endLine) {
+                return { status: "refused", line: st.line, reason: `the FROM spans lines ${st.line}-${st.endLine}: edit by hand` };
+            }
+            const before = lines[st.line - 1];
+            const m = /^(\s*FROM\s+(?:--\S+\s+)*)(\S+)([\s\S]*)$/i.exec(before);
+            if (!m || m[2] !== st.image) {
+                return { status: "refused", line: st.line, reason: `cannot find the image word "${st.image}" on the FROM line: edit by hand` };
+            }
+            const after = `${m[1]}\${${BASE_ARG}}${m[3]}`;
+            lines[st.line - 1] = after;
+            rewritten.push({ line: st.line, before: stripCr(before), after: stripCr(after) });
         }
-        const before = lines[root.line - 1];
-        const m = /^(\s*FROM\s+(?:--\S+\s+)*)(\S+)([\s\S]*)$/i.exec(before);
-        if (!m || m[2] !== root.image) {
-            return { status: "refused", line: root.line, reason: `cannot find the image word "${root.image}" on the FROM line: edit by hand` };
-        }
-        const after = `${m[1]}\${${BASE_ARG}}${m[3]}`;
         const arg = `ARG ${BASE_ARG}=${root.image}`;
-        lines[root.line - 1] = after;
         lines.splice(first.line - 1, 0, arg + eol);
-        changes.push({ line: first.line, after: arg }, { line: root.line, before: stripCr(before), after: stripCr(after) });
+        changes.push({ line: first.line, after: arg }, ...rewritten);
     }
     const out = lines.join("\n");
     const check: Dockerfile = parseDockerfile(out);

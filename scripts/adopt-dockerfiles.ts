@@ -54,12 +54,12 @@ function main(argv: string[]): number {
     if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) usage(`${checkout} is not a directory`);
 
     // Every Dockerfile the stacks build, with what each stack expects it to build on.
-    const files = new Map<string, { label: string; parent?: string; families: string[] }[]>();
+    const files = new Map<string, { label: string; stack: string; parent?: string; families: string[] }[]>();
     for (const spec of stacks.length > 0 ? stacks : DEFAULT_STACKS) {
         const { name, stack } = loadStack(spec);
         for (const e of buildEntries(stack)) {
             const list = files.get(e.dockerfile) ?? [];
-            list.push({ label: `${e.label} in stack ${name}`, parent: e.expect.kind === "parent" ? e.expect.parent : undefined, families: Object.keys(stack.families) });
+            list.push({ label: e.label.replace(/ \(.*$/, ""), stack: name, parent: e.expect.kind === "parent" ? e.expect.parent : undefined, families: Object.keys(stack.families) });
             files.set(e.dockerfile, list);
         }
     }
@@ -70,7 +70,7 @@ function main(argv: string[]): number {
     for (const [rel, users] of [...files.entries()].sort(([a], [b]) => a.localeCompare(b))) {
         const file = path.join(root, rel);
         if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
-            findings.push(`${rel}: not found (built by ${users.map((u) => u.label).join("; ")})`);
+            findings.push(`${rel}: not found (built by ${users.map((u) => `${u.label} of stack ${u.stack}`).join("; ")})`);
             continue;
         }
         const text = fs.readFileSync(file, "utf8");
@@ -78,7 +78,7 @@ function main(argv: string[]): number {
             for (const u of users) {
                 const named = defaultBaseFamily(text, u.families);
                 if (u.parent !== undefined && named !== undefined && named.family !== u.parent) {
-                    findings.push(`${rel}:${named.line}: FAMILY MISMATCH: defaults to ${named.ref} (family ${named.family}), but the stack builds ${u.label} FROM ${u.parent}; fix the Dockerfile's default or the stack's family`);
+                    findings.push(`${rel}:${named.line}: FAMILY MISMATCH: defaults to ${named.ref} (family ${named.family}), but stack ${u.stack} builds ${u.label} FROM ${u.parent}; fix the Dockerfile's default or the stack's family`);
                 }
             }
             const r = adoptDockerfile(text);

@@ -50,6 +50,14 @@ describe("adopt-dockerfiles rewrite", () => {
         expect(adoptDockerfile(r.text).status).to.equal("unchanged");
     });
 
+    it("rewrites every stage FROM the same hard-coded reference (a builder stage on the same family)", () => {
+        const before = `FROM ${GHCR}/family-web:20250812-latest AS builder\nRUN true\nFROM ${GHCR}/family-web:20250812-latest\nFROM python:3.11 AS other\nFROM builder\n`;
+        const r = changed(adoptDockerfile(`FROM ${GHCR}/family-web:20250812-latest AS builder\nRUN true\nFROM ${GHCR}/family-web:20250812-latest\nCOPY --from=builder /a /a\n`));
+        expect(r.text).to.equal(`ARG BASE_IMAGE=${GHCR}/family-web:20250812-latest\nFROM \${BASE_IMAGE} AS builder\nRUN true\nFROM \${BASE_IMAGE}\nCOPY --from=builder /a /a\n`);
+        expect(r.changes.map((c) => c.line)).to.deep.equal([1, 1, 3]);
+        expect(changed(adoptDockerfile(before)).text.split("\n")[4]).to.equal("FROM python:3.11 AS other");
+    });
+
     it("declares a stage-local ARG BASE_IMAGE globally, where FROM can see it", () => {
         const before = `FROM ${GHCR}/family-web:20250812-latest AS builder\nARG BASE_IMAGE=${GHCR}/family-web:20250812-latest\nFROM \${BASE_IMAGE}\nARG BASE_IMAGE\n`;
         const r = changed(adoptDockerfile(before));
