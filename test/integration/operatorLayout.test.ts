@@ -100,14 +100,15 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         for (const d of temp) fs.rmSync(d, { recursive: true, force: true });
     });
 
-    /** Builds one family or service of the fixture stack with the components' args and pushes it. */
-    async function build(name: string, base: string): Promise<string> {
+    /** Builds one family or service of the fixture stack with the components' args and pushes it; `extra` buildx flags. */
+    async function build(name: string, base: string, extra: string[] = []): Promise<string> {
         const fam = cfg.stack.families[name];
         const svc = cfg.stack.services[name];
         const req = fam
             ? { name, kind: "family" as const, repository: imageRepository(cfg.stack.registry, "local", name), ...familyBuildPaths(name, fam, cfg.stack.build.layout), baseImage: base, buildArgs: fam.buildArgs }
             : { name, kind: "service" as const, repository: imageRepository(cfg.stack.registry, "local", snake(name)), ...serviceBuildPaths(name, svc, cfg.stack.build.layout), baseImage: base, buildArgs: svc.buildArgs };
         const cmd = await buildCommand(dockerBuildArgs(settings, req));
+        cmd.argv.splice(1, 0, ...extra);
         const b = await buildImage("docker", cmd, dockerConfig, true);
         const ref = await resolve(pinnedRef(req.repository, b.digest as string));
         pushed.push({ repo: req.repository.slice(req.repository.indexOf("/") + 1), digest: b.digest as string });
@@ -219,5 +220,22 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         // base-utils now sits on the base-python just built, not on the old tag.
         const old = await layerCheck(pinned.get("base-utils") as string, pinned.get("base-python") as string);
         expect(old.code).to.equal(0);
+    });
+
+    it("5. an image pushed as an OCI index (a provenance attestation, buildx's default elsewhere): the layer check takes the linux/amd64 manifest", async () => {
+        const family = pinned.get("family-web") as string;
+        const ref = await build("ServiceRegistry", family, ["--provenance=mode=min"]);
+        const reg = cfg.stack.registry;
+        const repo = ref.slice(reg.host.length + 1, ref.indexOf("@"));
+        const index = await must("curl", ["-sf", "-u", `${reg.username}:${password}`, "-H", "Accept: application/vnd.oci.image.index.v1+json", `http://${reg.host}/v2/${repo}/manifests/${ref.split("@")[1]}`]);
+        const body = JSON.parse(index.stdout) as { mediaType: string; manifests: { platform?: { os: string; architecture: string } }[] };
+        log(`${ref}: ${body.mediaType} with ${body.manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : "?")).join(", ")}`);
+        expect(body.mediaType).to.equal("application/vnd.oci.image.index.v1+json");
+        const r = await layerCheck(ref, family);
+        log(`layer check of the index: exit ${r.code}: ${r.stdout.trim()}${r.stderr.trim()}`);
+        expect(r.code, show(r)).to.equal(0);
+        const wrong = await layerCheck(ref, pinned.get("SystemDigitalTwin") as string);
+        expect(wrong.code, show(wrong)).to.equal(1);
+        expect(wrong.stderr).to.contain(`is not built on its parent ${pinned.get("SystemDigitalTwin")}`);
     });
 });
