@@ -8,7 +8,7 @@ import { z } from "zod";
 import { isValidRepoComponent, parseImageRef, snake, SourceCommit } from "./naming";
 import { loadProfile, Profile, ProfileError } from "./profiles/schema";
 import { treeChanges } from "./build/sourceTree";
-import { buildPaths, dirName, LayoutSchema, pathProblem, pathTemplate, resolveLayout, templateProblems } from "./build/layout";
+import { dirName, LayoutEntry, LayoutSchema, layoutPathIssues, pathTemplate } from "./build/layout";
 
 /** The Pulumi project name; config keys are `ai-fleet:<key>`. */
 export const PROJECT = "ai-fleet";
@@ -269,7 +269,10 @@ function checkCrossReferences(cfg: {
             ctx.addIssue({ code: "custom", path: ["families", name, "parent"], message: `unknown family "${fam.parent}" (known: ${Object.keys(families).sort().join(", ")})` });
         }
     }
-    checkLayoutPaths(cfg.build, families, services, ctx);
+    if (isObject(cfg.build) && (cfg.build.layout === undefined || isObject(cfg.build.layout))) {
+        const entries = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => isObject(v))) as Record<string, LayoutEntry>;
+        layoutPathIssues(cfg.build.layout, entries(families), entries(services)).forEach((i) => ctx.addIssue({ code: "custom", ...i }));
+    }
     const cycle = findFamilyCycle(families);
     if (cycle) {
         ctx.addIssue({ code: "custom", path: ["families", cycle[0], "parent"], message: `family cycle: ${cycle.join(" → ")}` });
@@ -340,32 +343,6 @@ function checkCrossReferences(cfg: {
             path: ["rollout", "canary"],
             message: "no canary and no gateStack: the batch would roll out ungated; name canary services, set rollout.gateStack, or set rollout.allowUngatedBatch: true",
         });
-    }
-}
-
-/** Resolved paths that leave build.contextRoot (a template can only be judged once filled in). */
-function checkLayoutPaths(build: { layout?: z.infer<typeof LayoutSchema> } | undefined, families: Record<string, FamilyConfig>, services: Record<string, ServiceConfig>, ctx: z.RefinementCtx): void {
-    if (!isObject(build) || (build.layout !== undefined && !isObject(build.layout))) {
-        return;
-    }
-    const layout = resolveLayout(build.layout);
-    for (const [kind, entries] of [["families", families], ["services", services]] as const) {
-        for (const [name, e] of Object.entries(entries).filter(([, v]) => isObject(v))) {
-            const paths = buildPaths(kind, name, e, layout);
-            let contextWrong = false;
-            for (const key of ["context", "dockerfile"] as const) {
-                const template = e[key] ?? layout[kind][key];
-                // A template wrong on its own is reported once, at its key, by the schema; a Dockerfile
-                // under a wrong context is that context's problem.
-                const skip: boolean = templateProblems(template, key).length > 0 || (contextWrong && template.includes("{context}"));
-                contextWrong ||= key === "context" && (skip || pathProblem(paths[key]) !== undefined);
-                const problem = skip ? undefined : pathProblem(paths[key]);
-                if (problem) {
-                    const where = e[key] !== undefined ? [kind, name, key] : ["build", "layout", kind, key];
-                    ctx.addIssue({ code: "custom", path: where, message: `${kind === "families" ? "family" : "service"} ${name}: ${problem}` });
-                }
-            }
-        }
     }
 }
 

@@ -128,3 +128,37 @@ export function buildPaths(kind: keyof Layout, name: string, entry: LayoutEntry,
     const dockerfile = clean(expand(entry.dockerfile ?? layout[kind].dockerfile, { ...vars, context }));
     return { context, dockerfile };
 }
+
+/**
+ * Resolved paths that leave build.contextRoot, with the key path to blame: a template can only be
+ * judged once filled in. A template wrong on its own is the schema's to report (once, at its key),
+ * and a Dockerfile under a wrong context is that context's problem.
+ */
+export function layoutPathIssues(
+    layout: z.infer<typeof LayoutSchema> | undefined,
+    families: Record<string, LayoutEntry>,
+    services: Record<string, LayoutEntry>,
+): { path: (string | number)[]; message: string }[] {
+    const resolved = resolveLayout(layout);
+    const issues: { path: (string | number)[]; message: string }[] = [];
+    for (const [kind, entries] of [["families", families], ["services", services]] as const) {
+        for (const [name, e] of Object.entries(entries)) {
+            // Entries or templates of the wrong type are reported by the schema already.
+            const strings = [e.context, e.dockerfile, e.dir, resolved[kind].context, resolved[kind].dockerfile];
+            if (strings.some((v) => v !== undefined && typeof v !== "string")) continue;
+            const paths = buildPaths(kind, name, e, resolved);
+            let contextWrong = false;
+            for (const key of ["context", "dockerfile"] as const) {
+                const template = e[key] ?? resolved[kind][key];
+                const skip: boolean = templateProblems(template, key).length > 0 || (contextWrong && template.includes("{context}"));
+                const problem: string | undefined = skip ? undefined : pathProblem(paths[key]);
+                contextWrong ||= key === "context" && (skip || problem !== undefined);
+                if (problem) {
+                    const where = e[key] !== undefined ? [kind, name, key] : ["build", "layout", kind, key];
+                    issues.push({ path: where, message: `${kind === "families" ? "family" : "service"} ${name}: ${problem}` });
+                }
+            }
+        }
+    }
+    return issues;
+}

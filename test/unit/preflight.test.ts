@@ -93,6 +93,13 @@ describe("layout: where the operator's Dockerfiles are", () => {
         // Fine as a template, but with the context "." it leaves the root: named per service, once per entry.
         expect(escaped).to.include('ai-fleet:build.layout.services.dockerfile: service ActiveLearningMonitor: "../x/Dockerfile" leaves build.contextRoot (through ..)');
         expect(escaped).to.have.length(44);
+        // Wrong types are the schema's to report, and do not break the path checks.
+        const typed = issuesOf((raw) => {
+            raw.build.layout.families = "docker";
+            raw.services.NLU.dir = 7;
+        });
+        expect(typed).to.include("ai-fleet:build.layout.families: Invalid input: expected object, received string");
+        expect(typed).to.include("ai-fleet:services.NLU.dir: Invalid input: expected string, received number");
     });
 });
 
