@@ -16,6 +16,7 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
+import * as http from "http";
 import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
@@ -232,8 +233,15 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         const ref = await build("ServiceRegistry", family, ["--provenance=mode=min"]);
         const reg = cfg.stack.registry;
         const repo = ref.slice(reg.host.length + 1, ref.indexOf("@"));
-        const index = await must("curl", ["-sf", "-u", `${reg.username}:${password}`, "-H", "Accept: application/vnd.oci.image.index.v1+json", `http://${reg.host}/v2/${repo}/manifests/${ref.split("@")[1]}`]);
-        const body = JSON.parse(index.stdout) as { mediaType: string; manifests: { platform?: { os: string; architecture: string } }[] };
+        const index = await new Promise<string>((ok, fail) => {
+            const headers = { Accept: "application/vnd.oci.image.index.v1+json", Authorization: "Basic " + Buffer.from(`${reg.username}:${password}`).toString("base64") };
+            http.get(`http://${reg.host}/v2/${repo}/manifests/${ref.split("@")[1]}`, { headers }, (res) => {
+                let text = "";
+                res.on("data", (c: Buffer) => (text += c.toString("utf8")));
+                res.on("end", () => (res.statusCode === 200 ? ok(text) : fail(new Error(`manifest of ${ref}: HTTP ${res.statusCode}: ${text}`))));
+            }).on("error", fail);
+        });
+        const body = JSON.parse(index) as { mediaType: string; manifests: { platform?: { os: string; architecture: string } }[] };
         log(`${ref}: ${body.mediaType} with ${body.manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : "?")).join(", ")}`);
         expect(body.mediaType).to.equal("application/vnd.oci.image.index.v1+json");
         const r = await layerCheck(ref, family);
