@@ -4,17 +4,17 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
-import * as path from "path";
 import { z } from "zod";
 import { checkGraph, planRollout, RolloutPlan, stackNameOf } from "./graph";
 import { isValidRepoComponent, parseImageRef, snake, SourceCommit } from "./naming";
 import { loadProfile, Profile, ProfileError } from "./profiles/schema";
+import { treeChanges } from "./build/sourceTree";
+import { dirName, LayoutEntry, LayoutSchema, layoutPathIssues, pathTemplate } from "./build/layout";
 
 /** The Pulumi project name; config keys are `ai-fleet:<key>`. */
 export const PROJECT = "ai-fleet";
 
 const port = z.number().int().min(1).max(65535);
-const relPath = z.string().min(1).refine((p) => !path.isAbsolute(p), "expected a path relative to build.contextRoot");
 const envMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name"), z.string());
 const imageRefString = z.string().refine((s) => parseImageRef(s) !== undefined, {
     message: "expected an image reference [registry/]repository[:tag][@sha256:digest] with one tag at most",
@@ -48,10 +48,12 @@ const HardeningSchema = z.strictObject({
 const ServiceSchema = z.strictObject({
     /** Family image the service builds FROM (as BASE_IMAGE, by digest). */
     family: z.string(),
-    /** Build context under build.contextRoot. Default: the service name in snake_case. */
-    context: relPath.optional(),
-    /** Dockerfile under build.contextRoot. Default: <context>/Dockerfile. */
-    dockerfile: relPath.optional(),
+    /** Build context under build.contextRoot (a template, see build.layout). Default: build.layout.services.context, else the name in snake_case. */
+    context: pathTemplate("context").optional(),
+    /** Dockerfile under build.contextRoot (a template). Default: build.layout.services.dockerfile, else <context>/Dockerfile. */
+    dockerfile: pathTemplate("dockerfile").optional(),
+    /** The service's directory name in the checkout, the layout's {dir}. Default: the name in lowercase. */
+    dir: dirName.optional(),
     /** Repository name under <registry>/<org>/<namespace>/<machine>/. Default: the name in snake_case. */
     image: repoComponent.optional(),
     /** The service's main port on the machine (fleet-facts' first number). */
@@ -82,10 +84,12 @@ const ServiceSchema = z.strictObject({
 });
 
 const FamilySchema = z.strictObject({
-    /** Build context under build.contextRoot. Default families/<name>. */
-    context: relPath.optional(),
-    /** Dockerfile under build.contextRoot. Default <context>/Dockerfile. */
-    dockerfile: relPath.optional(),
+    /** Build context under build.contextRoot (a template). Default: build.layout.families.context, else families/<name>. */
+    context: pathTemplate("context").optional(),
+    /** Dockerfile under build.contextRoot (a template). Default: build.layout.families.dockerfile, else <context>/Dockerfile. */
+    dockerfile: pathTemplate("dockerfile").optional(),
+    /** The family's directory name in the checkout, the layout's {dir}. Default: the name in lowercase. */
+    dir: dirName.optional(),
     /** Another family this one builds FROM (by digest). Exactly one of parent/baseImage. */
     parent: z.string().optional(),
     /** An external base image (e.g. python:3.11-slim). Exactly one of parent/baseImage. */
@@ -155,6 +159,8 @@ export const StackConfigSchema = z
             builder: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "expected a buildx builder name").optional(),
             /** Build images during `pulumi preview` too. Default false (preview stays quick). */
             buildOnPreview: z.boolean().default(false),
+            /** Where contexts and Dockerfiles are: templates for families and services (build/layout.ts). Default families/{name}, {snake}, {context}/Dockerfile. */
+            layout: LayoutSchema.optional(),
         }),
         families: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lowercase family name"), FamilySchema),
         services: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name in PascalCase letters and digits"), ServiceSchema),
@@ -266,6 +272,7 @@ export function findFamilyCycle(families: Record<string, { parent?: string }>): 
 }
 
 function checkCrossReferences(cfg: {
+    build?: { layout?: z.infer<typeof LayoutSchema> };
     families: Record<string, FamilyConfig>;
     services: Record<string, ServiceConfig>;
     rollout: { canary: string[]; excluded: Record<string, string>; gateStack?: string; allowUngatedBatch: boolean };
@@ -282,6 +289,10 @@ function checkCrossReferences(cfg: {
         if (fam.parent !== undefined && families[fam.parent] === undefined) {
             ctx.addIssue({ code: "custom", path: ["families", name, "parent"], message: `unknown family "${fam.parent}" (known: ${Object.keys(families).sort().join(", ")})` });
         }
+    }
+    if (isObject(cfg.build) && (cfg.build.layout === undefined || isObject(cfg.build.layout))) {
+        const entries = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => isObject(v))) as Record<string, LayoutEntry>;
+        layoutPathIssues(cfg.build.layout, entries(families), entries(services)).forEach((i) => ctx.addIssue({ code: "custom", ...i }));
     }
     const cycle = findFamilyCycle(families);
     if (cycle) {
@@ -479,15 +490,22 @@ export function registryPassword(stack: StackConfig, cfg: pulumi.Config = new pu
     return pulumi.secret(fromEnv);
 }
 
-/** The commit of the build contexts (committer date), or undefined outside a git checkout. */
+/**
+ * The commit of the build contexts (committer date) with their uncommitted changes (tracked or
+ * untracked, under `dir`), or undefined outside a git checkout.
+ */
 export function readSourceCommit(dir: string): SourceCommit | undefined {
+    let commit: SourceCommit;
     try {
         const out = execFileSync("git", ["-C", dir, "log", "-1", "--format=%H %cI"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
         const [sha, iso] = out.split(" ");
-        return sha && iso ? { sha, date: new Date(iso) } : undefined;
+        if (!sha || !iso) return undefined;
+        commit = { sha, date: new Date(iso) };
     } catch {
         return undefined;
     }
+    const dirty = treeChanges(dir);
+    return dirty ? { ...commit, dirty } : commit;
 }
 
 /** The host the health checks call, derived from the Docker host unless docker.healthHost is set. */

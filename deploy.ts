@@ -4,7 +4,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { FleetConfig, healthEndpoint, healthHost, publishedPorts, familyOrder, rolloutPlanOf, ServiceConfig } from "./config";
+import { FleetConfig, healthEndpoint, healthHost, publishedPorts, familyOrder, rolloutPlanOf, StackConfig } from "./config";
+import { buildPaths, LayoutEntry, resolveLayout } from "./build/layout";
 import { containerName, imageRepository, kebab, ReleaseTag, snake, SourceCommit } from "./naming";
 import { profileRuntimeEnv } from "./profiles/schema";
 import {
@@ -63,16 +64,14 @@ export interface FleetOutputs {
     plan?: { levels: string[][]; criticalPath: string[]; canary: string[]; canaryDependencies: string[]; gated: string[] };
 }
 
-/** Context and Dockerfile of a service, relative to build.contextRoot. */
-export function serviceBuildPaths(name: string, svc: Pick<ServiceConfig, "context" | "dockerfile">): { context: string; dockerfile: string } {
-    const context = svc.context ?? snake(name);
-    return { context, dockerfile: svc.dockerfile ?? `${context}/Dockerfile` };
+/** Context and Dockerfile of a service, relative to build.contextRoot (build.layout, else <snake_case>/Dockerfile). */
+export function serviceBuildPaths(name: string, svc: LayoutEntry, layout?: StackConfig["build"]["layout"]): { context: string; dockerfile: string } {
+    return buildPaths("services", name, svc, resolveLayout(layout));
 }
 
-/** Context and Dockerfile of a family, relative to build.contextRoot. */
-export function familyBuildPaths(name: string, fam: { context?: string; dockerfile?: string }): { context: string; dockerfile: string } {
-    const context = fam.context ?? `families/${name}`;
-    return { context, dockerfile: fam.dockerfile ?? `${context}/Dockerfile` };
+/** Context and Dockerfile of a family, relative to build.contextRoot (build.layout, else families/<name>/Dockerfile). */
+export function familyBuildPaths(name: string, fam: LayoutEntry, layout?: StackConfig["build"]["layout"]): { context: string; dockerfile: string } {
+    return buildPaths("families", name, fam, resolveLayout(layout));
 }
 
 /** The container settings a service gets on this machine. */
@@ -163,17 +162,18 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
             registry: { address: registry.host, username: registry.username, password: registry.password },
         };
         // Every built image is looked up in the registry before anything builds FROM it or runs it.
-        const verifyBuilt = (key: string, logicalName: string, image: PinnedImage): ImageOutput => {
+        // With a parent (pinned by digest), verification also proves the image's layers extend the parent's.
+        const verifyBuilt = (key: string, logicalName: string, image: PinnedImage, parent?: pulumi.Output<string>): ImageOutput => {
             const ref = pulumi.interpolate`${image.repository}:${image.tag}`;
-            const check = new ImageVerification(`${logicalName}-verify`, { image: ref, expectedDigest: image.digest, registry });
+            const check = new ImageVerification(`${logicalName}-verify`, { image: ref, expectedDigest: image.digest, registry, parent, platform: stack.build.platform });
             verified[key] = check;
             return { pinned: check.pinned, ref };
         };
         for (const name of familyOrder(stack.families)) {
             const fam = stack.families[name];
             const parent = fam.parent !== undefined ? verified[familyKey(fam.parent)].pinned : (fam.baseImage as string);
-            const image = new FamilyImage(name, { settings, repository: repo(name), ...familyBuildPaths(name, fam), baseImage: parent, buildArgs: fam.buildArgs });
-            images[name] = verifyBuilt(familyKey(name), name, image);
+            const image = new FamilyImage(name, { settings, repository: repo(name), ...familyBuildPaths(name, fam, stack.build.layout), baseImage: parent, buildArgs: fam.buildArgs });
+            images[name] = verifyBuilt(familyKey(name), name, image, fam.parent !== undefined ? verified[familyKey(fam.parent)].pinned : undefined);
         }
         for (const name of Object.keys(stack.services).sort()) {
             const svc = stack.services[name];
@@ -181,11 +181,11 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
                 settings,
                 service: name,
                 repository: repo(svc.image ?? snake(name)),
-                ...serviceBuildPaths(name, svc),
+                ...serviceBuildPaths(name, svc, stack.build.layout),
                 family: verified[familyKey(svc.family)].pinned,
                 buildArgs: svc.buildArgs,
             });
-            images[name] = verifyBuilt(name, kebabName(name), image);
+            images[name] = verifyBuilt(name, kebabName(name), image, verified[familyKey(svc.family)].pinned);
         }
     }
 

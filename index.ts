@@ -3,13 +3,20 @@
  * config, resolve the release tag, and wire the rollout. All logic lives in config.ts and deploy.ts.
  */
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { preflight } from "./build/preflight";
+import { dirtyTreeNote } from "./build/sourceTree";
 import { loadFleetConfig, readSourceCommit, registryPassword } from "./config";
 import { deploy } from "./deploy";
 import { resolveTag } from "./naming";
 
 const config = loadFleetConfig();
+preflight(config.stack);
 const commit = readSourceCommit(path.resolve(config.stack.build.contextRoot));
 const release = resolveTag({ forced: process.env.FORCE_IMAGE_TAG, commit });
+if (commit?.dirty && release.source === "dirty-tree") {
+    pulumi.log.warn(dirtyTreeNote(config.stack.build.contextRoot, commit.dirty.files, release.tag));
+}
 const fleet = deploy({ config, release, commit, registryPassword: registryPassword(config.stack) });
 
 export const machine = fleet.machine;

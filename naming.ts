@@ -87,20 +87,27 @@ export interface SourceCommit {
     sha: string;
     /** The commit's own date (committer date), not the build day. */
     date: Date;
+    /** Uncommitted changes under the build contexts, when there are any (build/sourceTree.ts). */
+    dirty?: { files: string[]; hash: string };
 }
 
 /** How the release tag was decided, for the stack outputs. */
 export interface ReleaseTag {
     tag: string;
-    source: "FORCE_IMAGE_TAG" | "commit";
+    source: "FORCE_IMAGE_TAG" | "commit" | "dirty-tree";
 }
 
 /** Characters of the SHA kept in the tag, as in the operator's `20250111-656873b3`. */
 export const SHORT_SHA_LENGTH = 8;
 
+/** Characters of the changes' hash in a dirty tree's tag. */
+export const DIRTY_HASH_LENGTH = 8;
+
 /**
  * `YYYYMMDD-<short sha>` from the commit's date, so the same commit gives the same tag on any day;
- * `FORCE_IMAGE_TAG` (when set and non-empty) overrides it for every image, to pin a rollout.
+ * `FORCE_IMAGE_TAG` (when set and non-empty) overrides it for every image, to pin a rollout. A tree
+ * with uncommitted changes gets `YYYYMMDD-<short sha>-dirty-<hash of the changes>`: never the
+ * clean commit's tag, and the same changes give the same tag.
  */
 export function resolveTag(input: { forced?: string; commit?: SourceCommit }): ReleaseTag {
     const forced = input.forced?.trim();
@@ -122,7 +129,15 @@ export function resolveTag(input: { forced?: string; commit?: SourceCommit }): R
     if (Number.isNaN(input.commit.date.getTime())) {
         throw new Error(`commit ${sha} has no valid date`);
     }
-    return { tag: `${yyyymmdd(input.commit.date)}-${sha.slice(0, SHORT_SHA_LENGTH)}`, source: "commit" };
+    const clean = `${yyyymmdd(input.commit.date)}-${sha.slice(0, SHORT_SHA_LENGTH)}`;
+    const dirty = input.commit.dirty;
+    if (dirty) {
+        if (!/^[0-9a-f]{8,}$/.test(dirty.hash)) {
+            throw new Error(`the hash of the uncommitted changes "${dirty.hash}" is not hex`);
+        }
+        return { tag: `${clean}-dirty-${dirty.hash.slice(0, DIRTY_HASH_LENGTH)}`, source: "dirty-tree" };
+    }
+    return { tag: clean, source: "commit" };
 }
 
 /** Where images live: one layout for every image (the hand-run setup had two). */

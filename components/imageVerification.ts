@@ -25,10 +25,14 @@ export interface ImageVerificationArgs {
     expectedDigest?: pulumi.Input<string>;
     /** Registry credentials. */
     registry: RegistryAccess;
+    /** The parent image pinned by digest (a family's parent, a service's family); when set, the image's layers must extend its layers. Default: no layer check. */
+    parent?: pulumi.Input<string>;
+    /** Platform whose manifest an index resolves to for the layer check. Default linux/amd64. */
+    platform?: string;
 }
 
 /** The command and environment that ImageVerification runs (exported for the integration tests). */
-export function verificationCommand(args: { image: string; expectedDigest?: string; registry: { username: string; password: string; insecure?: boolean } }): {
+export function verificationCommand(args: { image: string; expectedDigest?: string; registry: { username: string; password: string; insecure?: boolean }; parent?: string; platform?: string }): {
     create: string;
     environment: Record<string, string>;
 } {
@@ -40,6 +44,8 @@ export function verificationCommand(args: { image: string; expectedDigest?: stri
             FLEET_REGISTRY_USER: args.registry.username,
             FLEET_REGISTRY_PASSWORD: args.registry.password,
             FLEET_REGISTRY_INSECURE: args.registry.insecure ? "true" : "false",
+            // Only with a parent, so that verifications without one keep their inputs as they were.
+            ...(args.parent ? { FLEET_PARENT_IMAGE: args.parent, FLEET_PLATFORM: args.platform ?? "linux/amd64" } : {}),
         },
     };
 }
@@ -58,9 +64,9 @@ export class ImageVerification extends pulumi.ComponentResource {
     constructor(name: string, args: ImageVerificationArgs, opts?: pulumi.ComponentResourceOptions) {
         super(IMAGE_VERIFICATION_TYPE, name, {}, opts);
         const environment = pulumi
-            .all([args.image, args.expectedDigest ?? "", args.registry.password])
-            .apply(([image, expectedDigest, password]) =>
-                verificationCommand({ image, expectedDigest, registry: { ...args.registry, password } }).environment,
+            .all([args.image, args.expectedDigest ?? "", args.registry.password, args.parent ?? ""])
+            .apply(([image, expectedDigest, password, parent]) =>
+                verificationCommand({ image, expectedDigest, registry: { ...args.registry, password }, parent: parent || undefined, platform: args.platform }).environment,
             );
         const check = new command.local.Command(
             `${name}-check`,

@@ -4,12 +4,31 @@
  */
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { ofType, rawFromStackFile, resetWorld, settle, T, valueOf } from "./harness";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { buildEntries } from "../../build/preflight";
+import { fleetConfig, ofType, rawFromStackFile, resetWorld, settle, T, valueOf } from "./harness";
+
+/**
+ * A checkout laid out as Pulumi.mainpc.yaml says, every Dockerfile FROM ${BASE_IMAGE}: index.ts's
+ * preflight reads the real disk, and the operator's tree is not here.
+ */
+function fixtureCheckout(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai-fleet-13-checkout-"));
+    for (const e of buildEntries(fleetConfig("mainpc").stack)) {
+        fs.mkdirSync(path.join(dir, e.context), { recursive: true });
+        fs.mkdirSync(path.dirname(path.join(dir, e.dockerfile)), { recursive: true });
+        fs.writeFileSync(path.join(dir, e.dockerfile), "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n");
+    }
+    return dir;
+}
 
 describe("index.ts with Pulumi.mainpc.yaml", function () {
     this.timeout(60000);
     let program: typeof import("../../index");
     const saved = { tag: process.env.FORCE_IMAGE_TAG, token: process.env.GHCR_TOKEN };
+    const checkout = fixtureCheckout();
 
     before(async () => {
         resetWorld();
@@ -17,8 +36,9 @@ describe("index.ts with Pulumi.mainpc.yaml", function () {
         for (const [k, v] of Object.entries(rawFromStackFile("mainpc"))) {
             flat[`ai-fleet:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
         }
+        flat["ai-fleet:build"] = JSON.stringify({ ...(rawFromStackFile("mainpc").build as object), contextRoot: checkout });
         pulumi.runtime.setAllConfig(flat);
-        // The build contexts (../ai_system) are not checked out here, so the tag is pinned as an operator would.
+        // The fixture checkout is no git repository, so the tag is pinned as an operator would.
         process.env.FORCE_IMAGE_TAG = "20250111-656873b3";
         process.env.GHCR_TOKEN = "ghp_from-the-environment";
         program = await import("../../index");
@@ -27,6 +47,7 @@ describe("index.ts with Pulumi.mainpc.yaml", function () {
     });
 
     after(() => {
+        fs.rmSync(checkout, { recursive: true, force: true });
         process.env.FORCE_IMAGE_TAG = saved.tag;
         process.env.GHCR_TOKEN = saved.token;
         if (saved.tag === undefined) delete process.env.FORCE_IMAGE_TAG;
@@ -51,6 +72,14 @@ describe("index.ts with Pulumi.mainpc.yaml", function () {
         const providers = ofType(T.provider);
         expect(providers).to.have.length(1);
         expect(providers[0].inputs.host).to.equal("ssh://ai@mainpc");
+    });
+
+    it("builds the operator's layout: services from the checkout's root with main_pc_code/agents/<dir>/Dockerfile.optimized, families from docker/", () => {
+        const build = (name: string) => ofType(T.image).find((r) => r.name === name) as { inputs: Record<string, any> };
+        expect(build("svc-nlu-build").inputs.context.location).to.equal(checkout);
+        expect(build("svc-nlu-build").inputs.dockerfile.location).to.equal(`${checkout}/main_pc_code/agents/nluagent/Dockerfile.optimized`);
+        expect(build("base-utils-build").inputs.context.location).to.equal(`${checkout}/docker/base-images/base-utils`);
+        expect(build("family-web-build").inputs.dockerfile.location).to.equal(`${checkout}/docker/families/family-web/Dockerfile`);
     });
 
     it("takes the registry password from the environment variable the stack names, as a secret", async () => {

@@ -61,7 +61,7 @@ describe("the mainpc rollout under mocks", function () {
         const images = ofType(T.image);
         expect(images).to.have.length(9 + 44);
         const base = one(T.image, "base-python-build");
-        expect(base.inputs.buildArgs.BASE_IMAGE).to.equal("python:3.11-slim");
+        expect(base.inputs.buildArgs.BASE_IMAGE).to.equal("python:3.11-slim-bookworm");
         const utils = one(T.image, "base-utils-build");
         const cpu = one(T.image, "base-cpu-pydeps-build");
         const utilsDigest = fakeDigest(JSON.stringify(["base-utils-build", utils.inputs.tags, utils.inputs.buildArgs]));
@@ -82,8 +82,9 @@ describe("the mainpc rollout under mocks", function () {
         expect(moc.inputs.tags).to.deep.equal([`${REPO}/mainpc/model_ops_coordinator:${TAG}`]);
         expect(moc.inputs.push).to.equal(true);
         expect(moc.inputs.platforms).to.deep.equal(["linux/amd64"]);
-        expect(moc.inputs.context).to.deep.equal({ location: "../ai_system/model_ops_coordinator" });
-        expect(moc.inputs.dockerfile).to.deep.equal({ location: "../ai_system/model_ops_coordinator/Dockerfile" });
+        // The operator's layout: services build from the repository root (they COPY repository-relative paths).
+        expect(moc.inputs.context).to.deep.equal({ location: "../ai_system" });
+        expect(moc.inputs.dockerfile).to.deep.equal({ location: "../ai_system/main_pc_code/agents/modelopscoordinator/Dockerfile.optimized" });
         expect(moc.inputs.cacheFrom).to.deep.equal([{ registry: { ref: "ghcr.io/haymayndzultra/cache:mainpc-ModelOpsCoordinator" } }]);
         expect(moc.inputs.cacheTo[0].registry).to.include({ ref: "ghcr.io/haymayndzultra/cache:mainpc-ModelOpsCoordinator", mode: "max" });
         expect(moc.inputs.labels).to.include({
