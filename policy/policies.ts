@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { EnforcementLevel, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { FleetContainer, MACHINE_LABEL, normaliseContainer, OPT_OUTS_LABEL } from "./container";
+import { FleetContainer, MACHINE_LABEL, normaliseContainer, OPT_OUTS_LABEL, SERVICE_LABEL } from "./container";
 import { isSecretEnvName } from "./secretNames";
 
 /** One rule: its policy name, level, description, the opt-out key that waives it, and its check. */
@@ -18,6 +18,7 @@ export interface Rule {
     description: string;
     /** The services.<Name>.hardening key whose opt-out waives this rule (reported as a note instead). */
     optOut?: string;
+    /** The violations, each a sentence without the container's name (the pack puts it in front). */
     check(c: FleetContainer): string[];
 }
 
@@ -63,13 +64,13 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             optOut: "user",
             check: (c) => {
                 if (c.user === undefined) {
-                    return [`${c.name}: no user set, so it runs as the image's user (root in most base images); set user to a non-root UID:GID such as 10001:10001`];
+                    return [`no user set, so it runs as the image's user (root in most base images); set user to a non-root UID:GID such as 10001:10001`];
                 }
                 const uid = uidOf(c.user);
                 if (uid === undefined) {
-                    return [`${c.name}: user "${c.user}" is a name, not a UID; a name cannot be checked and may map to root; expected a numeric UID:GID such as 10001:10001`];
+                    return [`user "${c.user}" is a name, not a UID; a name cannot be checked and may map to root; expected a numeric UID:GID such as 10001:10001`];
                 }
-                return uid === 0 ? [`${c.name}: runs as root (user "${c.user}"); expected a non-root UID such as 10001:10001`] : [];
+                return uid === 0 ? [`runs as root (user "${c.user}"); expected a non-root UID such as 10001:10001`] : [];
             },
         },
         {
@@ -77,7 +78,7 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             enforcementLevel: "mandatory",
             description: "The container's root filesystem is read-only (writable paths are tmpfs mounts).",
             optOut: "readOnlyRoot",
-            check: (c) => (c.readOnlyRoot ? [] : [`${c.name}: the root filesystem is writable; expected readOnly: true with tmpfs for the paths the service writes`]),
+            check: (c) => (c.readOnlyRoot ? [] : [`the root filesystem is writable; expected readOnly: true with tmpfs for the paths the service writes`]),
         },
         {
             name: "no-new-privileges",
@@ -86,7 +87,7 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             optOut: "noNewPrivileges",
             check: (c) => (c.securityOpts.some((o) => /^no-new-privileges([:=]true)?$/.test(o.trim()))
                 ? []
-                : [`${c.name}: securityOpts lack "no-new-privileges:true" (have: ${JSON.stringify(c.securityOpts)})`]),
+                : [`securityOpts lack "no-new-privileges:true" (have: ${JSON.stringify(c.securityOpts)})`]),
         },
         {
             name: "drop-all-capabilities",
@@ -96,10 +97,10 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             check: (c) => {
                 const out: string[] = [];
                 if (!c.capabilities.drops.some((d) => d.toUpperCase() === "ALL")) {
-                    out.push(`${c.name}: capabilities are not all dropped; expected capabilities.drops: ["ALL"]`);
+                    out.push(`capabilities are not all dropped; expected capabilities.drops: ["ALL"]`);
                 }
                 if (c.capabilities.adds.length > 0) {
-                    out.push(`${c.name}: adds back capabilities ${c.capabilities.adds.join(", ")}; expected none`);
+                    out.push(`adds back capabilities ${c.capabilities.adds.join(", ")}; expected none`);
                 }
                 return out;
             },
@@ -108,15 +109,15 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             name: "not-privileged",
             enforcementLevel: "mandatory",
             description: "No container runs privileged.",
-            check: (c) => (c.privileged ? [`${c.name}: runs privileged (every device and capability of the host); expected privileged unset or false`] : []),
+            check: (c) => (c.privileged ? [`runs privileged (every device and capability of the host); expected privileged unset or false`] : []),
         },
         {
             name: "no-host-namespaces",
             enforcementLevel: "mandatory",
             description: "No container shares the host's network or PID namespace.",
             check: (c) => [
-                ...(c.networkMode === "host" ? [`${c.name}: networkMode "host" shares the host's network namespace; expected the stack's bridge network with published ports`] : []),
-                ...(c.pidMode === "host" ? [`${c.name}: pidMode "host" shares the host's PID namespace; expected it unset`] : []),
+                ...(c.networkMode === "host" ? [`networkMode "host" shares the host's network namespace; expected the stack's bridge network with published ports`] : []),
+                ...(c.pidMode === "host" ? [`pidMode "host" shares the host's PID namespace; expected it unset`] : []),
             ],
         },
         {
@@ -128,7 +129,7 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
                 if (image !== undefined && (DIGEST_REF.test(image) || IMAGE_ID.test(image))) {
                     return [];
                 }
-                return [`${c.name}: image ${image === undefined ? "is not set" : `"${image}" is not pinned by digest`}; expected repo@sha256:<digest> (a tag can move to other content)`];
+                return [`image ${image === undefined ? "is not set" : `"${image}" is not pinned by digest`}; expected repo@sha256:<digest> (a tag can move to other content)`];
             },
         },
         {
@@ -137,10 +138,10 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             description: "Logs kept on the machine rotate: json-file with max-size (the daemon's default json-file never rotates); the local driver rotates itself.",
             check: (c) => {
                 if (c.logDriver === undefined) {
-                    return [`${c.name}: no logDriver, so the daemon's default (json-file without rotation) fills the disk; expected logDriver "json-file" with logOpts max-size and max-file`];
+                    return [`no logDriver, so the daemon's default (json-file without rotation) fills the disk; expected logDriver "json-file" with logOpts max-size and max-file`];
                 }
                 if (LOCAL_LOG_DRIVERS.has(c.logDriver) && !c.logOpts["max-size"]) {
-                    return [`${c.name}: logDriver "${c.logDriver}" without logOpts max-size never rotates; expected e.g. { "max-size": "10m", "max-file": "3" }`];
+                    return [`logDriver "${c.logDriver}" without logOpts max-size never rotates; expected e.g. { "max-size": "10m", "max-file": "3" }`];
                 }
                 return [];
             },
@@ -151,7 +152,7 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             description: "No environment variable whose name says secret, token or password carries its value in plaintext; pass a file (NAME_FILE=/run/secrets/…) instead.",
             check: (c) => Object.entries(c.env)
                 .filter(([k, v]) => v !== "" && isSecretEnvName(k))
-                .map(([k]) => `${c.name}: ${k} carries its value in plaintext in the container's environment (docker inspect shows it to anyone on the machine); expected ${k}_FILE=/run/secrets/… with the secret mounted as a file`),
+                .map(([k]) => `${k} carries its value in plaintext in the container's environment (docker inspect shows it to anyone on the machine); expected ${k}_FILE=/run/secrets/… with the secret mounted as a file`),
         },
         {
             name: "docker-healthcheck",
@@ -159,7 +160,7 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             description: "Containers have a Docker healthcheck, so `docker ps` and restart policies see a hung service.",
             check: (c) => {
                 const test = c.healthcheckTest;
-                return test === undefined || test[0] === "NONE" ? [`${c.name}: no Docker healthcheck; expected healthcheck.tests comparing the service's JSON status`] : [];
+                return test === undefined || test[0] === "NONE" ? [`no Docker healthcheck; expected healthcheck.tests comparing the service's JSON status`] : [];
             },
         },
         {
@@ -172,13 +173,13 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
                 }
                 const machine = c.labels[MACHINE_LABEL];
                 if (machine === undefined) {
-                    return [`${c.name}: requests a GPU but carries no ${MACHINE_LABEL} label, so its machine's profile cannot be checked`];
+                    return [`requests a GPU but carries no ${MACHINE_LABEL} label, so its machine's profile cannot be checked`];
                 }
                 const has = gpu(machine);
                 if (has === undefined) {
-                    return [`${c.name}: requests a GPU on machine "${machine}", which has no profile (profiles/${machine}.json)`];
+                    return [`requests a GPU on machine "${machine}", which has no profile (profiles/${machine}.json)`];
                 }
-                return has ? [] : [`${c.name}: requests a GPU on machine "${machine}", whose profile has no GPU (profiles/${machine}.json: gpu null); the container would fail to start`];
+                return has ? [] : [`requests a GPU on machine "${machine}", whose profile has no GPU (profiles/${machine}.json: gpu null); the container would fail to start`];
             },
         },
     ];
@@ -189,15 +190,17 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
  * the container does deviate from it.
  */
 export function optOutNotes(c: FleetContainer, all: Rule[]): string[] {
+    const service = c.labels[SERVICE_LABEL] ?? "<Name>";
     return c.optOuts.map((key) => {
+        const where = `services.${service}.hardening.${key}`;
         const rule = all.find((r) => r.optOut === key);
         if (!rule) {
-            return `${c.name}: opts out of hardening "${key}" (services.<Name>.hardening.${key})`;
+            return `${c.name}: opts out of hardening "${key}" (${where})`;
         }
         const deviations = rule.check(c);
         return deviations.length > 0
-            ? `${c.name}: opts out of hardening "${key}" (services.<Name>.hardening.${key}), waiving mandatory policy ${rule.name}: ${deviations.join("; ")}`
-            : `${c.name}: names the opt-out "${key}" but meets ${rule.name} anyway; drop the opt-out from its config`;
+            ? `${c.name}: opts out of hardening "${key}" (${where}), waiving mandatory policy ${rule.name}: ${deviations.join("; ")}`
+            : `${c.name}: names the opt-out "${key}" (${where}) but meets ${rule.name} anyway; drop the opt-out from its config`;
     });
 }
 
@@ -212,7 +215,7 @@ export function validateWith(rule: Rule, all: Rule[], args: Pick<ResourceValidat
     if (rule.optOut !== undefined && c.optOuts.includes(rule.optOut)) {
         return; // waived by config: the hardening-opt-outs policy reports it
     }
-    rule.check(c).forEach((m) => report(m));
+    rule.check(c).forEach((m) => report(`${c.name}: ${m}`));
 }
 
 /** The advisory policy that reports every opt-out, so a waived rule never passes silently. */

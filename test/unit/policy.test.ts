@@ -204,7 +204,7 @@ describe("policy pack: the policies on resource inputs", () => {
         expect(spec.labels).to.deep.include({ label: OPT_OUTS_LABEL, value: "readOnlyRoot" });
         const v = await verdicts(LOCAL_COMMAND, resourceOf("command", spec).props);
         expect(v).to.deep.equal({
-            "hardening-opt-outs": ['ai-mainpc-executor: opts out of hardening "readOnlyRoot" (services.<Name>.hardening.readOnlyRoot), waiving mandatory policy read-only-root: ai-mainpc-executor: the root filesystem is writable; expected readOnly: true with tmpfs for the paths the service writes'],
+            "hardening-opt-outs": ['ai-mainpc-executor: opts out of hardening "readOnlyRoot" (services.Executor.hardening.readOnlyRoot), waiving mandatory policy read-only-root: the root filesystem is writable; expected readOnly: true with tmpfs for the paths the service writes'],
         });
         expect(policies().find((p) => p.name === "hardening-opt-outs")?.enforcementLevel).to.equal("advisory");
     });
