@@ -8,7 +8,7 @@
  */
 import { isIP } from "net";
 import * as path from "path";
-import { parseImageRef } from "./naming";
+import { kebab, parseImageRef } from "./naming";
 import { isSecretEnvName } from "./policy/secretNames";
 
 /** One problem: where (the key path under `ai-fleet:`) and what was expected. */
@@ -210,6 +210,60 @@ export function checkDeployNames(cfg: Loose): Issue[] {
         }));
 }
 
+/**
+ * deploy.images references live on registry.host: the verification and the machine's pull only
+ * have credentials for it.
+ */
+export function checkDeployRegistry(cfg: Loose): Issue[] {
+    const registry = isObject(cfg.registry) ? cfg.registry : {};
+    const host = typeof registry.host === "string" ? registry.host : undefined;
+    const deploy = isObject(cfg.deploy) ? cfg.deploy : {};
+    const images = isObject(deploy.images) ? deploy.images : {};
+    const issues: Issue[] = [];
+    for (const [name, ref] of Object.entries(images)) {
+        const parsed = typeof ref === "string" ? parseImageRef(ref) : undefined;
+        const at = parsed ? parsed.registry ?? "docker.io" : undefined;
+        if (host && at && at !== host) {
+            issues.push({ path: ["deploy", "images", name], message: `"${ref}" is on ${at}, but the verification and the machine only have credentials for registry.host (${host}); expected an image on ${host}` });
+        }
+    }
+    return issues;
+}
+
+/**
+ * Names and mounts Docker would refuse at run time: two services whose container names collide
+ * (ai-<machine>-<kebab name>, e.g. TTS and Tts), and tmpfs mounts that repeat or cover the root.
+ */
+export function checkContainerShapes(cfg: Loose): Issue[] {
+    const issues: Issue[] = [];
+    const seen = new Map<string, string>();
+    for (const [name, svc] of entries(cfg.services)) {
+        const container = kebab(name);
+        const other = seen.get(container);
+        if (other !== undefined) {
+            issues.push({ path: ["services", name], message: `its container name ai-<machine>-${container} is also ${other}'s; rename one of the services` });
+        } else {
+            seen.set(container, name);
+        }
+        const hardening = isObject(svc.hardening) ? svc.hardening : {};
+        const mounts = Array.isArray(hardening.tmpfs) ? hardening.tmpfs : [];
+        const seenMounts = new Set<string>();
+        mounts.forEach((m, i) => {
+            if (typeof m !== "string" || !m.startsWith("/")) {
+                return; // the schema reports it
+            }
+            const norm = path.posix.normalize(m).replace(/\/$/, "") || "/";
+            if (norm === "/") {
+                issues.push({ path: ["services", name, "hardening", "tmpfs", i], message: `"${m}" would cover the whole root filesystem; expected a directory the service writes, e.g. "/tmp"` });
+            } else if (seenMounts.has(norm)) {
+                issues.push({ path: ["services", name, "hardening", "tmpfs", i], message: `"${m}" is mounted twice (Docker refuses duplicate mount points)` });
+            }
+            seenMounts.add(norm);
+        });
+    }
+    return issues;
+}
+
 /** Every context-free check, in one list (what config.ts's schema refinement adds). */
 export function consistencyIssues(cfg: Loose): Issue[] {
     const health = isObject(cfg.rollout) && isObject(cfg.rollout.health) ? (cfg.rollout.health as Partial<HealthBounds>) : {};
@@ -220,6 +274,8 @@ export function consistencyIssues(cfg: Loose): Issue[] {
         ...checkRegistry(cfg),
         ...checkBuildArgs(cfg),
         ...checkDeployNames(cfg),
+        ...checkDeployRegistry(cfg),
+        ...checkContainerShapes(cfg),
     ];
 }
 
