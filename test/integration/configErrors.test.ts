@@ -6,6 +6,8 @@
  */
 import { expect } from "chai";
 import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { buildOnlyConfig, copyDemo, createStack, ensureToolchain, ROOT, secondsSince, TempProject, tempProject, ToolchainStatus } from "./support/engine";
@@ -22,6 +24,20 @@ async function previewMessage(stack: Stack, label: string): Promise<{ ok: boolea
         process.stderr.write(`[config] ${label}: preview failed in ${secondsSince(start)}s\n`);
         return { ok: false, text: String(e) };
     }
+}
+
+/**
+ * A stack whose config is written into its stack file as structured YAML, as an operator's is
+ * (createStack stores objects as JSON strings, and `config set --path` cannot reach into those).
+ */
+async function structuredStack(project: TempProject, name: string, status: ToolchainStatus, config: Record<string, unknown>): Promise<Stack> {
+    const stack = await createStack(project, name, status, {});
+    const file = path.join(project.dir, `Pulumi.${name}.yaml`);
+    const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const plain = Object.fromEntries(Object.entries(config).filter(([k]) => !k.endsWith("registryPassword")));
+    fs.writeFileSync(file, yaml.dump({ ...doc, config: { ...(doc.config ?? {}), ...plain } }));
+    await stack.setConfig("ai-fleet:registryPassword", { value: PASSWORD, secret: true });
+    return stack;
 }
 
 /** What a JavaScript stack trace or an unhandled-exception report looks like in the CLI's output. */
@@ -61,7 +77,7 @@ describe("config mistakes through the real engine", function () {
     });
 
     it("rejects a service token in plaintext, and accepts it set with --secret --path", async () => {
-        const stack = await createStack(project, "env-secret-10", status, buildOnlyConfig(demo, PASSWORD));
+        const stack = await structuredStack(project, "env-secret-10", status, buildOnlyConfig(demo, PASSWORD));
         await stack.setConfig("ai-fleet:services.SystemDigitalTwin.env.HF_TOKEN", { value: "hf_plain", secret: false }, true);
         const plain = await previewMessage(stack, "plaintext service token");
         expect(plain.ok).to.equal(false);
