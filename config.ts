@@ -468,6 +468,17 @@ export function configKeyIsSecret(fullKey: string): boolean {
 }
 
 /**
+ * Whether the engine told the program which keys are secrets at all (the language host always
+ * sets PULUMI_CONFIG_SECRET_KEYS, "[]" for none; a program started some other way has no list,
+ * and then no key can be called plaintext).
+ */
+export function engineSecretKeysKnown(): boolean {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const state = require("@pulumi/pulumi/runtime/state") as { getStore?: () => { config: Record<string, string | undefined> } };
+    return typeof state.getStore === "function" && !!state.getStore().config["PULUMI_CONFIG_SECRET_KEYS"];
+}
+
+/**
  * This stack as organization/project/stack, the form gateStack and imagesFromStack use. Where the
  * engine names no organization (unit mocks), "organization": what the DIY backends call theirs.
  */
@@ -484,7 +495,8 @@ export function currentStackName(): string {
 /** Reads, parses and validates the current stack's config and machine profile (throws ConfigError). */
 export function loadFleetConfig(): FleetConfig {
     const all = pulumi.runtime.allConfig();
-    return parseStackConfig(rawStackConfig(all), undefined, { self: currentStackName(), secretness: configSecretness(all, configKeyIsSecret) });
+    const secretness = engineSecretKeysKnown() ? configSecretness(all, configKeyIsSecret) : undefined;
+    return parseStackConfig(rawStackConfig(all), undefined, { self: currentStackName(), secretness });
 }
 
 /** The registry password as a secret Output: the `registryPassword` secret, else the env var named by registry.passwordEnv. */

@@ -24,6 +24,7 @@ export interface StackContext {
     /**
      * The config keys present (without the `ai-fleet:` prefix), each with whether the engine holds
      * it as a secret (`pulumi config set --secret`): PULUMI_CONFIG_SECRET_KEYS through the SDK.
+     * Undefined when the engine named no secret keys at all: then nothing is called plaintext.
      */
     secretness?: Record<string, boolean>;
 }
@@ -299,7 +300,10 @@ export function stackContextIssues(raw: Loose, context: StackContext): Issue[] {
             issues.push({ path: ["deploy", "imagesFromStack"], message: `"${self}" is this stack: a deploy-phase stack exports no images of its own; expected the build stack whose images to deploy` });
         }
     }
-    const secretness = context.secretness ?? {};
+    if (context.secretness === undefined) {
+        return issues; // the engine named no secret keys: nothing can be called plaintext
+    }
+    const secretness = context.secretness;
     for (const key of SECRET_CONFIG_KEYS) {
         if (secretness[key] === false) {
             issues.push({

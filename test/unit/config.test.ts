@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, configKeyIsSecret, configSecretness, healthEndpoint, parseStackConfig, publishedPorts, rawStackConfig } from "../../config";
+import { ConfigError, configKeyIsSecret, configSecretness, engineSecretKeysKnown, healthEndpoint, parseStackConfig, publishedPorts, rawStackConfig } from "../../config";
 import { StackContext } from "../../configChecks";
 import { isSecretEnvName } from "../../policy/secretNames";
 import { fleetConfig, rawFromStackFile } from "./harness";
@@ -158,6 +158,10 @@ describe("stack config", () => {
         }
     });
 
+    it("calls nothing plaintext when the engine named no secret keys at all", () => {
+        expect(issuesOf("mainpc", (r) => { r.services.Executor.env = { HF_TOKEN: "hf_abcdef" }; }, { self: MAINPC.self })).to.deep.equal([]);
+    });
+
     it("accepts the registry password and a service token once they are secrets", () => {
         const secret = { ...MAINPC, secretness: { registryPassword: true, services: true } };
         expect(issuesOf("mainpc", (r) => { r.services.Executor.env = { HF_TOKEN: "hf_abcdef" }; }, secret)).to.deep.equal([]);
@@ -177,6 +181,7 @@ describe("stack config", () => {
             expect(configSecretness(pulumi.runtime.allConfig(), configKeyIsSecret)).to.deep.equal({ registryPassword: false, services: true, machine: false });
             pulumi.runtime.setAllConfig({ "ai-fleet:registryPassword": "hunter2" }, ["ai-fleet:registryPassword"]);
             expect(configSecretness(pulumi.runtime.allConfig(), configKeyIsSecret)).to.deep.equal({ registryPassword: true });
+            expect(engineSecretKeysKnown()).to.equal(true);
         } finally {
             pulumi.runtime.setAllConfig(saved);
         }
