@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
 import { z } from "zod";
 import { checkGraph, planRollout, RolloutPlan, stackNameOf } from "./graph";
+import { consistencyIssues, SECRET_CONFIG_KEYS, StackContext, stackContextIssues } from "./configChecks";
 import { isValidRepoComponent, parseImageRef, snake, SourceCommit } from "./naming";
 import { loadProfile, Profile, ProfileError } from "./profiles/schema";
 import { treeChanges } from "./build/sourceTree";
@@ -375,21 +376,27 @@ function checkCrossReferences(cfg: {
             message: "no canary and no gateStack: the batch would roll out ungated; name canary services, set rollout.gateStack, or set rollout.allowUngatedBatch: true",
         });
     }
+    for (const issue of consistencyIssues(cfg as unknown as Record<string, unknown>)) {
+        ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    }
 }
 
 function isObject(v: unknown): v is Record<string, any> {
     return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-/** Every problem of a stack's config, each as `ai-fleet:<key path>: <what was expected>`. */
-export class ConfigError extends Error {
+/**
+ * Every problem of a stack's config, each as `ai-fleet:<key path>: <what was expected>`. A RunError,
+ * so `pulumi preview`/`up` print the message alone, without a JavaScript stack.
+ */
+export class ConfigError extends pulumi.RunError {
     constructor(public readonly issues: string[]) {
         super(`invalid stack config (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n${issues.map((i) => `  - ${i}`).join("\n")}`);
         this.name = "ConfigError";
     }
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
+function formatIssue(issue: { path: PropertyKey[]; message: string }): string {
     const keyPath = issue.path.map((p) => String(p)).join(".");
     const [top, ...rest] = keyPath.split(".");
     const key = top ? `${PROJECT}:${top}${rest.length ? "." + rest.join(".") : ""}` : `${PROJECT}:<root>`;
@@ -404,11 +411,15 @@ export interface FleetConfig {
 
 /**
  * Parses raw stack config (the `ai-fleet:` keys without prefix) and its machine profile. Throws a
- * ConfigError listing every problem, the profile's included; returns a frozen config.
+ * ConfigError listing every problem, the profile's and the stack context's included (`context`:
+ * which stack this is and which keys are secrets); returns a frozen config.
  */
-export function parseStackConfig(raw: unknown, profileLoader: (machine: string) => Profile = (m) => loadProfile(m)): FleetConfig {
+export function parseStackConfig(raw: unknown, profileLoader: (machine: string) => Profile = (m) => loadProfile(m), context: StackContext = {}): FleetConfig {
     const result = StackConfigSchema.safeParse(raw);
     const issues = result.success ? [] : result.error.issues.map(formatIssue);
+    if (isObject(raw)) {
+        issues.push(...stackContextIssues(raw, context).map(formatIssue));
+    }
     let profile: Profile | undefined;
     const machine = (raw as { machine?: unknown } | undefined)?.machine;
     if (typeof machine === "string") {
@@ -443,7 +454,7 @@ function deepFreeze<T>(o: T): T {
 }
 
 /** Secret keys, read apart from the schema with requireSecret/getSecret. */
-export const SECRET_KEYS = ["registryPassword"] as const;
+export const SECRET_KEYS = SECRET_CONFIG_KEYS;
 
 /**
  * The raw `ai-fleet:` keys of the stack (structured values parsed from their JSON), secrets left
@@ -469,9 +480,65 @@ export function rawStackConfig(allConfig: Record<string, string>): Record<string
     return raw;
 }
 
+/**
+ * Which of the stack's `ai-fleet:` keys the engine holds as secrets, by key without the prefix.
+ * `isSecret` answers for a full key (`ai-fleet:registryPassword`); the engine's list reaches the
+ * program as PULUMI_CONFIG_SECRET_KEYS, which the SDK reads (see configKeyIsSecret).
+ */
+export function configSecretness(allConfig: Record<string, string>, isSecret: (fullKey: string) => boolean): Record<string, boolean> {
+    const out: Record<string, boolean> = {};
+    for (const fullKey of Object.keys(allConfig)) {
+        if (fullKey.startsWith(`${PROJECT}:`)) {
+            out[fullKey.slice(PROJECT.length + 1)] = isSecret(fullKey);
+        }
+    }
+    return out;
+}
+
+/**
+ * Whether the engine passed `fullKey` as a secret: the SDK's own reading of the engine's
+ * PULUMI_CONFIG_SECRET_KEYS (runtime/config's isConfigSecret, internal to @pulumi/pulumi and
+ * hence required by path), so unit tests' `setAllConfig(config, secretKeys)` is honoured too.
+ */
+export function configKeyIsSecret(fullKey: string): boolean {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
+    if (typeof runtimeConfig.isConfigSecret !== "function") {
+        throw new Error("@pulumi/pulumi no longer exports runtime/config.isConfigSecret: update configKeyIsSecret");
+    }
+    return runtimeConfig.isConfigSecret(fullKey);
+}
+
+/**
+ * Whether the engine told the program which keys are secrets at all (the language host always
+ * sets PULUMI_CONFIG_SECRET_KEYS, "[]" for none; a program started some other way has no list,
+ * and then no key can be called plaintext).
+ */
+export function engineSecretKeysKnown(): boolean {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const state = require("@pulumi/pulumi/runtime/state") as { getStore?: () => { config: Record<string, string | undefined> } };
+    return typeof state.getStore === "function" && !!state.getStore().config["PULUMI_CONFIG_SECRET_KEYS"];
+}
+
+/**
+ * This stack as organization/project/stack, the form gateStack and imagesFromStack use. Where the
+ * engine names no organization (unit mocks), "organization": what the DIY backends call theirs.
+ */
+export function currentStackName(): string {
+    let organization = "organization";
+    try {
+        organization = pulumi.getOrganization();
+    } catch {
+        // No organization from the engine: keep the DIY backends' name.
+    }
+    return `${organization}/${pulumi.getProject()}/${pulumi.getStack()}`;
+}
+
 /** Reads, parses and validates the current stack's config and machine profile (throws ConfigError). */
 export function loadFleetConfig(): FleetConfig {
-    return parseStackConfig(rawStackConfig(pulumi.runtime.allConfig()));
+    const all = pulumi.runtime.allConfig();
+    const secretness = engineSecretKeysKnown() ? configSecretness(all, configKeyIsSecret) : undefined;
+    return parseStackConfig(rawStackConfig(all), undefined, { self: currentStackName(), secretness });
 }
 
 /** The registry password as a secret Output: the `registryPassword` secret, else the env var named by registry.passwordEnv. */

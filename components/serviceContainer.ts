@@ -4,6 +4,7 @@ import * as command from "@pulumi/command";
 import { Hardening, PortMapping } from "../config";
 import { dockerRunFlags } from "./dockerRun";
 import { probeCommand } from "./probes";
+import { OPT_OUTS_LABEL } from "../policy/container";
 
 /** Type token of ServiceContainer. */
 export const SERVICE_CONTAINER_TYPE = "ai-fleet:containers:ServiceContainer";
@@ -39,6 +40,21 @@ export function dockerHealthTest(port: number, path: string): string[] {
     return ["CMD", "python3", "-c", script];
 }
 
+/**
+ * The hardening a service's config opts out of, by key (services.<Name>.hardening.<key>): what the
+ * container's `ai-fleet.hardening.opt-outs` label names, so the policy pack reports each one.
+ * `user` counts when it is root (UID 0); another non-root UID is no opt-out.
+ */
+export function hardeningOptOuts(h: Hardening): string[] {
+    const out: string[] = [];
+    if (/^0(:|$)/.test(h.user)) out.push("user");
+    if (!h.init) out.push("init");
+    if (!h.readOnlyRoot) out.push("readOnlyRoot");
+    if (!h.noNewPrivileges) out.push("noNewPrivileges");
+    if (!h.dropAllCapabilities) out.push("dropAllCapabilities");
+    return out;
+}
+
 /** KEY=VALUE lines, sorted so the container's inputs do not depend on object order. */
 export function envList(env: Record<string, string>): string[] {
     return Object.keys(env)
@@ -58,6 +74,10 @@ export function containerArgs(s: ContainerSettings): Omit<docker.ContainerArgs, 
         "ai-fleet.machine": s.machine,
         "ai-fleet.service": s.service,
     };
+    const optOuts = hardeningOptOuts(h);
+    if (optOuts.length > 0) {
+        labels[OPT_OUTS_LABEL] = optOuts.join(",");
+    }
     return {
         name: s.containerName,
         user: h.user,

@@ -6,7 +6,8 @@
 #   * the Pulumi CLI (github.com/pulumi/pulumi/pkg/v3, cmd/pulumi), placed where
 #     the npm `pulumi` package's bin (`npx pulumi`) looks for it:
 #     ${PULUMI_HOME:-~/.pulumi}/versions/<v>/bin/pulumi
-#   * the Node.js language host pulumi-language-nodejs, beside it
+#   * the Node.js language host pulumi-language-nodejs, beside it, with RunPlugin for Node.js
+#     policy packs (`pulumi preview --policy-pack policy`; scripts/policy-analyzer.sh)
 #   * the resource plugins that package.json pins, registered with
 #     `pulumi plugin install resource NAME VERSION --file BIN`
 # Build outputs are cached in ${AI_FLEET_CACHE:-~/.cache/ai-fleet}/toolchain/<name>-<version>/,
@@ -20,7 +21,8 @@
 #                                   build nothing:
 #     {"pulumi":"/path"|null,"pulumiVersion":"3.250.0","languageHost":"/path"|null,
 #      "binDir":"/path","plugins":{"docker-build":"0.0.22",...},
-#      "substitutes":{"command":"why"},"missing":{"docker":"why"},"notes":[...]}
+#      "substitutes":{"command":"why"},"missing":{"docker":"why"},"notes":[...],
+#      "policyAnalyzer":"how Node.js policy packs run"|null}
 #   scripts/toolchain.sh --selftest run a tiny JS Pulumi project in a temp dir with a file backend
 #                                   (stack init, up, preview --expect-no-changes, destroy) using
 #                                   command.local.Command, and check that `pulumi plugin ls` lists
@@ -49,6 +51,8 @@ case "${1:-}" in
 esac
 
 log() { echo "[toolchain] $*"; }
+# shellcheck source=scripts/policy-analyzer.sh
+. "$SCRIPT_DIR/policy-analyzer.sh"
 now() { date +%s; }
 elapsed() { echo "$(( $(now) - $1 ))s"; }
 
@@ -121,7 +125,9 @@ status_json() {
   fi
   local standin=0
   if [ -f "$(plugin_dir command "$COMMAND_VERSION")/.ai-fleet-standin" ]; then standin=1; fi
-  CLI="$cli" CLIV="$cliv" LH="$lh" STANDIN="$standin" \
+  local pa=0
+  if [ -n "$lh" ] && policy_analyzer_present "$lh"; then pa=1; fi
+  CLI="$cli" CLIV="$cliv" LH="$lh" STANDIN="$standin" PA="$pa" \
   CMDV="$COMMAND_VERSION" DBV="$DOCKER_BUILD_VERSION" DV="$DOCKER_VERSION" \
   CMD_OK="$(plugin_present command "$COMMAND_VERSION" && echo 1 || echo 0)" \
   DB_OK="$(plugin_present docker-build "$DOCKER_BUILD_VERSION" && echo 1 || echo 0)" \
@@ -134,10 +140,12 @@ status_json() {
     const s = { pulumi: e.CLI || null, pulumiVersion: e.CLIV || null,
                 languageHost: e.LH || null, languageHostVersion: e.LH ? e.LHV : null,
                 binDir: e.CLI ? require("path").dirname(e.CLI) : null,
-                plugins: {}, substitutes: {}, missing: {}, notes: [] };
+                plugins: {}, substitutes: {}, missing: {}, notes: [],
+                policyAnalyzer: e.PA === "1" ? "pulumi-language-nodejs runs Node.js policy packs (RunPlugin kind analyzer: node @pulumi/pulumi/cmd/run-policy-pack in the pack directory), added by scripts/policy-analyzer.sh" : null };
     if (!e.CLI) s.missing.pulumi = "no pulumi CLI " + e.PREF + " built yet: run scripts/toolchain.sh";
     else if (!e.LH) s.missing.languageHost = "pulumi-language-nodejs not beside the CLI: run scripts/toolchain.sh";
     if (e.CLI && e.CLIV !== e.PREF) s.notes.push("CLI is " + e.CLIV + ", not " + e.PREF + ": `npx pulumi` needs PULUMI_VERSION=" + e.CLIV + " (pulumi-offline-env.sh sets it)");
+    if (e.LH && e.PA !== "1") s.missing.policyAnalyzer = "the language host answers RunPlugin \"not supported\", so pulumi preview --policy-pack fails: run scripts/toolchain.sh (scripts/policy-analyzer.sh)";
     if (e.LH) s.notes.push("pulumi-language-nodejs is built from github.com/pulumi/pulumi/sdk/v3@v" + e.LHV + " (its newer module is not served by the proxy); it reports version " + e.LHV);
     if (e.CMD_OK === "1") { s.plugins.command = e.CMDV; if (e.STANDIN === "1") s.substitutes.command = e.COMMAND_STANDIN_NOTE; }
     else s.missing.command = e.COMMAND_MISSING_REASON;
@@ -226,6 +234,7 @@ have_go() { command -v go >/dev/null 2>&1; }
 # go_build NAME VERSION PKG OUTNAME LDFLAGS GOVERSION "GO GET ARGS..." [SRC_MAIN_GO]
 # Builds PKG from a throwaway module in $CACHE_ROOT/NAME-VERSION/src that requires the
 # module(s) in GO GET ARGS; output: $CACHE_ROOT/NAME-VERSION/bin/OUTNAME.
+# GO_SRC_DIR=DIR (optional): DIR's *.go files become the throwaway module's main package (PKG ".").
 # A recipe stamp makes a changed recipe rebuild; an unchanged one is a no-op.
 # Returns non-zero on failure (log in $CACHE_ROOT/NAME-VERSION/build.log).
 go_build() {
@@ -234,6 +243,7 @@ go_build() {
   local out="$dir/bin/$outname"
   local recipe
   recipe="pkg=$pkg ldflags=$ldflags go=$gover gets=$gets extra=${GO_MOD_EXTRA:-} src=$(printf '%s' "$main_src" | cksum | cut -d' ' -f1) goversion=$(go env GOVERSION 2>/dev/null || true)"
+  if [ -n "${GO_SRC_DIR:-}" ]; then recipe="$recipe srcdir=$(cat "$GO_SRC_DIR"/*.go | cksum | cut -d' ' -f1)"; fi
   if [ "${AI_FLEET_REBUILD:-0}" != "1" ] && [ -x "$out" ] && [ "$(cat "$dir/recipe" 2>/dev/null || true)" = "$recipe" ]; then
     log "$name $version: cached build $out"
     return 0
@@ -248,6 +258,9 @@ go_build() {
   if [ -n "$main_src" ]; then
     printf '%s\n' "$main_src" > "$dir/src/main.go"
   fi
+  if [ -n "${GO_SRC_DIR:-}" ]; then
+    cp -f "$GO_SRC_DIR"/*.go "$dir/src/"
+  fi
   log "$name $version: resolving modules (go get $gets) ..."
   # shellcheck disable=SC2086
   if ! (cd "$dir/src" && go get $gets) > "$dir/build.log" 2>&1; then
@@ -255,7 +268,7 @@ go_build() {
     grep -v '^go: \(downloading\|added\|upgraded\|finding\)' "$dir/build.log" | tail -n 8 | sed 's/^/[toolchain]   /'
     return 1
   fi
-  if [ -n "$main_src" ] && ! (cd "$dir/src" && go mod tidy) >> "$dir/build.log" 2>&1; then
+  if [ -n "$main_src${GO_SRC_DIR:-}" ] && ! (cd "$dir/src" && go mod tidy) >> "$dir/build.log" 2>&1; then
     log "$name $version: 'go mod tidy' failed, see $dir/build.log"
     return 1
   fi
@@ -331,15 +344,22 @@ ensure_cli() {
 # ---------------------------------------------------------------------------
 LANGHOST_BIN=""
 ensure_langhost() {
-  local t0 dest; t0="$(now)"
+  local t0 dest name=pulumi-language-nodejs pkg=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs src=""
+  t0="$(now)"
   dest="$(dirname "$PULUMI_BIN")/pulumi-language-nodejs"
-  if go_build pulumi-language-nodejs "$LANGHOST_SDK_VERSION" \
-      github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs pulumi-language-nodejs \
+  # The same host, taught to run Node.js policy packs (scripts/policy-analyzer.sh says why).
+  if have_go && src="$(policy_analyzer_src "$CACHE_ROOT/pulumi-language-nodejs-policy-$LANGHOST_SDK_VERSION/patched" "$LANGHOST_SDK_VERSION")"; then
+    name=pulumi-language-nodejs-policy; pkg=.
+  else
+    src=""
+    NOT_PROVIDED+=("policy analyzer: pulumi-language-nodejs without RunPlugin for policy packs (see scripts/policy-analyzer.sh); pulumi preview --policy-pack will fail")
+  fi
+  if GO_SRC_DIR="$src" go_build "$name" "$LANGHOST_SDK_VERSION" "$pkg" pulumi-language-nodejs \
       "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$LANGHOST_SDK_VERSION" 1.20 \
       "github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs@v$LANGHOST_SDK_VERSION"; then
-    install_file "$CACHE_ROOT/pulumi-language-nodejs-$LANGHOST_SDK_VERSION/bin/pulumi-language-nodejs" "$dest"
+    install_file "$CACHE_ROOT/$name-$LANGHOST_SDK_VERSION/bin/pulumi-language-nodejs" "$dest"
     LANGHOST_BIN="$dest"
-    log "pulumi-language-nodejs: $dest (from sdk/v3@v$LANGHOST_SDK_VERSION) ($(elapsed "$t0"))"
+    log "pulumi-language-nodejs: $dest (from sdk/v3@v$LANGHOST_SDK_VERSION$( [ -n "$src" ] && echo ", with RunPlugin for Node.js policy packs")) ($(elapsed "$t0"))"
     return 0
   fi
   return 1

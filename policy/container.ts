@@ -1,0 +1,187 @@
+/**
+ * One shape for every container the fleet runs, whichever runtime creates it: a
+ * `docker:index/container:Container` (the docker provider's inputs), or a `command:local:Command`
+ * that runs `docker run` and carries the same docker.ContainerArgs as JSON in its environment
+ * (FLEET_CONTAINER_SPEC). The policies check this shape, so both runtimes meet the same rules.
+ *
+ * Fields are read lazily: a policy that reads a field unknown during preview gets the policy SDK's
+ * own UnknownValueError (reported as "can't run during preview"), while the others still run.
+ */
+
+/** The docker provider's container type token. */
+export const DOCKER_CONTAINER = "docker:index/container:Container";
+/** The command provider's local command type token. */
+export const LOCAL_COMMAND = "command:local:Command";
+/** Environment variable of a local Command holding the container's docker.ContainerArgs as JSON. */
+export const CONTAINER_SPEC_ENV = "FLEET_CONTAINER_SPEC";
+/** Label naming the service's hardening opt-outs (config keys under services.<Name>.hardening), comma-separated. */
+export const OPT_OUTS_LABEL = "ai-fleet.hardening.opt-outs";
+/** Label naming the machine (stack) the container runs on: profiles/<machine>.json. */
+export const MACHINE_LABEL = "ai-fleet.machine";
+/** Label naming the service. */
+export const SERVICE_LABEL = "ai-fleet.service";
+
+/** A container as the policies see it (docker.ContainerArgs, normalised). */
+export interface FleetContainer {
+    /** The resource type it came from. */
+    readonly source: typeof DOCKER_CONTAINER | typeof LOCAL_COMMAND;
+    /** Container name, else the service label, else the resource's name. */
+    readonly name: string;
+    /** The image reference as given (`repo@sha256:…`, an image ID `sha256:…`, or a tag). */
+    readonly image: string | undefined;
+    /** `user`, e.g. "10001:10001"; undefined runs the image's own user. */
+    readonly user: string | undefined;
+    readonly readOnlyRoot: boolean;
+    readonly securityOpts: string[];
+    readonly capabilities: { adds: string[]; drops: string[] };
+    readonly privileged: boolean;
+    readonly networkMode: string | undefined;
+    readonly pidMode: string | undefined;
+    /** Environment from `envs` (KEY=VALUE). */
+    readonly env: Record<string, string>;
+    readonly logDriver: string | undefined;
+    readonly logOpts: Record<string, string>;
+    /** Docker healthcheck test, e.g. ["CMD", …]; undefined when none is set. */
+    readonly healthcheckTest: string[] | undefined;
+    /** Whether the container requests a GPU (deviceRequests with the gpu capability, or `gpus`). */
+    readonly requestsGpu: boolean;
+    /** Labels as a map (from docker's [{label, value}] list). */
+    readonly labels: Record<string, string>;
+    /** The hardening opt-outs the container's label names (config keys, e.g. readOnlyRoot). */
+    readonly optOuts: string[];
+}
+
+type Props = Record<string, unknown>;
+
+function isObject(v: unknown): v is Props {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function strings(v: unknown): string[] {
+    return Array.isArray(v) ? v.filter((s): s is string => typeof s === "string") : [];
+}
+
+function stringMap(v: unknown): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (isObject(v)) {
+        for (const k of Object.keys(v)) {
+            const value = v[k];
+            if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+                out[k] = String(value);
+            }
+        }
+    }
+    return out;
+}
+
+/** docker labels: the provider's list of {label, value}, or (tolerated in a JSON spec) a plain map. */
+function labelMap(v: unknown): Record<string, string> {
+    if (Array.isArray(v)) {
+        const out: Record<string, string> = {};
+        for (const l of v) {
+            if (isObject(l) && typeof l.label === "string") {
+                out[l.label] = String(l.value ?? "");
+            }
+        }
+        return out;
+    }
+    return stringMap(v);
+}
+
+function envMap(v: unknown): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const line of strings(v)) {
+        const eq = line.indexOf("=");
+        if (eq > 0) {
+            out[line.slice(0, eq)] = line.slice(eq + 1);
+        } else if (line.length > 0) {
+            out[line] = "";
+        }
+    }
+    return out;
+}
+
+function requestsGpu(spec: Props): boolean {
+    if (typeof spec.gpus === "string" && spec.gpus.length > 0) {
+        return true;
+    }
+    const requests = Array.isArray(spec.deviceRequests) ? spec.deviceRequests : [];
+    return requests.some((r) => isObject(r) && (strings(r.capabilities).some((c) => c.toLowerCase() === "gpu") || r.driver === "nvidia"));
+}
+
+/**
+ * The docker.ContainerArgs of a resource, or undefined when it is no fleet container (another type,
+ * or a Command without FLEET_CONTAINER_SPEC). For a Command the spec is parsed on first use.
+ */
+function specSource(type: string, props: Props): (() => Props) | undefined {
+    if (type === DOCKER_CONTAINER) {
+        return () => props;
+    }
+    if (type !== LOCAL_COMMAND) {
+        return undefined;
+    }
+    const env = props.environment;
+    if (!isObject(env) || !(CONTAINER_SPEC_ENV in env)) {
+        return undefined;
+    }
+    let parsed: Props | undefined;
+    return () => {
+        if (parsed === undefined) {
+            const text = env[CONTAINER_SPEC_ENV];
+            if (typeof text !== "string") {
+                throw new Error(`${CONTAINER_SPEC_ENV} must be a JSON string of docker.ContainerArgs, got ${typeof text}`);
+            }
+            let value: unknown;
+            try {
+                value = JSON.parse(text);
+            } catch (e) {
+                throw new Error(`${CONTAINER_SPEC_ENV} is not JSON: ${(e as Error).message}`);
+            }
+            if (!isObject(value)) {
+                throw new Error(`${CONTAINER_SPEC_ENV} must be a JSON object (docker.ContainerArgs)`);
+            }
+            parsed = value;
+        }
+        return parsed;
+    };
+}
+
+/**
+ * Normalises a resource's inputs into a FleetContainer, or returns undefined for resources that
+ * are not fleet containers. `resourceName` is the fallback name. Pure: no I/O, no Pulumi runtime.
+ */
+export function normaliseContainer(type: string, props: Props, resourceName = ""): FleetContainer | undefined {
+    const spec = specSource(type, props);
+    if (spec === undefined) {
+        return undefined;
+    }
+    const field = <T>(read: (s: Props) => T) => ({ enumerable: true, get: () => read(spec()) });
+    const labels = (s: Props) => labelMap(s.labels);
+    const container = {} as FleetContainer;
+    Object.defineProperties(container, {
+        source: { enumerable: true, value: type },
+        name: field((s) => (typeof s.name === "string" && s.name) || labels(s)[SERVICE_LABEL] || resourceName),
+        image: field((s) => (typeof s.image === "string" ? s.image : undefined)),
+        user: field((s) => (typeof s.user === "string" && s.user !== "" ? s.user : undefined)),
+        readOnlyRoot: field((s) => s.readOnly === true),
+        securityOpts: field((s) => strings(s.securityOpts)),
+        capabilities: field((s) => {
+            const caps = isObject(s.capabilities) ? s.capabilities : {};
+            return { adds: strings(caps.adds), drops: strings(caps.drops) };
+        }),
+        privileged: field((s) => s.privileged === true),
+        networkMode: field((s) => (typeof s.networkMode === "string" ? s.networkMode : undefined)),
+        pidMode: field((s) => (typeof s.pidMode === "string" ? s.pidMode : undefined)),
+        env: field((s) => envMap(s.envs)),
+        logDriver: field((s) => (typeof s.logDriver === "string" ? s.logDriver : undefined)),
+        logOpts: field((s) => stringMap(s.logOpts)),
+        healthcheckTest: field((s) => {
+            const tests = isObject(s.healthcheck) ? strings(s.healthcheck.tests) : [];
+            return tests.length > 0 ? tests : undefined;
+        }),
+        requestsGpu: field((s) => requestsGpu(s)),
+        labels: field(labels),
+        optOuts: field((s) => (labels(s)[OPT_OUTS_LABEL] ?? "").split(",").map((o) => o.trim()).filter((o) => o.length > 0)),
+    });
+    return container;
+}
