@@ -407,6 +407,8 @@ function formatIssue(issue: { path: PropertyKey[]; message: string }): string {
 export interface FleetConfig {
     stack: StackConfig;
     profile: Profile;
+    /** The stack sets `ai-fleet:services` as a secret: container environments stay secret in state too. */
+    secretServices?: boolean;
 }
 
 /**
@@ -538,7 +540,8 @@ export function currentStackName(): string {
 export function loadFleetConfig(): FleetConfig {
     const all = pulumi.runtime.allConfig();
     const secretness = engineSecretKeysKnown() ? configSecretness(all, configKeyIsSecret) : undefined;
-    return parseStackConfig(rawStackConfig(all), undefined, { self: currentStackName(), secretness });
+    const parsed = parseStackConfig(rawStackConfig(all), undefined, { self: currentStackName(), secretness });
+    return secretness !== undefined && configKeyIsSecret(`${PROJECT}:services`) ? Object.freeze({ ...parsed, secretServices: true }) : parsed;
 }
 
 /** The registry password as a secret Output: the `registryPassword` secret, else the env var named by registry.passwordEnv. */

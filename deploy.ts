@@ -90,6 +90,7 @@ export function containerSettingsFor(cfg: FleetConfig, name: string): ContainerS
         gpuDevices: svc.gpu && profile.gpu ? profile.gpu.devices : undefined,
         // The schema guarantees the health host port is published, so containerPort is defined.
         health: { containerPort: health.containerPort as number, path: health.path },
+        secretEnv: cfg.secretServices === true,
     };
 }
 

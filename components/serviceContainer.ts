@@ -29,6 +29,8 @@ export interface ContainerSettings {
     gpuDevices?: string[];
     /** In-container HTTP health endpoint for Docker's own healthcheck. */
     health: { containerPort: number; path: string };
+    /** Keep the environment secret in the container's inputs and state (the stack's services config is a secret). Default false. */
+    secretEnv?: boolean;
 }
 
 /** Docker healthcheck: python3 is in every fleet image, curl is not; the JSON `status` is compared, not the code. */
@@ -196,7 +198,13 @@ export class ServiceContainer extends pulumi.ComponentResource {
             );
             const container = new docker.Container(
                 `${name}-container`,
-                { ...base, labels, image: remote.imageId, networksAdvanced: [{ name: target.network, aliases: [s.containerName] }] },
+                {
+                    ...base,
+                    envs: s.secretEnv ? pulumi.secret(base.envs as string[]) : base.envs,
+                    labels,
+                    image: remote.imageId,
+                    networksAdvanced: [{ name: target.network, aliases: [s.containerName] }],
+                },
                 { parent: this, provider: target.provider, deleteBeforeReplace: true },
             );
             this.containerId = container.id;
@@ -214,7 +222,7 @@ export class ServiceContainer extends pulumi.ComponentResource {
                 {
                     create: `${probeCommand("container.js")} up`,
                     delete: `${probeCommand("container.js")} down`,
-                    environment,
+                    environment: s.secretEnv ? pulumi.secret(environment) : environment,
                     stdin,
                     logging: "stderr",
                 },

@@ -115,6 +115,16 @@ describe("the local stack in dependency order (real engine, real containers)", f
         }
     });
 
+    it("passes the hardening policy pack on the program's own containers (cli runtime)", async function () {
+        if (!(status as { policyAnalyzer?: string }).policyAnalyzer) {
+            process.stderr.write("[order] SKIPPED policy preview: the language host cannot run policy packs here\n");
+            this.skip();
+        }
+        let text = "";
+        await stack.preview({ policyPacks: [path.join(ROOT, "policy")], onOutput: (l) => { text += l; } });
+        expect(text).to.include("ai-fleet-hardening").and.not.include("[mandatory]");
+    });
+
     it("plans nothing for a second up right after (no-op)", async () => {
         const preview = await stack.preview();
         expect(changes(preview.changeSummary as Record<string, number>), JSON.stringify(preview.changeSummary)).to.deep.equal({});

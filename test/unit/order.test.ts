@@ -120,6 +120,37 @@ describe("dependency order under mocks (real stack files)", function () {
     });
 });
 
+describe("container environments when the services config is a secret", function () {
+    this.timeout(120000);
+    before(resetWorld);
+
+    it("keeps every container's environment secret in its inputs (so in state), for both runtimes", async () => {
+        const config = { ...fleetConfig("pc2"), secretServices: true };
+        scenario.stackOutputs["organization/ai-fleet/mainpc"] = {
+            canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} },
+            report: { machine: "mainpc", tag: TAG, healthy: true, services: { StreamingTTS: { service: "StreamingTTS", healthy: true, url: "u", status: "ok" } } },
+        };
+        await finish(deploy({ config, release: resolveTag({ forced: TAG }), registryPassword: pulumi.secret("p") }));
+        const containers = ofType(T.container);
+        expect(containers).to.have.length(23);
+        for (const c of containers) {
+            expect(JSON.stringify(c.inputs.envs), c.name).to.include("4dabf18193072939515e22adb298388d");
+        }
+        resetWorld();
+        scenario.stackOutputs["organization/ai-fleet/mainpc"] = {
+            canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} },
+            report: { machine: "mainpc", tag: TAG, healthy: true, services: { StreamingTTS: { service: "StreamingTTS", healthy: true, url: "u", status: "ok" } } },
+        };
+        const cli = { ...fleetConfig("pc2", (raw) => { raw.docker.runtime = "cli"; }), secretServices: true };
+        await finish(deploy({ config: cli, release: resolveTag({ forced: TAG }), registryPassword: pulumi.secret("p") }));
+        const commands = ofType(T.command).filter((c) => c.name.endsWith("-container"));
+        expect(commands).to.have.length(23);
+        for (const c of commands) {
+            expect(c.inputs.environment, c.name).to.have.property("4dabf18193072939515e22adb298388d");
+        }
+    });
+});
+
 describe("the cli container runtime under mocks", function () {
     this.timeout(120000);
     before(resetWorld);
