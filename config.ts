@@ -456,9 +456,12 @@ export function rawStackConfig(allConfig: Record<string, string>): Record<string
     return raw;
 }
 
-/** Reads, parses and validates the current stack's config and machine profile (throws ConfigError). */
-export function loadFleetConfig(): FleetConfig {
-    return parseStackConfig(rawStackConfig(pulumi.runtime.allConfig()));
+/**
+ * Reads, parses and validates the current stack's config and machine profile (throws ConfigError).
+ * `adjust` may rewrite the raw keys first (release.ts: the rollout command's overrides).
+ */
+export function loadFleetConfig(adjust: (raw: Record<string, unknown>) => Record<string, unknown> = (raw) => raw): FleetConfig {
+    return parseStackConfig(adjust(rawStackConfig(pulumi.runtime.allConfig())));
 }
 
 /** The registry password as a secret Output: the `registryPassword` secret, else the env var named by registry.passwordEnv. */
