@@ -22,9 +22,11 @@ export async function chooseRuntime(stack: Stack): Promise<void> {
     } catch {
         // the program reports a malformed config with its key path
     }
-    if (runtime !== "cli" && !(await hasDockerPlugin(stack))) {
+    if (runtime === "cli") {
+        say("containers run through the cli runtime (docker run through @pulumi/command): the stack's ai-fleet:docker.runtime is cli");
+    } else if (!(await hasDockerPlugin(stack))) {
         stack.workspace.envVars[RUNTIME_ENV] = "cli";
-        say("NOTE: the docker provider plugin is not installed here: containers run through the cli runtime (docker run through @pulumi/command; ai-fleet:docker.runtime: cli)");
+        say("NOTE: the docker provider plugin is not installed here: containers run through the cli runtime (docker run through @pulumi/command), as with ai-fleet:docker.runtime: cli");
     }
 }
 
@@ -46,7 +48,8 @@ export async function rollBack(stack: Stack, failed: UpdateResult, release: Rele
         say("no earlier release of this stack passed its rollout: there is nothing to roll back to; the failed state stays");
         return EXIT.rolledBack;
     }
-    say(`health gate failed; rolling back to release ${release.tag}`);
+    const left = lastRelease(failed.outputs);
+    say(`health gate failed; the failed update left the stack's release output at ${left?.tag ?? "nothing"}; rolling back to release ${release.tag}`);
     const back = await deployRelease(stack, release);
     const problems = back.ok ? await verifyOnRelease(back.outputs, release) : [`the rollback update failed: ${back.error.trim().split("\n").slice(-10).join("\n")}`];
     const seconds = ((Date.now() - (failed.firstFailureAt ?? Date.now())) / 1000).toFixed(1);

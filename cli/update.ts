@@ -24,11 +24,13 @@ export interface UpdateResult {
     outputs: OutputMap;
 }
 
-/** `pulumi preview` then `pulumi up`, both streamed to stdout. */
-export async function previewAndUp(stack: Stack, what: string): Promise<UpdateResult> {
-    say(`preview: ${what}`);
-    const preview = await stack.preview({ onOutput: (l) => process.stdout.write(l), diff: false });
-    say(`preview summary: ${JSON.stringify(changesOf(preview.changeSummary as Record<string, number>))} (unchanged: ${preview.changeSummary.same ?? 0})`);
+/** `pulumi preview` (unless skipped) then `pulumi up`, both streamed to stdout. */
+export async function previewAndUp(stack: Stack, what: string, withPreview = true): Promise<UpdateResult> {
+    if (withPreview) {
+        say(`preview: ${what}`);
+        const preview = await stack.preview({ onOutput: (l) => process.stdout.write(l), diff: false });
+        say(`preview summary: ${JSON.stringify(changesOf(preview.changeSummary as Record<string, number>))} (unchanged: ${preview.changeSummary.same ?? 0})`);
+    }
     say(`update: ${what}`);
     const diagnostics: string[] = [];
     let firstFailureAt: number | undefined;
@@ -53,13 +55,16 @@ export async function previewAndUp(stack: Stack, what: string): Promise<UpdateRe
     }
 }
 
-/** Deploys `release` (phase deploy, its digests or, for a bare tag, every service's repo:tag); nothing is built. */
+/**
+ * Deploys `release` (phase deploy, its digests or, for a bare tag, every service's repo:tag);
+ * nothing is built. No preview: the way back is to a state that passed, and every second counts.
+ */
 export async function deployRelease(stack: Stack, release: { tag: string; images?: Record<string, string> }): Promise<UpdateResult> {
     // The workspace's environment reaches the program; the stack config is not edited.
     const env = stack.workspace.envVars;
     env[RELEASE_ENV] = JSON.stringify(release);
     try {
-        return await previewAndUp(stack, `back to release ${release.tag} (${release.images ? "its pinned digests" : "every service's <repo>:" + release.tag}), building nothing`);
+        return await previewAndUp(stack, `back to release ${release.tag} (${release.images ? "its pinned digests" : "every service's <repo>:" + release.tag}), building nothing`, false);
     } finally {
         delete env[RELEASE_ENV];
     }
