@@ -19,6 +19,8 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { healthEndpoint, parseStackConfig, publishedPorts } from "../../config";
 import { changesOf, lastRelease } from "../../cli/decide";
+import { containerArgs, goDuration } from "../../components/serviceContainer";
+import { containerSettingsFor } from "../../deploy";
 import { containerName } from "../../naming";
 import { copyDemo, createStack, ensureToolchain, localStackConfig, offlineEnv, ROOT, secondsSince, ToolchainStatus } from "./support/engine";
 import { freePorts, httpGet, log, tail } from "./support/proc";
@@ -44,11 +46,15 @@ function programCopy(): { dir: string; stateDir: string } {
     return { dir, stateDir };
 }
 
+/** Pulumi.local.yaml's `ai-fleet:` keys without the prefix (parseStackConfig's input). */
+function rawLocal(): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(localStackConfig()).map(([k, v]) => [k.replace(/^ai-fleet:/, ""), v]));
+}
+
 /** The local stack's config on machine it9, the cli runtime, free host ports and short health bounds. */
 async function stackConfig(demo: string, password: string): Promise<Record<string, unknown>> {
     const cfg = localStackConfig();
-    const raw = Object.fromEntries(Object.entries(cfg).map(([k, v]) => [k.replace(/^ai-fleet:/, ""), v]));
-    const parsed = parseStackConfig(raw).stack;
+    const parsed = parseStackConfig(rawLocal()).stack;
     const services: Record<string, unknown> = {};
     for (const [name, svc] of Object.entries(cfg["ai-fleet:services"] as Record<string, Record<string, unknown>>)) {
         const ports = publishedPorts(parsed.services[name]);
@@ -168,6 +174,12 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         expect(Object.keys(release1.images)).to.deep.equal(SERVICES);
         for (const svc of SERVICES) expect(containerImage(svc), svc).to.equal(release1.images[svc]);
         expect(Object.values(await healthNow())).to.deep.equal(SERVICES.map(() => "ok"));
+        // What the docker provider would read back: Docker keeps nanoseconds, terraform-provider-docker
+        // prints them with Go's Duration.String(); the given form must be that form (no ~healthcheck).
+        const hc = JSON.parse(execFileSync("docker", ["inspect", "--format", "{{json .Config.Healthcheck}}", containerName(MACHINE, "ModelOpsCoordinator")], { encoding: "utf8" })) as Record<string, number>;
+        const readBack = { interval: goDuration(hc.Interval / 1e9), timeout: goDuration(hc.Timeout / 1e9), startPeriod: goDuration(hc.StartPeriod / 1e9) };
+        const given = containerArgs(containerSettingsFor(parseStackConfig({ ...rawLocal(), machine: "local" }), "ModelOpsCoordinator")).healthcheck as Record<string, unknown>;
+        expect(readBack).to.deep.equal({ interval: given.interval, timeout: given.timeout, startPeriod: given.startPeriod });
         figures.push(`first rollout (build + 5 containers + checks): ${(r.ms / 1000).toFixed(1)}s`);
     });
 
