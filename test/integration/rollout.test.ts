@@ -236,6 +236,23 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         figures.push(`recovering rollout after the kill (lock cleared, pending resolved, converged): ${(again.ms / 1000).toFixed(1)}s`);
     });
 
+    it("--no-rollback keeps a failed release for debugging; npm run rollback then restores the last release that passed", async () => {
+        const before = lastRelease(await stack.outputs()) as { tag: string; images: Record<string, string> };
+        expect(before.tag).to.equal("it9-r3");
+        touchServices("release it9-r4", "real_time_audio_pipeline");
+        const r = await cli("rollout", ["--no-rollback"], { FORCE_IMAGE_TAG: "it9-r4" });
+        expect(r.code, tail(r.out, 30)).to.equal(1);
+        expect(r.out).to.include("--no-rollback: the failed state stays for debugging; roll back with `npm run rollback -- --stack it9-rollout` (to release it9-r3)");
+        expect(containerImage("RealTimeAudioPipeline"), "the failed canary stays on the broken release").to.not.equal(before.images.RealTimeAudioPipeline);
+        expect((await healthNow()).RealTimeAudioPipeline).to.equal("degraded");
+        const back = await cli("rollback", []);
+        expect(back.code, tail(back.out, 30)).to.equal(0);
+        expect(back.out).to.include("ROLLED BACK: it9-rollout runs release it9-r3, every service healthy");
+        for (const svc of SERVICES) expect(containerImage(svc), svc).to.equal(before.images[svc]);
+        expect(Object.values(await healthNow())).to.deep.equal(SERVICES.map(() => "ok"));
+        figures.push(`npm run rollback after a --no-rollback failure: ${(back.ms / 1000).toFixed(1)}s`);
+    });
+
     it("never touches a lock held by a live run", async () => {
         const holder = spawn("sleep", ["300"], { stdio: "ignore" });
         const dir = path.join(prog.stateDir, ".pulumi", "locks", "organization", "ai-fleet", STACK);
