@@ -536,11 +536,14 @@ export function currentStackName(): string {
     return `${organization}/${pulumi.getProject()}/${pulumi.getStack()}`;
 }
 
-/** Reads, parses and validates the current stack's config and machine profile (throws ConfigError). */
-export function loadFleetConfig(): FleetConfig {
+/**
+ * Reads, parses and validates the current stack's config and machine profile (throws ConfigError).
+ * `adjust` may rewrite the raw keys first (release.ts: the rollout command's overrides).
+ */
+export function loadFleetConfig(adjust: (raw: Record<string, unknown>) => Record<string, unknown> = (raw) => raw): FleetConfig {
     const all = pulumi.runtime.allConfig();
     const secretness = engineSecretKeysKnown() ? configSecretness(all, configKeyIsSecret) : undefined;
-    const parsed = parseStackConfig(rawStackConfig(all), undefined, { self: currentStackName(), secretness });
+    const parsed = parseStackConfig(adjust(rawStackConfig(all)), undefined, { self: currentStackName(), secretness });
     return secretness !== undefined && configKeyIsSecret(`${PROJECT}:services`) ? Object.freeze({ ...parsed, secretServices: true }) : parsed;
 }
 

@@ -9,15 +9,18 @@ import { dirtyTreeNote } from "./build/sourceTree";
 import { loadFleetConfig, readSourceCommit, registryPassword } from "./config";
 import { deploy } from "./deploy";
 import { resolveTag } from "./naming";
+import { applyOverrides, parseOverrides, releaseOutput } from "./release";
 
-const config = loadFleetConfig();
+// The rollout command's overrides (a rollback's release, the container runtime); none in a plain `pulumi up`.
+const overrides = parseOverrides(process.env);
+const config = loadFleetConfig((raw) => applyOverrides(raw, overrides));
 preflight(config.stack);
 const commit = readSourceCommit(path.resolve(config.stack.build.contextRoot));
-const release = resolveTag({ forced: process.env.FORCE_IMAGE_TAG, commit });
-if (commit?.dirty && release.source === "dirty-tree") {
-    pulumi.log.warn(dirtyTreeNote(config.stack.build.contextRoot, commit.dirty.files, release.tag));
+const releaseTag = resolveTag({ forced: overrides.release?.tag ?? process.env.FORCE_IMAGE_TAG, commit });
+if (commit?.dirty && releaseTag.source === "dirty-tree") {
+    pulumi.log.warn(dirtyTreeNote(config.stack.build.contextRoot, commit.dirty.files, releaseTag.tag));
 }
-const fleet = deploy({ config, release, commit, registryPassword: registryPassword(config.stack) });
+const fleet = deploy({ config, release: releaseTag, commit, registryPassword: registryPassword(config.stack) });
 
 export const machine = fleet.machine;
 export const phase = fleet.phase;
@@ -29,3 +32,5 @@ export const canaryReport = fleet.canaryReport;
 export const gate = fleet.gate;
 export const report = fleet.report;
 export const plan = fleet.plan;
+/** The release once every required service passed its health check: what a rollback restores. */
+export const release = releaseOutput(fleet, Object.keys(config.stack.services));

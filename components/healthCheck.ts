@@ -35,6 +35,8 @@ export interface HealthCheckArgs {
     required?: boolean;
     /** Anything else whose change must re-run the check (e.g. the container id). Default none. */
     triggers?: pulumi.Input<string>[];
+    /** The command a failure message names to roll back. Default `npm run rollback -- --stack <this stack>`. */
+    rollbackCommand?: string;
 }
 
 /** One service's health as the probe reported it. */
@@ -63,7 +65,7 @@ export function healthUrl(host: string, port: number, path: string): string {
 }
 
 /** The exact command and environment HealthCheck runs (exported so the real-engine tests run the same thing). */
-export function healthCheckCommand(args: { service: string; host: string; port: number; path: string; bounds: HealthBounds; digest: string; required?: boolean }): {
+export function healthCheckCommand(args: { service: string; host: string; port: number; path: string; bounds: HealthBounds; digest: string; required?: boolean; rollbackCommand?: string }): {
     create: string;
     environment: Record<string, string>;
 } {
@@ -79,6 +81,7 @@ export function healthCheckCommand(args: { service: string; host: string; port: 
             FLEET_REQUEST_TIMEOUT_S: String(args.bounds.requestTimeoutSeconds),
             FLEET_DIGEST: args.digest,
             FLEET_REQUIRED: args.required === false ? "false" : "true",
+            ...(args.rollbackCommand ? { FLEET_ROLLBACK_HINT: args.rollbackCommand } : {}),
         },
     };
 }
@@ -117,7 +120,8 @@ export class HealthCheck extends pulumi.ComponentResource {
         if (!Number.isInteger(args.port) || args.port < 1 || args.port > 65535) {
             throw new pulumi.ResourceError(`HealthCheck '${name}': 'port' must be 1-65535, got ${args.port}`, this);
         }
-        const spec = pulumi.output(args.digest).apply((digest) => healthCheckCommand({ ...args, digest }));
+        const rollbackCommand = args.rollbackCommand ?? `npm run rollback -- --stack ${pulumi.getStack()}`;
+        const spec = pulumi.output(args.digest).apply((digest) => healthCheckCommand({ ...args, digest, rollbackCommand }));
         this.check = new command.local.Command(
             `${name}-probe`,
             {

@@ -57,6 +57,22 @@ export function hardeningOptOuts(h: Hardening): string[] {
     return out;
 }
 
+/**
+ * A whole number of seconds the way Go's time.Duration.String() prints it ("15s", "1m0s", "1h0m0s").
+ * The docker provider (terraform-provider-docker's container Read) writes the healthcheck's
+ * interval, timeout and start_period back in this form, so a value given in any other form ("60s")
+ * differs from its read-back and shows `~healthcheck` on every `pulumi up`.
+ */
+export function goDuration(seconds: number): string {
+    if (!Number.isInteger(seconds) || seconds < 0) {
+        throw new Error(`goDuration: expected whole non-negative seconds, got ${seconds}`);
+    }
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = seconds % 60;
+    return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
+}
+
 /** KEY=VALUE lines, sorted so the container's inputs do not depend on object order. */
 export function envList(env: Record<string, string>): string[] {
     return Object.keys(env)
@@ -96,9 +112,10 @@ export function containerArgs(s: ContainerSettings): Omit<docker.ContainerArgs, 
             : undefined,
         healthcheck: {
             tests: dockerHealthTest(s.health.containerPort, s.health.path),
-            interval: "15s",
-            timeout: "5s",
-            startPeriod: "60s",
+            // Go duration form: what the provider reads back (goDuration), so a second `up` sees no change.
+            interval: goDuration(15),
+            timeout: goDuration(5),
+            startPeriod: goDuration(60),
             retries: 3,
         },
         logDriver: "json-file",

@@ -80,12 +80,11 @@ function up() {
     } finally {
         fs.rmSync(config, { recursive: true, force: true });
     }
-    if (network && docker(["network", "inspect", network]).code !== 0) {
-        must(["network", "create", "--driver", "bridge", "--label", `ai-fleet.stack=${env.FLEET_STACK || ""}`, network], `network ${network}`);
-    }
+    const networkId = network ? ensureNetwork(network) : "";
     // Fixed name and host ports: the old container goes first, as the provider's deleteBeforeReplace does.
     docker(["rm", "-f", name]);
-    const netFlags = network ? ["--network", network, "--network-alias", name] : [];
+    // By id: a name that several networks share (left by an older, racing version) is ambiguous to docker run.
+    const netFlags = network ? ["--network", networkId, "--network-alias", name] : [];
     const id = must(["run", "-d", "--name", name, ...netFlags, ...flags, image], `docker run of ${image}`);
     // mustRun: a container that exits at once is a failed create, not a success.
     for (let i = 0; i < 20; i++) {
@@ -102,6 +101,64 @@ function up() {
         spawnSync("sleep", ["0.25"]);
     }
     fail("did not reach the running state within 5s");
+}
+
+/** Ids of the networks named exactly `net` (docker's name filter also matches substrings), oldest first. */
+function networksNamed(net) {
+    const ids = docker(["network", "ls", "--no-trunc", "--filter", `name=${net}`, "--format", "{{.ID}} {{.Name}}"]).out
+        .split("\n")
+        .map((l) => l.trim().split(" "))
+        .filter(([id, n]) => id && n === net)
+        .map(([id]) => id);
+    if (ids.length < 2) return ids;
+    const created = (id) => docker(["network", "inspect", "--format", "{{.Created}}", id]).out;
+    return ids.map((id) => [created(id), id]).sort().map(([, id]) => id);
+}
+
+/**
+ * The stack's network, created once. The containers of a stack start in parallel and Docker allows
+ * several networks of one name, so finding and creating is serialised by a lock directory on this
+ * machine (where every container command of the stack runs); duplicates an unlocked run left are
+ * removed when nothing is attached to them, and the oldest network is the one used.
+ */
+function ensureNetwork(net) {
+    const lock = path.join(os.tmpdir(), `ai-fleet-network-${Buffer.from(`${env.DOCKER_HOST || ""}|${net}`).toString("hex").slice(0, 80)}.lock`);
+    const started = Date.now();
+    for (;;) {
+        try {
+            fs.mkdirSync(lock);
+            break;
+        } catch (e) {
+            if (e.code !== "EEXIST") fail(`cannot take the network lock ${lock}: ${e.message}`);
+            let age = 0;
+            try {
+                age = Date.now() - fs.statSync(lock).mtimeMs;
+            } catch {
+                continue;
+            }
+            // A lock older than a minute was left by a killed run: network creation takes a second.
+            if (age > 60000) fs.rmSync(lock, { recursive: true, force: true });
+            else if (Date.now() - started > 120000) fail(`waited 120s for the network lock ${lock}`);
+            else spawnSync("sleep", ["0.1"]);
+        }
+    }
+    try {
+        let ids = networksNamed(net);
+        if (ids.length === 0) {
+            must(["network", "create", "--driver", "bridge", "--label", `ai-fleet.stack=${env.FLEET_STACK || ""}`, net], `network ${net}`);
+            ids = networksNamed(net);
+        }
+        for (const extra of ids.slice(1)) {
+            const attached = docker(["network", "inspect", "--format", "{{len .Containers}}", extra]).out;
+            if (attached === "0" && docker(["network", "rm", extra]).code === 0) {
+                process.stderr.write(`[container] removed a duplicate network ${net} (${extra.slice(0, 12)})\n`);
+            }
+        }
+        if (ids.length === 0) fail(`network ${net} was created but cannot be found`);
+        return ids[0];
+    } finally {
+        fs.rmSync(lock, { recursive: true, force: true });
+    }
 }
 
 function down() {

@@ -11,6 +11,7 @@
 //   FLEET_RETRIES        give up after this many attempts (default 90)
 //   FLEET_REQUEST_TIMEOUT_S  per request (default 3)
 //   FLEET_DIGEST         the image digest being checked, copied into the report
+//   FLEET_ROLLBACK_HINT  the command a failure names to roll back (e.g. npm run rollback -- --stack local)
 //   FLEET_REQUIRED       "false" for an optional service: when it never turns healthy, print a
 //                        report with healthy: false and the problem, warn, and exit 0
 // Exit 0 and a JSON report on stdout when healthy; exit 1 with service, host, URL, last status and
@@ -119,7 +120,9 @@ async function main() {
         process.stdout.write(JSON.stringify(report) + "\n");
         return;
     }
-    process.stderr.write(`health check failed: ${problem}\n`);
+    // The one command that sends the machine back to the last release that passed (cli/rollback.ts).
+    const hint = env.FLEET_ROLLBACK_HINT ? `\nroll back to the last release that passed: run \`${env.FLEET_ROLLBACK_HINT}\`` : "";
+    process.stderr.write(`health check failed: ${problem}${hint}\n`);
     process.exit(1);
 }
 

@@ -1,0 +1,53 @@
+/**
+ * `npm run rollback -- --stack <stack> [--to <tag>]`: sends the machine back to the last release
+ * whose rollout passed (the stack's `release` output: pinned digests), or to `--to <tag>` (every
+ * service's `<repo>:<tag>`, verified in the registry); builds nothing, edits no stack config, then
+ * checks health.
+ */
+import { CliOptions, lastRelease, parseCliArgs } from "./decide";
+import { EXIT, chooseRuntime } from "./rollout";
+import { deployRelease, verifyOnRelease } from "./update";
+import { openStack, prepare, say } from "./workspace";
+
+/** The whole command; returns the exit code. */
+export async function rollback(opts: CliOptions): Promise<number> {
+    const { stack, env } = await openStack(opts);
+    try {
+        await prepare(stack, env);
+    } catch (e) {
+        say((e as Error).message);
+        return EXIT.refused;
+    }
+    await chooseRuntime(stack);
+    const last = lastRelease(await stack.outputs());
+    const target = opts.to !== undefined ? { tag: opts.to } : last;
+    if (!target) {
+        say(`no release has passed on ${opts.stack} yet: name one with --to <tag>`);
+        return EXIT.refused;
+    }
+    const started = Date.now();
+    const result = await deployRelease(stack, target);
+    const problems = result.ok ? await verifyOnRelease(result.outputs, target) : [`the update failed: ${result.error.trim().split("\n").slice(-10).join("\n")}`];
+    if (problems.length > 0) {
+        say(`ROLLBACK to release ${target.tag} did not make the machine healthy:\n  - ${problems.join("\n  - ")}`);
+        return EXIT.rollbackFailed;
+    }
+    say(`ROLLED BACK: ${opts.stack} runs release ${target.tag}, every service healthy (${((Date.now() - started) / 1000).toFixed(1)}s); resource changes ${JSON.stringify(result.changes)}`);
+    return EXIT.ok;
+}
+
+if (require.main === module) {
+    void (async () => {
+        let opts: CliOptions;
+        try {
+            opts = parseCliArgs(process.argv.slice(2), "rollback");
+        } catch (e) {
+            say((e as Error).message);
+            process.exit(EXIT.refused);
+        }
+        process.exit(await rollback(opts));
+    })().catch((e: Error) => {
+        say(`rollback: ${e.message}`);
+        process.exit(EXIT.error);
+    });
+}

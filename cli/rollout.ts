@@ -1,0 +1,102 @@
+/**
+ * `npm run rollout -- --stack <stack> [--no-rollback] [--cwd <dir>] [--backend <url>]`: rolls the
+ * machine out and watches it; when a health gate fails, rolls it back to the last release whose
+ * rollout passed (its pinned digests, nothing built), checks health again, and exits non-zero
+ * naming the failed service, its last status and body, and the release it restored.
+ */
+import { Stack } from "@pulumi/pulumi/automation";
+import { RUNTIME_ENV } from "../release";
+import { CliOptions, lastRelease, Release } from "./decide";
+import { deployRelease, previewAndUp, UpdateResult, verifyOnRelease } from "./update";
+import { hasDockerPlugin, openStack, prepare, say } from "./workspace";
+
+/** Exit codes: 0 rolled out; 1 failed (rolled back when it could); 2 the rollback failed too; 3 refused (usage, a live lock); 4 error. */
+export const EXIT = { ok: 0, rolledBack: 1, rollbackFailed: 2, refused: 3, error: 4 } as const;
+
+/** Uses the cli container runtime where the docker provider plugin is missing, and says so. */
+export async function chooseRuntime(stack: Stack): Promise<void> {
+    const all = await stack.getAllConfig();
+    let runtime = "provider";
+    try {
+        runtime = (JSON.parse(all["ai-fleet:docker"]?.value ?? "{}") as { runtime?: string }).runtime ?? "provider";
+    } catch {
+        // the program reports a malformed config with its key path
+    }
+    if (runtime === "cli") {
+        say("containers run through the cli runtime (docker run through @pulumi/command): the stack's ai-fleet:docker.runtime is cli");
+    } else if (!(await hasDockerPlugin(stack))) {
+        stack.workspace.envVars[RUNTIME_ENV] = "cli";
+        say("NOTE: the docker provider plugin is not installed here: containers run through the cli runtime (docker run through @pulumi/command), as with ai-fleet:docker.runtime: cli");
+    }
+}
+
+/** Sends the machine back to `release` after `failed`, checks health, returns the exit code. */
+export async function rollBack(stack: Stack, failed: UpdateResult, release: Release | undefined, noRollback: boolean): Promise<number> {
+    const named = failed.failures.map((f) => `${f.service} (${f.url}): last status ${f.lastStatus}, last body ${JSON.stringify(f.lastBody)}`);
+    const what = named.length > 0 ? `health gate failed: ${named.join("; ")}` : `update failed:\n${failed.error.trim().split("\n").slice(-15).join("\n")}`;
+    if (failed.failures.length === 0) {
+        say(`ROLLOUT FAILED (not at a health gate, so nothing is rolled back): ${what}`);
+        return EXIT.rolledBack;
+    }
+    if (noRollback) {
+        say(`ROLLOUT FAILED: ${what}`);
+        say(`--no-rollback: the failed state stays for debugging; roll back with \`npm run rollback -- --stack ${stack.name.split("/").pop()}\`${release ? ` (to release ${release.tag})` : ""}`);
+        return EXIT.rolledBack;
+    }
+    if (!release) {
+        say(`ROLLOUT FAILED: ${what}`);
+        say("no earlier release of this stack passed its rollout: there is nothing to roll back to; the failed state stays");
+        return EXIT.rolledBack;
+    }
+    const left = lastRelease(failed.outputs);
+    say(`health gate failed; the failed update left the stack's release output at ${left?.tag ?? "nothing"}; rolling back to release ${release.tag}`);
+    const back = await deployRelease(stack, release);
+    const problems = back.ok ? await verifyOnRelease(back.outputs, release) : [`the rollback update failed: ${back.error.trim().split("\n").slice(-10).join("\n")}`];
+    const seconds = ((Date.now() - (failed.firstFailureAt ?? Date.now())) / 1000).toFixed(1);
+    say(`ROLLOUT FAILED: ${what}`);
+    if (problems.length > 0) {
+        say(`ROLLBACK to release ${release.tag} did not make the machine healthy:\n  - ${problems.join("\n  - ")}`);
+        return EXIT.rollbackFailed;
+    }
+    say(`ROLLED BACK: restored release ${release.tag} (${Object.keys(release.images).length} services on their pinned digests), healthy ${seconds}s after the failed health check`);
+    return EXIT.rolledBack;
+}
+
+/** The whole command; returns the exit code. */
+export async function rollout(opts: CliOptions): Promise<number> {
+    const { stack, env } = await openStack(opts);
+    try {
+        await prepare(stack, env);
+    } catch (e) {
+        say((e as Error).message);
+        return EXIT.refused;
+    }
+    await chooseRuntime(stack);
+    // Read before the update: a failed update leaves these outputs as they are.
+    const release = lastRelease(await stack.outputs());
+    say(release ? `last release that passed on ${opts.stack}: ${release.tag}` : `no release has passed on ${opts.stack} yet`);
+    const result = await previewAndUp(stack, `roll out ${opts.stack}`);
+    if (result.ok) {
+        const now = result.outputs.release?.value as { tag?: string } | undefined;
+        say(`ROLLED OUT: release ${now?.tag ?? result.outputs.tag?.value} on ${opts.stack}; resource changes ${JSON.stringify(result.changes)}`);
+        return EXIT.ok;
+    }
+    return rollBack(stack, result, release, opts.noRollback);
+}
+
+if (require.main === module) {
+    void (async () => {
+        const { parseCliArgs } = await import("./decide");
+        let opts: CliOptions;
+        try {
+            opts = parseCliArgs(process.argv.slice(2), "rollout");
+        } catch (e) {
+            say((e as Error).message);
+            process.exit(EXIT.refused);
+        }
+        process.exit(await rollout(opts));
+    })().catch((e: Error) => {
+        say(`rollout: ${e.message}`);
+        process.exit(EXIT.error);
+    });
+}

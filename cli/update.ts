@@ -1,0 +1,142 @@
+/**
+ * Runs a preview and an update with Pulumi's progress streamed as it comes, sends a machine back
+ * to a release (phase deploy with its digests, nothing built, no stack config edited), and probes
+ * the services' health live.
+ */
+import * as http from "http";
+import * as https from "https";
+import { EngineEvent, OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { RELEASE_ENV } from "../release";
+import { changesOf, HealthFailure, healthFailures, Release } from "./decide";
+import { say } from "./workspace";
+
+/** How an update ended. */
+export interface UpdateResult {
+    ok: boolean;
+    /** The error text (message and stderr) of a failed update. */
+    error: string;
+    /** Health checks that failed, from the engine's diagnostics. */
+    failures: HealthFailure[];
+    /** When the engine reported the first failed health check (ms since epoch). */
+    firstFailureAt?: number;
+    /** Resource changes (everything but "same"). */
+    changes: Record<string, number>;
+    outputs: OutputMap;
+}
+
+/** `pulumi preview` (unless skipped) then `pulumi up`, both streamed to stdout. */
+export async function previewAndUp(stack: Stack, what: string, withPreview = true): Promise<UpdateResult> {
+    if (withPreview) {
+        say(`preview: ${what}`);
+        const preview = await stack.preview({ onOutput: (l) => process.stdout.write(l), diff: false });
+        say(`preview summary: ${JSON.stringify(changesOf(preview.changeSummary as Record<string, number>))} (unchanged: ${preview.changeSummary.same ?? 0})`);
+    }
+    say(`update: ${what}`);
+    const diagnostics: string[] = [];
+    let firstFailureAt: number | undefined;
+    const onEvent = (e: EngineEvent): void => {
+        const d = e.diagnosticEvent;
+        if (d && (d.severity === "error" || d.severity === "info#err")) {
+            diagnostics.push(d.message);
+            if (firstFailureAt === undefined && /health check failed: /.test(d.message)) {
+                firstFailureAt = Date.now();
+            }
+        }
+        if (e.resOpFailedEvent && firstFailureAt === undefined && /-health/.test(e.resOpFailedEvent.metadata.urn)) {
+            firstFailureAt = Date.now();
+        }
+    };
+    try {
+        const up = await stack.up({ onOutput: (l) => process.stdout.write(l), onEvent });
+        return { ok: true, error: "", failures: [], changes: changesOf(up.summary.resourceChanges as Record<string, number>), outputs: up.outputs };
+    } catch (e) {
+        const error = `${(e as Error).message ?? String(e)}\n${diagnostics.join("\n")}`;
+        return { ok: false, error, failures: healthFailures(error), firstFailureAt: firstFailureAt ?? Date.now(), changes: {}, outputs: await stack.outputs() };
+    }
+}
+
+/**
+ * Deploys `release` (phase deploy, its digests or, for a bare tag, every service's repo:tag);
+ * nothing is built. No preview: the way back is to a state that passed, and every second counts.
+ */
+export async function deployRelease(stack: Stack, release: { tag: string; images?: Record<string, string> }): Promise<UpdateResult> {
+    // The workspace's environment reaches the program; the stack config is not edited.
+    const env = stack.workspace.envVars;
+    env[RELEASE_ENV] = JSON.stringify(release);
+    try {
+        return await previewAndUp(stack, `back to release ${release.tag} (${release.images ? "its pinned digests" : "every service's <repo>:" + release.tag}), building nothing`, false);
+    } finally {
+        delete env[RELEASE_ENV];
+    }
+}
+
+/** One service's health, probed now. */
+export interface LiveHealth {
+    service: string;
+    url: string;
+    status: string;
+    httpStatus: number;
+    body: string;
+}
+
+function get(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+    return new Promise((resolve) => {
+        const lib = url.startsWith("https:") ? https : http;
+        const req = lib.get(url, { timeout: timeoutMs }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8").slice(0, 300) }));
+            res.on("error", (e) => resolve({ status: 0, body: e.message }));
+        });
+        req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+        req.on("error", (e) => resolve({ status: 0, body: e.message }));
+    });
+}
+
+/** GET every service's health URL of a `report` output now; `status` is the JSON status field or why there is none. */
+export async function probeNow(report: unknown): Promise<LiveHealth[]> {
+    const services = ((report as { services?: Record<string, { url?: string }> } | undefined)?.services ?? {}) as Record<string, { url?: string }>;
+    return Promise.all(
+        Object.entries(services).map(async ([service, r]) => {
+            const url = r.url ?? "";
+            const res = await get(url, 3000);
+            let status = res.status === 0 ? "no answer" : "not JSON";
+            try {
+                const parsed = JSON.parse(res.body) as { status?: unknown };
+                status = typeof parsed.status === "string" ? parsed.status : "no status field";
+            } catch {
+                // keep
+            }
+            return { service, url, status, httpStatus: res.status, body: res.body };
+        }),
+    );
+}
+
+/**
+ * Checks, after a rollback, that every service of the release runs its digest (the `report`
+ * output) and answers {"status":"ok"} now. Returns the problems (none: healthy on the release).
+ */
+export async function verifyOnRelease(outputs: OutputMap, release: Release | { tag: string }): Promise<string[]> {
+    const problems: string[] = [];
+    const report = outputs.report?.value as { tag?: string; services?: Record<string, { digest?: string }> } | undefined;
+    if (!report?.services) {
+        return ["the stack exports no health report"];
+    }
+    if (report.tag !== release.tag) {
+        problems.push(`the report is for release ${report.tag}, not ${release.tag}`);
+    }
+    const images = "images" in release ? release.images : undefined;
+    for (const [svc, ref] of Object.entries(images ?? {})) {
+        const want = ref.slice(ref.indexOf("@") + 1);
+        const got = report.services[svc]?.digest;
+        if (got !== want) {
+            problems.push(`${svc} runs ${got ?? "nothing"}, not ${want}`);
+        }
+    }
+    for (const h of await probeNow(report)) {
+        if (h.status !== "ok") {
+            problems.push(`${h.service} at ${h.url}: status ${JSON.stringify(h.status)} (HTTP ${h.httpStatus})`);
+        }
+    }
+    return problems;
+}
