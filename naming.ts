@@ -2,6 +2,7 @@
  * Names are identity: every resource name, container name, image repository and tag is computed
  * here from stable keys (service, family and machine names, the commit), never from order or time.
  */
+import * as pulumi from "@pulumi/pulumi";
 
 /** Splits "RealTimeAudioPipelinePC2" into ["real", "time", "audio", "pipeline", "pc2"]. */
 export function words(name: string): string[] {
@@ -113,14 +114,14 @@ export function resolveTag(input: { forced?: string; commit?: SourceCommit }): R
     const forced = input.forced?.trim();
     if (forced) {
         if (!isValidTag(forced)) {
-            throw new Error(
+            throw new pulumi.RunError(
                 `FORCE_IMAGE_TAG="${forced}" is not a valid image tag: expected letters, digits, '_', '.', '-' (at most 128, not starting with '.' or '-'), e.g. 20250111-656873b3`,
             );
         }
         return { tag: forced, source: "FORCE_IMAGE_TAG" };
     }
     if (!input.commit) {
-        throw new Error("no release tag: the build context is not a git checkout and FORCE_IMAGE_TAG is not set");
+        throw new pulumi.RunError("no release tag: build.contextRoot is not a git checkout and FORCE_IMAGE_TAG is not set; commit the checkout or export FORCE_IMAGE_TAG=<YYYYMMDD-sha>");
     }
     const sha = input.commit.sha.toLowerCase();
     if (!/^[0-9a-f]{7,64}$/.test(sha)) {
