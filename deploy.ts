@@ -16,9 +16,11 @@ import {
     ImageVerification,
     PinnedImage,
     RolloutReport,
+    ScanReport,
     ServiceImage,
     ServiceRolloutSpec,
 } from "./components";
+import { scanned } from "./scanGate";
 
 /** Inputs of deploy() that do not come from the stack config. */
 export interface DeployInputs {
@@ -54,6 +56,8 @@ export interface FleetOutputs {
     /** "passed" once every gate of the batch is open. */
     gate?: pulumi.Output<string>;
     batchReport?: pulumi.Output<RolloutReport>;
+    /** Per service: the vulnerability scan report (unless ai-fleet:scan.enabled is false). */
+    scanReport?: pulumi.Output<Record<string, ScanReport>>;
 }
 
 /** Context and Dockerfile of a service, relative to build.contextRoot. */
@@ -170,6 +174,10 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
     if (stack.phase === "build") {
         return outputs;
     }
+    // The vulnerability gate: containers take the scanned references, so none runs an image before
+    // its scan passed (scanGate.ts).
+    const runnable = scanned({ scan: stack.scan, services: Object.keys(stack.services), verified, registry });
+    outputs.scanReport = runnable.report;
 
     const provider = new docker.Provider(`${machine}-docker`, {
         host: stack.docker.host,
@@ -183,8 +191,8 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
         const health = healthEndpoint(stack.services[name]);
         return {
             settings: containerSettingsFor(config, name, rollout),
-            image: verified[name].pinned,
-            digest: verified[name].digest,
+            image: runnable.images[name].pinned,
+            digest: runnable.images[name].digest,
             health: { host, port: health.hostPort, path: health.path, bounds: stack.rollout.health },
         };
     };

@@ -21,3 +21,4 @@ export const containers = fleet.containers;
 export const canaryReport = fleet.canaryReport;
 export const gate = fleet.gate;
 export const batchReport = fleet.batchReport;
+export const scanReport = fleet.scanReport;

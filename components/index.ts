@@ -3,6 +3,7 @@ export * from "./buildSpec";
 export * from "./canary";
 export * from "./familyImage";
 export * from "./healthCheck";
+export * from "./imageScan";
 export * from "./imageVerification";
 export * from "./pinnedImage";
 export * from "./probes";
