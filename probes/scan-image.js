@@ -172,6 +172,9 @@ async function main() {
     args.push(image);
     const env = { ...process.env, TRIVY_USERNAME: process.env.FLEET_REGISTRY_USER || "", TRIVY_PASSWORD: process.env.FLEET_REGISTRY_PASSWORD || "" };
     for (const k of Object.keys(env)) if (k.startsWith("FLEET_REGISTRY_PASSWORD")) delete env[k];
+    // Only the program's credentials: an empty Docker config, so Trivy's fallback to the machine's
+    // docker login (its default keychain) cannot hide a wrong registry password.
+    env.DOCKER_CONFIG = work;
 
     const lock = await lockCacheDir(cacheDir, timeoutS, what);
     const started = Date.now();
@@ -185,7 +188,8 @@ async function main() {
     if (r.code !== 0) {
         fs.rmSync(work, { recursive: true, force: true });
         const tail = r.stderr.trim().split("\n").slice(-8).join("\n");
-        fail(`${what}: trivy exited ${r.code} after ${scanS.toFixed(1)}s (the image was not scanned):\n${tail}`);
+        const why = /UNAUTHORIZED|DENIED/.test(r.stderr) ? ` the registry refused the credentials of user "${process.env.FLEET_REGISTRY_USER || ""}";` : "";
+        fail(`${what}: trivy exited ${r.code} after ${scanS.toFixed(1)}s (the image was not scanned):${why}\n${tail}`);
     }
     let report;
     try {

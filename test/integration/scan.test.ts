@@ -228,6 +228,7 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         expect(r.code, show(r)).to.equal(1);
         expect(r.stderr).to.include(`vulnerability gate failed: ${need("ServiceRegistry")} (service ServiceRegistry): trivy exited 1`);
         expect(r.stderr).to.include("the image was not scanned");
+        expect(r.stderr).to.include('the registry refused the credentials of user "fleet"');
         expect(r.stderr).to.not.include("wrong-password");
         log(`  with a wrong password: ${r.stderr.trim().split("\n").slice(-1)[0].slice(0, 200)}`);
     });
