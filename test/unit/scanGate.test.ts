@@ -41,6 +41,9 @@ function scanOf(kebab: string): Registered {
     return found[0];
 }
 
+/** Pulumi.local.yaml allow-lists the demo DB's planted CVE; these tests want it to fail. */
+const noAllowList = (raw: any) => { raw.scan.allow = []; };
+
 const TINI: Finding = { id: "CVE-2099-0001", pkg: "tini", installed: "0.19.0-1", fixed: "0.19.0-1+deb12u1", severity: "CRITICAL", target: "debian 12.12" };
 
 describe("the vulnerability gate under mocks", function () {
@@ -81,7 +84,7 @@ describe("the vulnerability gate under mocks", function () {
 
     it("blocks the container of an image whose scan failed, naming the CVE, package and versions", async () => {
         scenario.scanFindings.SystemDigitalTwin = [TINI];
-        const error = await finish(run());
+        const error = await finish(run(noAllowList));
         expect(String(error)).to.include("vulnerability gate failed:").and.include("(service SystemDigitalTwin): 1 vulnerability at or above CRITICAL")
             .and.include("CVE-2099-0001 (CRITICAL) in tini 0.19.0-1, fixed in 0.19.0-1+deb12u1");
         const names = ofType(T.container).map((c) => c.name);
@@ -93,7 +96,7 @@ describe("the vulnerability gate under mocks", function () {
 
     it("a failed scan of a canary image keeps the canary container and the whole batch from starting", async () => {
         scenario.scanFindings.ModelOpsCoordinator = [TINI];
-        const error = await finish(run());
+        const error = await finish(run(noAllowList));
         expect(String(error)).to.include("(service ModelOpsCoordinator)");
         const names = ofType(T.container).map((c) => c.name);
         expect(names).to.not.include("ai-local-model-ops-coordinator-container");
@@ -111,6 +114,15 @@ describe("the vulnerability gate under mocks", function () {
         expect(report.SystemDigitalTwin.allowed[0].note).to.equal("CVE-2099-0001 (CRITICAL) in tini 0.19.0-1 allowed until 2099-12-31: no untrusted input reaches tini");
         expect(report.SystemDigitalTwin.counts).to.include({ CRITICAL: 1, HIGH: 1 });
         expect(ofType(T.container).map((c) => c.name)).to.include("ai-local-system-digital-twin-container");
+    });
+
+    it("lets the demo DB's planted CVE through on the local stack's own allow-list entry", async () => {
+        scenario.scanFindings.SystemDigitalTwin = [TINI];
+        const out = run();
+        expect(await finish(out)).to.equal(undefined);
+        const allowed = (await valueOf(out.scanReport))?.SystemDigitalTwin.allowed ?? [];
+        expect(allowed.map((a) => a.id)).to.deep.equal(["CVE-2099-0001"]);
+        expect(allowed[0].reason).to.include("made-up advisory of the demo DB");
     });
 
     it("fails on an expired allow-list entry, naming the expiry", async () => {
