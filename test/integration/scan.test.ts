@@ -27,6 +27,7 @@ import { snake } from "../../naming";
 import { buildCommand, buildImage, deleteManifest, dockerLogin, freshDockerConfig } from "./support/docker";
 import { log, must, run, runComponentCommand, RunResult } from "./support/proc";
 import { loadStack, localEnv, sourceCommit } from "./support/stack";
+import { createStack, ensureToolchain, tempProject, TempProject, ToolchainStatus } from "./support/engine";
 
 const STAMP = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14);
 const TAG = `it11-${STAMP}-${process.pid}`;
@@ -251,5 +252,82 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         const warm = await Promise.all(services.map((s) => scan(s, need(s), policy(cache, { allow }))));
         warm.forEach((r, i) => expect(r.code, `${services[i]}${show(r)}`).to.equal(0));
         timings.push(["five service scans started together, warm cache", Date.now() - again]);
+    });
+    describe("through the real Pulumi engine (ImageScan in a program, a container stand-in behind it)", () => {
+        let status: ToolchainStatus;
+        let project: TempProject;
+        let cache: string;
+
+        before(function () {
+            status = ensureToolchain();
+            if (!status.plugins.command) {
+                log(`SKIPPED engine scan tests: no command provider plugin (${status.missing?.command ?? "not installed"})`);
+                this.skip();
+            }
+            project = tempProject(path.join(path.resolve(__dirname), "programs", "scan"), "scan");
+            cache = coldCache();
+        });
+        after(() => project?.cleanup());
+
+        function scanStack(name: string, extra: Record<string, unknown>) {
+            const reg = cfg.stack.registry;
+            return createStack(project, name, status, {
+                "scan:service": "SystemDigitalTwin", "scan:image": need("SystemDigitalTwin"), "scan:registryHost": reg.host,
+                "scan:registryUser": reg.username, "scan:cacheDir": cache, "scan:trivy": trivy, ...extra,
+            }).then(async (stack) => {
+                await stack.setConfig("scan:registryPassword", { value: registryPassword, secret: true });
+                return stack;
+            });
+        }
+
+        it("a failed scan fails `pulumi up` with the CVE, and the container behind it is never created", async () => {
+            const stack = await scanStack("it11-scan-fails", {});
+            let message = "";
+            const started = Date.now();
+            try {
+                await stack.up();
+            } catch (e) {
+                message = String(e);
+            }
+            timings.push(["engine: pulumi up, gate fails", Date.now() - started]);
+            expect(message).to.include("vulnerability gate failed:").and.include(`${CVE_TINI} (CRITICAL) in tini 0.19.0-1`);
+            const urns = ((await stack.exportStack()).deployment.resources ?? []).map((r: { urn: string }) => r.urn);
+            expect(urns.filter((u: string) => u.endsWith("::container")), "no container").to.deep.equal([]);
+            await stack.destroy();
+        });
+
+        it("an allow-listed scan lets the container take the scanned image; a config-only change scans nothing again", async () => {
+            const allow = [{ id: CVE_TINI, reason: "made-up advisory of the test DB", expires: "2099-12-31" }];
+            const stack = await scanStack("it11-scan-passes", { "scan:allow": allow, "scan:containerEnv": "one" });
+            let started = Date.now();
+            const first = await stack.up();
+            timings.push(["engine: pulumi up, gate passes (scan + container stand-in)", Date.now() - started]);
+            expect(first.outputs.containerImage.value).to.equal(need("SystemDigitalTwin"));
+            const report = first.outputs.scanReport.value as ScanReport;
+            expect(report.allowed.map((a) => a.id)).to.deep.equal([CVE_TINI]);
+            // A release that changes only the container's config: the container changes, the scan does not run.
+            await stack.setConfig("scan:containerEnv", { value: "two" });
+            started = Date.now();
+            const ops: string[] = [];
+            const second = await stack.up({
+                onEvent: (e) => {
+                    const m = e.resourcePreEvent?.metadata;
+                    if (m) ops.push(`${m.op} ${m.urn.split("::").pop()}`);
+                },
+            });
+            timings.push(["engine: pulumi up, config-only change (no scan)", Date.now() - started]);
+            const changes = second.summary.resourceChanges ?? {};
+            expect(changes, JSON.stringify(changes)).to.include({ update: 1 });
+            expect(changes.replace ?? 0, JSON.stringify(changes)).to.equal(0);
+            expect(changes.create ?? 0, JSON.stringify(changes)).to.equal(0);
+            expect(ops, "what the engine did").to.include("update container");
+            expect(ops.filter((o) => o.endsWith("svc-scan-trivy") && !o.startsWith("same ")), "the scan command did not run").to.deep.equal([]);
+            log(`  config-only up: ${ops.join(", ")}`);
+            // A new policy (here: the allow-list) re-runs the scan.
+            await stack.setConfig("scan:allow", { value: JSON.stringify([...allow, { id: "CVE-2099-0099", reason: "r", expires: "2099-12-31" }]) });
+            const third = await stack.up();
+            expect((third.summary.resourceChanges ?? {}).replace ?? 0, JSON.stringify(third.summary.resourceChanges)).to.be.greaterThan(0);
+            await stack.destroy();
+        });
     });
 });
