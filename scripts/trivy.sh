@@ -84,8 +84,9 @@ find_existing() {
   if [ -n "$cand" ] && [ "$(version_of "$cand")" = "$TRIVY_VERSION" ]; then
     FOUND="$cand"; SOURCE="path"; return 0
   fi
-  if [ "${AI_FLEET_REBUILD:-0}" != "1" ] && [ -x "$CACHED_BIN" ] \
-     && [ "$(cat "$BUILD_DIR/recipe" 2>/dev/null || true)" = "$(recipe)" ]; then
+  # The cached build, if its recipe is unchanged (or there is no Go to rebuild it with anyway).
+  if [ "${AI_FLEET_REBUILD:-0}" != "1" ] && [ -x "$CACHED_BIN" ] && [ -f "$BUILD_DIR/recipe" ] \
+     && { ! command -v go >/dev/null 2>&1 || [ "$(cat "$BUILD_DIR/recipe")" = "$(recipe)" ]; }; then
     FOUND="$CACHED_BIN"; SOURCE="cache"; return 0
   fi
   MISSING="no trivy $TRIVY_VERSION built yet: run scripts/trivy.sh"
