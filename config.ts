@@ -110,6 +110,48 @@ const HealthSettingsSchema = z.strictObject({
     requestTimeoutSeconds: z.number().positive().max(120).default(3),
 });
 
+/** Trivy's severities, lowest first (the same list as probes/scan-policy.js). */
+export const SCAN_SEVERITIES = ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
+
+/** YYYY-MM-DD that is a real calendar day; a YAML date that a loader turned into a Date is taken too. */
+const calendarDate = z.preprocess(
+    (v) => (v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().slice(0, 10) : v),
+    z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "expected a date YYYY-MM-DD").refine((s) => {
+        const d = new Date(`${s}T00:00:00Z`);
+        return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+    }, "expected a real calendar date YYYY-MM-DD"),
+);
+
+const AllowEntrySchema = z.strictObject({
+    /** The vulnerability id Trivy reports, e.g. CVE-2024-12345 or GHSA-xxxx-xxxx-xxxx. */
+    id: z.string().regex(/^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]+$/, "expected a vulnerability id such as CVE-2024-12345"),
+    /** Why the finding is accepted for now (shown in the scan report). */
+    reason: z.string().trim().min(1, "expected a reason"),
+    /** Last day (UTC) the entry holds; after it the finding fails the gate again. */
+    expires: calendarDate,
+});
+
+const ScanSchema = z.strictObject({
+    /** Scan every service image with Trivy before its container runs. Default true. */
+    enabled: z.boolean().default(true),
+    /** Findings at or above this severity fail the image's gate. Default CRITICAL. */
+    severity: z.enum(SCAN_SEVERITIES).default("CRITICAL"),
+    /** Leave out findings that have no fixed version yet. Default false. */
+    ignoreUnfixed: z.boolean().default(false),
+    /** Accepted findings: {id, reason, expires}; an expired entry accepts nothing. Default []. */
+    allow: z.array(AllowEntrySchema).default([]),
+    /** Let Trivy download and refresh its vulnerability DB (needs the DB repository). Default true. */
+    dbUpdate: z.boolean().default(true),
+    /** OCI repositories of the DB (a mirror for air-gapped networks). Default: Trivy's own. */
+    dbRepository: z.array(z.string().regex(/^[^\s,]+$/, "expected an OCI repository such as ghcr.io/aquasecurity/trivy-db:2")).optional(),
+    /** Trivy's cache dir holding db/trivy.db, on the machine running Pulumi. Default ${AI_FLEET_CACHE:-~/.cache/ai-fleet}/trivy/cache. */
+    cacheDir: z.string().min(1).optional(),
+    /** The trivy binary. Default: what scripts/trivy.sh provides (on PATH at 0.74.0, or its cached build). */
+    trivy: z.string().min(1).optional(),
+    /** Per-image scan timeout. Default 600 s. */
+    timeoutSeconds: z.number().positive().max(7200).default(600),
+});
+
 export const StackConfigSchema = z
     .strictObject({
         /** Machine profile name: profiles/<machine>.json. */
@@ -180,6 +222,8 @@ export const StackConfigSchema = z
                 allowUngatedBatch: z.boolean().default(false),
             })
             .default({ canary: [], excluded: {}, health: HealthSettingsSchema.parse({}), exposeDependencies: false, allowUngatedBatch: false }),
+        /** The vulnerability gate (Trivy) between verification and containers. */
+        scan: ScanSchema.default(ScanSchema.parse({})),
         deploy: z
             .strictObject({
                 /** Stack (org/project/stack) of a build-phase run whose `images` output to deploy. */
@@ -199,6 +243,7 @@ export type FamilyConfig = z.infer<typeof FamilySchema>;
 export type HealthSettings = z.infer<typeof HealthSettingsSchema>;
 export type PortMapping = z.infer<typeof PortSchema>;
 export type Hardening = z.infer<typeof HardeningSchema>;
+export type ScanSettings = z.infer<typeof ScanSchema>;
 
 /**
  * A service's published ports. Default: port and healthPort on themselves, and the HTTP health

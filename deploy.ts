@@ -21,8 +21,10 @@ import {
     RolledOutService,
     rollOutService,
     RolloutReport,
+    ScanReport,
     ServiceImage,
 } from "./components";
+import { scanned } from "./scanGate";
 
 /** Inputs of deploy() that do not come from the stack config. */
 export interface DeployInputs {
@@ -62,6 +64,8 @@ export interface FleetOutputs {
     report?: pulumi.Output<RolloutReport>;
     /** The rollout order (scripts/plan.ts draws it). */
     plan?: { levels: string[][]; criticalPath: string[]; canary: string[]; canaryDependencies: string[]; gated: string[] };
+    /** Per service: the vulnerability scan report (unless ai-fleet:scan.enabled is false). */
+    scanReport?: pulumi.Output<Record<string, ScanReport>>;
 }
 
 /** Context and Dockerfile of a service, relative to build.contextRoot (build.layout, else <snake_case>/Dockerfile). */
@@ -194,7 +198,11 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
     if (stack.phase === "build") {
         return outputs;
     }
-    return { ...outputs, ...rollOut(config, release, verified, registry) };
+    // The vulnerability gate: containers take the scanned references, so none runs an image before
+    // its scan passed (scanGate.ts).
+    const runnable = scanned({ scan: stack.scan, services: Object.keys(stack.services), verified, registry });
+    outputs.scanReport = runnable.report;
+    return { ...outputs, ...rollOut(config, release, runnable.images, registry) };
 }
 
 /** The container target of the stack: the docker provider, or the docker CLI through commands. */

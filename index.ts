@@ -34,3 +34,4 @@ export const report = fleet.report;
 export const plan = fleet.plan;
 /** The release once every required service passed its health check: what a rollback restores. */
 export const release = releaseOutput(fleet, Object.keys(config.stack.services));
+export const scanReport = fleet.scanReport;

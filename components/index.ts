@@ -1,6 +1,7 @@
 export * from "./buildSpec";
 export * from "./familyImage";
 export * from "./healthCheck";
+export * from "./imageScan";
 export * from "./imageVerification";
 export * from "./pinnedImage";
 export * from "./probes";

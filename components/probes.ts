@@ -5,7 +5,7 @@ import * as path from "path";
  * directory the program runs in (the project root), so the command, which is part of the
  * resource's inputs, is the same in every clone and a second `up` replaces nothing.
  */
-export function probeCommand(script: "health-probe.js" | "verify-image.js" | "container.js"): string {
+export function probeCommand(script: "health-probe.js" | "verify-image.js" | "container.js" | "scan-image.js"): string {
     const abs = path.join(__dirname, "..", "probes", script);
     const rel = path.relative(process.cwd(), abs);
     const shown = rel.startsWith("..") || path.isAbsolute(rel) ? abs : rel;

@@ -4,12 +4,15 @@
  *
  * The mocks answer like the providers would: docker-build returns a digest, the verification
  * command returns the digest it was asked to find, the health probe returns a healthy report
- * unless the scenario says a service fails.
+ * unless the scenario says a service fails, and the vulnerability scan stands in for Trivy with the
+ * scenario's findings, judged by the gate's real policy (probes/scan-policy.js) with the severity
+ * and allow-list the command was given.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { FleetConfig, parseStackConfig, PROJECT } from "../../config";
 import { readStackFile } from "../../stackFile";
+import { decide, failureMessage, allowedNote, Finding, Severity } from "../../probes/scan-policy";
 
 /** One resource the program registered. */
 export interface Registered {
@@ -28,10 +31,12 @@ export interface Scenario {
     missingImages: Set<string>;
     /** Outputs of StackReferences by stack name. */
     stackOutputs: Record<string, Record<string, unknown>>;
+    /** What "Trivy" finds in a service's image (none when absent). */
+    scanFindings: Record<string, Finding[]>;
 }
 
 export const registered: Registered[] = [];
-export const scenario: Scenario = { failHealth: new Set(), unhealthyReport: new Set(), missingImages: new Set(), stackOutputs: {} };
+export const scenario: Scenario = { failHealth: new Set(), unhealthyReport: new Set(), missingImages: new Set(), stackOutputs: {}, scanFindings: {} };
 
 /** Deterministic fake digest of a string. */
 export function fakeDigest(s: string): string {
@@ -59,6 +64,23 @@ function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
         }
         const healthy = !scenario.unhealthyReport.has(service);
         const report = { service, host: env.FLEET_HOST, url: env.FLEET_HEALTH_URL, healthy, status: healthy ? "ok" : "degraded", httpStatus: 200, attempts: 1, elapsedSeconds: 0.1, digest: env.FLEET_DIGEST, required };
+        return { ...inputs, stdout: JSON.stringify(report), stderr: "" };
+    }
+    if (env.FLEET_SCAN_IMAGE !== undefined) {
+        // Stands in for probes/scan-image.js: the findings come from the scenario instead of Trivy.
+        const service = env.FLEET_SCAN_SERVICE;
+        const severity = env.FLEET_SCAN_SEVERITY as Severity;
+        const findings = scenario.scanFindings[service] ?? [];
+        const decision = decide(findings, { severity, allow: JSON.parse(env.FLEET_SCAN_ALLOW) }, new Date());
+        if (!decision.passed) {
+            throw new Error(`vulnerability gate failed: ${failureMessage(`${env.FLEET_SCAN_IMAGE} (service ${service})`, decision, severity)}`);
+        }
+        const digest = env.FLEET_SCAN_IMAGE.slice(env.FLEET_SCAN_IMAGE.indexOf("@") + 1);
+        const report = {
+            service, image: env.FLEET_SCAN_IMAGE, digest, passed: true, severity, os: "debian 12.12", findings: findings.length, counts: decision.counts,
+            allowed: decision.allowed.map((f) => ({ id: f.id, severity: f.severity, pkg: f.pkg, installed: f.installed, fixed: f.fixed, reason: f.reason, expires: f.expires, note: allowedNote(f) })),
+            scanSeconds: 0.1, waitedSeconds: 0,
+        };
         return { ...inputs, stdout: JSON.stringify(report), stderr: "" };
     }
     if (env.FLEET_IMAGE !== undefined) {
@@ -112,6 +134,7 @@ export function resetWorld(): void {
     scenario.unhealthyReport.clear();
     scenario.missingImages.clear();
     scenario.stackOutputs = {};
+    scenario.scanFindings = {};
 }
 
 /** Resolves an Output's value (rejects if it failed). */
