@@ -362,7 +362,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
 
         it("finds every pushed image by tag with the digest its push reported, and by its pinned reference", async function () {
             const images = [...built.values()].filter((b) => b.digest);
-            expect(images.length, "pushed images (case 1)").to.equal(7);
+            expect(images.length, "pushed images (case 1): 2 families, 6 services").to.equal(8);
             for (const b of images) {
                 const byTag = await runComponentCommand(verificationCommand({ image: b.ref, expectedDigest: b.digest, registry: creds() }));
                 expect(byTag.code, `verification of ${b.ref}${show(byTag)}`).to.equal(0);
