@@ -56,7 +56,7 @@ describe("the vulnerability gate under mocks", function () {
         });
         expect(await finish(out)).to.equal(undefined);
         expect(scans().map((c) => c.name).sort()).to.deep.equal([
-            "svc-affective-processing-center-scan-trivy", "svc-model-ops-coordinator-scan-trivy", "svc-real-time-audio-pipeline-scan-trivy",
+            "svc-affective-processing-center-scan-trivy", "svc-code-generator-scan-trivy", "svc-model-ops-coordinator-scan-trivy", "svc-real-time-audio-pipeline-scan-trivy",
             "svc-service-registry-scan-trivy", "svc-system-digital-twin-scan-trivy",
         ]);
         const scan = scanOf("system-digital-twin");
@@ -166,7 +166,7 @@ describe("the vulnerability gate under mocks", function () {
         expect(await finish(out)).to.equal(undefined);
         expect(scans()).to.have.length(0);
         expect(out.scanReport).to.equal(undefined);
-        expect(ofType(T.container)).to.have.length(5);
+        expect(ofType(T.container)).to.have.length(6);
     });
 
     it("scans nothing in the build phase (no container runs there; the deploying stack scans)", async () => {
