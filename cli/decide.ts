@@ -5,6 +5,9 @@
  */
 
 /** Options of the rollout, rollback and status commands. */
+/** Exit codes of rollout, rollback and status. */
+export const EXIT = { ok: 0, rolledBack: 1, rollbackFailed: 2, refused: 3, error: 4 } as const;
+
 export interface CliOptions {
     /** Stack name (e.g. local, mainpc). */
     stack: string;

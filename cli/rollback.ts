@@ -4,10 +4,10 @@
  * service's `<repo>:<tag>`, verified in the registry); builds nothing, edits no stack config, then
  * checks health.
  */
-import { CliOptions, lastRelease, parseCliArgs } from "./decide";
-import { EXIT, chooseRuntime } from "./rollout";
+import { CliOptions, EXIT, lastRelease } from "./decide";
+import { chooseRuntime } from "./rollout";
 import { deployRelease, verifyOnRelease } from "./update";
-import { openStack, prepare, say } from "./workspace";
+import { openStack, prepare, runMain, say } from "./workspace";
 
 /** The whole command; returns the exit code. */
 export async function rollback(opts: CliOptions): Promise<number> {
@@ -37,17 +37,5 @@ export async function rollback(opts: CliOptions): Promise<number> {
 }
 
 if (require.main === module) {
-    void (async () => {
-        let opts: CliOptions;
-        try {
-            opts = parseCliArgs(process.argv.slice(2), "rollback");
-        } catch (e) {
-            say((e as Error).message);
-            process.exit(EXIT.refused);
-        }
-        process.exit(await rollback(opts));
-    })().catch((e: Error) => {
-        say(`rollback: ${e.message}`);
-        process.exit(EXIT.error);
-    });
+    runMain("rollback", rollback);
 }

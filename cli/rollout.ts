@@ -8,10 +8,11 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { RUNTIME_ENV } from "../release";
 import { CliOptions, lastRelease, Release } from "./decide";
 import { deployRelease, previewAndUp, UpdateResult, verifyOnRelease } from "./update";
-import { hasDockerPlugin, openStack, prepare, say } from "./workspace";
+import { hasDockerPlugin, openStack, prepare, runMain, say } from "./workspace";
 
 /** Exit codes: 0 rolled out; 1 failed (rolled back when it could); 2 the rollback failed too; 3 refused (usage, a live lock); 4 error. */
-export const EXIT = { ok: 0, rolledBack: 1, rollbackFailed: 2, refused: 3, error: 4 } as const;
+export { EXIT } from "./decide";
+import { EXIT } from "./decide";
 
 /** Uses the cli container runtime where the docker provider plugin is missing, and says so. */
 export async function chooseRuntime(stack: Stack): Promise<void> {
@@ -85,18 +86,5 @@ export async function rollout(opts: CliOptions): Promise<number> {
 }
 
 if (require.main === module) {
-    void (async () => {
-        const { parseCliArgs } = await import("./decide");
-        let opts: CliOptions;
-        try {
-            opts = parseCliArgs(process.argv.slice(2), "rollout");
-        } catch (e) {
-            say((e as Error).message);
-            process.exit(EXIT.refused);
-        }
-        process.exit(await rollout(opts));
-    })().catch((e: Error) => {
-        say(`rollout: ${e.message}`);
-        process.exit(EXIT.error);
-    });
+    runMain("rollout", rollout);
 }

@@ -5,9 +5,9 @@
  */
 import { execFileSync } from "child_process";
 import { containerName } from "../naming";
-import { CliOptions, parseCliArgs } from "./decide";
+import { CliOptions } from "./decide";
 import { probeNow } from "./update";
-import { openStack, say } from "./workspace";
+import { openStack, runMain, say } from "./workspace";
 
 /** One row of the status table. */
 export interface StatusRow {
@@ -84,17 +84,5 @@ export async function status(opts: CliOptions): Promise<number> {
 }
 
 if (require.main === module) {
-    void (async () => {
-        let opts: CliOptions;
-        try {
-            opts = parseCliArgs(process.argv.slice(2), "status");
-        } catch (e) {
-            say((e as Error).message);
-            process.exit(3);
-        }
-        process.exit(await status(opts));
-    })().catch((e: Error) => {
-        say(`status: ${e.message}`);
-        process.exit(4);
-    });
+    runMain("status", status);
 }

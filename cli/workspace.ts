@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import { CliOptions, describePending, LockContent, lockVerdict, PendingOperation } from "./decide";
+import { CliOptions, describePending, EXIT, LockContent, lockVerdict, parseCliArgs, PendingOperation } from "./decide";
 
 /** The repository root (Pulumi.yaml, scripts/). */
 export const ROOT = path.resolve(__dirname, "..");
@@ -16,6 +16,24 @@ export const ROOT = path.resolve(__dirname, "..");
 /** A line to the operator (stderr keeps stdout for Pulumi's own progress). */
 export function say(msg: string): void {
     process.stderr.write(`[fleet] ${msg}\n`);
+}
+
+/** A command's main: its arguments parsed (a usage error exits 3), then its own exit code (an unexpected error exits 4). */
+export function runMain(command: "rollout" | "rollback" | "status", main: (opts: CliOptions) => Promise<number>): void {
+    let opts: CliOptions;
+    try {
+        opts = parseCliArgs(process.argv.slice(2), command);
+    } catch (e) {
+        say((e as Error).message);
+        process.exit(EXIT.refused);
+    }
+    main(opts).then(
+        (code) => process.exit(code),
+        (e: Error) => {
+            say(`${command}: ${e.message}`);
+            process.exit(EXIT.error);
+        },
+    );
 }
 
 /** This process's environment plus scripts/local/env.sh and scripts/pulumi-offline-env.sh (they only fill in what is unset). */
