@@ -5,20 +5,16 @@
  * checks health.
  */
 import { CliOptions, EXIT, lastRelease } from "./decide";
-import { chooseRuntime } from "./rollout";
+import { readyStack } from "./rollout";
 import { deployRelease, verifyOnRelease } from "./update";
-import { openStack, prepare, runMain, say } from "./workspace";
+import { runMain, say } from "./workspace";
 
 /** The whole command; returns the exit code. */
 export async function rollback(opts: CliOptions): Promise<number> {
-    const { stack, env } = await openStack(opts);
-    try {
-        await prepare(stack, env);
-    } catch (e) {
-        say((e as Error).message);
+    const stack = await readyStack(opts);
+    if (stack === undefined) {
         return EXIT.refused;
     }
-    await chooseRuntime(stack);
     const last = lastRelease(await stack.outputs());
     const target = opts.to !== undefined ? { tag: opts.to } : last;
     if (!target) {

@@ -63,16 +63,28 @@ export async function rollBack(stack: Stack, failed: UpdateResult, release: Rele
     return EXIT.rolledBack;
 }
 
-/** The whole command; returns the exit code. */
-export async function rollout(opts: CliOptions): Promise<number> {
+/**
+ * The stack, ready for an update: opened, what an interrupted run left cleared, the container
+ * runtime chosen. Undefined (said why) when it must not be touched, e.g. a live run holds its lock.
+ */
+export async function readyStack(opts: CliOptions): Promise<Stack | undefined> {
     const { stack, env } = await openStack(opts);
     try {
         await prepare(stack, env);
     } catch (e) {
         say((e as Error).message);
-        return EXIT.refused;
+        return undefined;
     }
     await chooseRuntime(stack);
+    return stack;
+}
+
+/** The whole command; returns the exit code. */
+export async function rollout(opts: CliOptions): Promise<number> {
+    const stack = await readyStack(opts);
+    if (stack === undefined) {
+        return EXIT.refused;
+    }
     // Read before the update: a failed update leaves these outputs as they are.
     const release = lastRelease(await stack.outputs());
     say(release ? `last release that passed on ${opts.stack}: ${release.tag}` : `no release has passed on ${opts.stack} yet`);

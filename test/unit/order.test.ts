@@ -6,7 +6,7 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { deploy, FleetOutputs } from "../../deploy";
-import { dependents } from "../../graph";
+import { dependencyClosure, dependents } from "../../graph";
 import { kebab, resolveTag } from "../../naming";
 import { fleetConfig, ofType, resetWorld, scenario, settle, T, unwrapSecret, valueOf } from "./harness";
 
@@ -38,20 +38,7 @@ function rolledOut(stack: string): string[] {
 function heldBack(stack: string, name: string): Set<string> {
     const { services, rollout } = fleetConfig(stack).stack;
     const edges = Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.dependsOn.filter((d) => services[d] !== undefined)]));
-    const needed = new Set<string>();
-    const closure = (roots: string[]): Set<string> => {
-        const out = new Set<string>();
-        const todo = roots.flatMap((r) => edges[r]);
-        while (todo.length) {
-            const n = todo.pop() as string;
-            if (!out.has(n)) {
-                out.add(n);
-                todo.push(...edges[n]);
-            }
-        }
-        return out;
-    };
-    closure(rollout.canary).forEach((n) => needed.add(n));
+    const needed = dependencyClosure(edges, rollout.canary);
     for (const n of Object.keys(services)) {
         if (!rollout.canary.includes(n) && !needed.has(n)) {
             edges[n] = [...edges[n], ...rollout.canary];
