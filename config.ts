@@ -33,7 +33,10 @@ const PortSchema = z.strictObject({
 
 const HardeningSchema = z.strictObject({
     /** Run as this UID:GID. Default 10001:10001. */
-    user: z.string().regex(/^[0-9]+:[0-9]+$/, "expected UID:GID in numbers, e.g. 10001:10001").default("10001:10001"),
+    user: z
+        .string()
+        .regex(/^[0-9]+:[0-9]+$/, "expected UID:GID in numbers, e.g. 10001:10001")
+        .default("10001:10001"),
     /** tini (Docker's init) as PID 1. Default true. */
     init: z.boolean().default(true),
     /** Read-only root filesystem. Default true. */
@@ -66,7 +69,10 @@ const ServiceSchema = z.strictObject({
     health: z
         .strictObject({
             /** HTTP path answering {"status":"ok"}. Default /health. */
-            path: z.string().regex(/^\/[^\s]*$/, "expected a path starting with /").default("/health"),
+            path: z
+                .string()
+                .regex(/^\/[^\s]*$/, "expected a path starting with /")
+                .default("/health"),
             /** Host port of the HTTP health endpoint. Default healthPort + 1 (the fleet's convention; remap it where that port is taken). */
             hostPort: port.optional(),
         })
@@ -116,10 +122,13 @@ export const SCAN_SEVERITIES = ["UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"] 
 /** YYYY-MM-DD that is a real calendar day; a YAML date that a loader turned into a Date is taken too. */
 const calendarDate = z.preprocess(
     (v) => (v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString().slice(0, 10) : v),
-    z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "expected a date YYYY-MM-DD").refine((s) => {
-        const d = new Date(`${s}T00:00:00Z`);
-        return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
-    }, "expected a real calendar date YYYY-MM-DD"),
+    z
+        .string()
+        .regex(/^\d{4}-\d{2}-\d{2}$/, "expected a date YYYY-MM-DD")
+        .refine((s) => {
+            const d = new Date(`${s}T00:00:00Z`);
+            return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+        }, "expected a real calendar date YYYY-MM-DD"),
 );
 
 const AllowEntrySchema = z.strictObject({
@@ -160,7 +169,12 @@ export const StackConfigSchema = z
         phase: z.enum(["all", "build", "deploy"]).default("all"),
         docker: z.strictObject({
             /** The machine's Docker host: ssh://user@host or unix:///var/run/docker.sock (or tcp://). */
-            host: z.string().regex(/^(ssh:\/\/[^@\s]+@[^\s/]+|unix:\/\/\/\S+|tcp:\/\/\S+)$/, "expected ssh://user@host, unix:///path/to/docker.sock or tcp://host:port"),
+            host: z
+                .string()
+                .regex(
+                    /^(ssh:\/\/[^@\s]+@[^\s/]+|unix:\/\/\/\S+|tcp:\/\/\S+)$/,
+                    "expected ssh://user@host, unix:///path/to/docker.sock or tcp://host:port",
+                ),
             /** Host name the health checks call. Default: the ssh/tcp host, or 127.0.0.1 for a socket. */
             healthHost: z.string().min(1).optional(),
             /** Address host ports bind to. Default 0.0.0.0. */
@@ -180,7 +194,10 @@ export const StackConfigSchema = z
             /** Registry user. */
             username: z.string().min(1),
             /** Environment variable holding the password when the secret registryPassword is not set. */
-            passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+            passwordEnv: z
+                .string()
+                .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+                .optional(),
             /** Talk plain HTTP to the registry (loopback test registries only). Default false. */
             insecure: z.boolean().default(false),
         }),
@@ -194,42 +211,70 @@ export const StackConfigSchema = z
             /** Registry build cache; omit for none (the local engine's builder cannot export it). */
             cache: z
                 .strictObject({
-                    ref: imageRefString.refine((s) => !parseImageRef(s)?.tag && !parseImageRef(s)?.digest, "expected a repository without tag or digest"),
+                    ref: imageRefString.refine(
+                        (s) => !parseImageRef(s)?.tag && !parseImageRef(s)?.digest,
+                        "expected a repository without tag or digest",
+                    ),
                     mode: z.enum(["max", "min"]).default("max"),
                 })
                 .optional(),
             /** A buildx builder by name (e.g. a BuildKit daemon that can push and export registry cache). Default: the Docker host's own builder. */
-            builder: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "expected a buildx builder name").optional(),
+            builder: z
+                .string()
+                .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "expected a buildx builder name")
+                .optional(),
             /** Build images during `pulumi preview` too. Default false (preview stays quick). */
             buildOnPreview: z.boolean().default(false),
             /** Where contexts and Dockerfiles are: templates for families and services (build/layout.ts). Default families/{name}, {snake}, {context}/Dockerfile. */
             layout: LayoutSchema.optional(),
         }),
         families: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lowercase family name"), FamilySchema),
-        services: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name in PascalCase letters and digits"), ServiceSchema),
+        services: z.record(
+            z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name in PascalCase letters and digits"),
+            ServiceSchema,
+        ),
         rollout: z
             .strictObject({
                 /** Services rolled out first (after what they depend on); their health gates everything they do not need. */
                 canary: z.array(z.string()).default([]),
                 /** Dependencies this stack leaves out on purpose, with the reason (e.g. a service of the config not in this fleet). */
-                excluded: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name"), z.string().min(1, "expected the reason")).default({}),
+                excluded: z
+                    .record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name"), z.string().min(1, "expected the reason"))
+                    .default({}),
                 health: HealthSettingsSchema.default(HealthSettingsSchema.parse({})),
                 /** Another stack (org/project/stack) whose canaryReport must be healthy before this batch. */
-                gateStack: z.string().regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack").optional(),
+                gateStack: z
+                    .string()
+                    .regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack")
+                    .optional(),
                 /** Pass each container its dependencies' health URLs (FLEET_DEPENDENCIES; a change of dependsOn then restarts it). Default false. */
                 exposeDependencies: z.boolean().default(false),
                 /** Roll out the batch with no canary and no gate stack. Default false. */
                 allowUngatedBatch: z.boolean().default(false),
             })
-            .default({ canary: [], excluded: {}, health: HealthSettingsSchema.parse({}), exposeDependencies: false, allowUngatedBatch: false }),
+            .default({
+                canary: [],
+                excluded: {},
+                health: HealthSettingsSchema.parse({}),
+                exposeDependencies: false,
+                allowUngatedBatch: false,
+            }),
         /** The vulnerability gate (Trivy) between verification and containers. */
         scan: ScanSchema.default(ScanSchema.parse({})),
         deploy: z
             .strictObject({
                 /** Stack (org/project/stack) of a build-phase run whose `images` output to deploy. */
-                imagesFromStack: z.string().regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack").optional(),
+                imagesFromStack: z
+                    .string()
+                    .regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack")
+                    .optional(),
                 /** Explicit image references by service or family name: repository@sha256:digest. */
-                images: z.record(z.string(), imageRefString.refine((s) => !!parseImageRef(s)?.digest, "expected a reference pinned by @sha256:digest")).optional(),
+                images: z
+                    .record(
+                        z.string(),
+                        imageRefString.refine((s) => !!parseImageRef(s)?.digest, "expected a reference pinned by @sha256:digest"),
+                    )
+                    .optional(),
             })
             .optional(),
     })
@@ -317,27 +362,39 @@ export function findFamilyCycle(families: Record<string, { parent?: string }>): 
     return undefined;
 }
 
-function checkCrossReferences(cfg: {
-    build?: { layout?: z.infer<typeof LayoutSchema> };
-    families: Record<string, FamilyConfig>;
-    services: Record<string, ServiceConfig>;
-    rollout: { canary: string[]; excluded: Record<string, string>; gateStack?: string; allowUngatedBatch: boolean };
-    phase: string;
-    deploy?: { imagesFromStack?: string; images?: Record<string, string> };
-}, ctx: z.RefinementCtx): void {
+function checkCrossReferences(
+    cfg: {
+        build?: { layout?: z.infer<typeof LayoutSchema> };
+        families: Record<string, FamilyConfig>;
+        services: Record<string, ServiceConfig>;
+        rollout: { canary: string[]; excluded: Record<string, string>; gateStack?: string; allowUngatedBatch: boolean };
+        phase: string;
+        deploy?: { imagesFromStack?: string; images?: Record<string, string> };
+    },
+    ctx: z.RefinementCtx,
+): void {
     const families = isObject(cfg.families) ? cfg.families : {};
     const services = isObject(cfg.services) ? cfg.services : {};
     const canary = Array.isArray(cfg.rollout?.canary) ? cfg.rollout.canary : [];
     for (const [name, fam] of Object.entries(families).filter(([, f]) => isObject(f))) {
         if ((fam.parent === undefined) === (fam.baseImage === undefined)) {
-            ctx.addIssue({ code: "custom", path: ["families", name], message: "expected exactly one of 'parent' (another family) or 'baseImage' (an external image)" });
+            ctx.addIssue({
+                code: "custom",
+                path: ["families", name],
+                message: "expected exactly one of 'parent' (another family) or 'baseImage' (an external image)",
+            });
         }
         if (fam.parent !== undefined && families[fam.parent] === undefined) {
-            ctx.addIssue({ code: "custom", path: ["families", name, "parent"], message: `unknown family "${fam.parent}" (known: ${Object.keys(families).sort().join(", ")})` });
+            ctx.addIssue({
+                code: "custom",
+                path: ["families", name, "parent"],
+                message: `unknown family "${fam.parent}" (known: ${Object.keys(families).sort().join(", ")})`,
+            });
         }
     }
     if (isObject(cfg.build) && (cfg.build.layout === undefined || isObject(cfg.build.layout))) {
-        const entries = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => isObject(v))) as Record<string, LayoutEntry>;
+        const entries = (o: Record<string, unknown>) =>
+            Object.fromEntries(Object.entries(o).filter(([, v]) => isObject(v))) as Record<string, LayoutEntry>;
         layoutPathIssues(cfg.build.layout, entries(families), entries(services)).forEach((i) => ctx.addIssue({ code: "custom", ...i }));
     }
     const cycle = findFamilyCycle(families);
@@ -348,11 +405,21 @@ function checkCrossReferences(cfg: {
     const hostPorts = new Map<string, string>();
     const repos = new Map<string, string>();
     for (const [name, svc] of Object.entries(services)) {
-        if (!isObject(svc) || typeof svc.port !== "number" || typeof svc.healthPort !== "number" || !isObject(svc.health) || !isObject(svc.hardening)) {
+        if (
+            !isObject(svc) ||
+            typeof svc.port !== "number" ||
+            typeof svc.healthPort !== "number" ||
+            !isObject(svc.health) ||
+            !isObject(svc.hardening)
+        ) {
             continue;
         }
         if (families[svc.family] === undefined) {
-            ctx.addIssue({ code: "custom", path: ["services", name, "family"], message: `unknown family "${svc.family}" (known: ${Object.keys(families).sort().join(", ")})` });
+            ctx.addIssue({
+                code: "custom",
+                path: ["services", name, "family"],
+                message: `unknown family "${svc.family}" (known: ${Object.keys(families).sort().join(", ")})`,
+            });
         }
         const ports = publishedPorts(svc);
         ports.forEach((p, i) => {
@@ -360,7 +427,11 @@ function checkCrossReferences(cfg: {
             const owner = hostPorts.get(key);
             const where = svc.ports ? ["services", name, "ports", i, "host"] : ["services", name, "ports"];
             if (owner !== undefined) {
-                ctx.addIssue({ code: "custom", path: where, message: `host port ${p.host}/${p.protocol} is already bound by ${owner} on this machine; give one of them another host port` });
+                ctx.addIssue({
+                    code: "custom",
+                    path: where,
+                    message: `host port ${p.host}/${p.protocol} is already bound by ${owner} on this machine; give one of them another host port`,
+                });
             } else {
                 hostPorts.set(key, name);
             }
@@ -369,7 +440,11 @@ function checkCrossReferences(cfg: {
         ports.forEach((p, i) => {
             const key = `${p.container}/${p.protocol}`;
             if (containerPorts.has(key)) {
-                ctx.addIssue({ code: "custom", path: ["services", name, "ports", i, "container"], message: `container port ${key} is published twice` });
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["services", name, "ports", i, "container"],
+                    message: `container port ${key} is published twice`,
+                });
             }
             containerPorts.add(key);
         });
@@ -384,26 +459,44 @@ function checkCrossReferences(cfg: {
         const repo = svc.image ?? snake(name);
         const other = repos.get(repo);
         if (other !== undefined) {
-            ctx.addIssue({ code: "custom", path: ["services", name, "image"], message: `image repository "${repo}" is already used by ${other}` });
+            ctx.addIssue({
+                code: "custom",
+                path: ["services", name, "image"],
+                message: `image repository "${repo}" is already used by ${other}`,
+            });
         } else if (families[repo] !== undefined) {
-            ctx.addIssue({ code: "custom", path: ["services", name, "image"], message: `image repository "${repo}" is the name of a family image` });
+            ctx.addIssue({
+                code: "custom",
+                path: ["services", name, "image"],
+                message: `image repository "${repo}" is the name of a family image`,
+            });
         } else {
             repos.set(repo, name);
         }
         if (!svc.hardening.readOnlyRoot && svc.hardening.tmpfs.length > 0 && svc.hardening.tmpfs.join() !== "/tmp") {
-            ctx.addIssue({ code: "custom", path: ["services", name, "hardening", "tmpfs"], message: "tmpfs mounts are for a read-only root; drop them or keep readOnlyRoot" });
+            ctx.addIssue({
+                code: "custom",
+                path: ["services", name, "hardening", "tmpfs"],
+                message: "tmpfs mounts are for a read-only root; drop them or keep readOnlyRoot",
+            });
         }
     }
     const seenCanary = new Set<string>();
     canary.forEach((name, i) => {
         if (services[name] === undefined) {
-            ctx.addIssue({ code: "custom", path: ["rollout", "canary", i], message: `canary entry "${name}" names no service (known: ${Object.keys(services).sort().join(", ")})` });
+            ctx.addIssue({
+                code: "custom",
+                path: ["rollout", "canary", i],
+                message: `canary entry "${name}" names no service (known: ${Object.keys(services).sort().join(", ")})`,
+            });
         } else if (seenCanary.has(name)) {
             ctx.addIssue({ code: "custom", path: ["rollout", "canary", i], message: `canary entry "${name}" is listed twice` });
         }
         seenCanary.add(name);
     });
-    const graphable = Object.entries(services).filter(([, svc]) => isObject(svc) && Array.isArray(svc.dependsOn) && typeof svc.required === "boolean");
+    const graphable = Object.entries(services).filter(
+        ([, svc]) => isObject(svc) && Array.isArray(svc.dependsOn) && typeof svc.required === "boolean",
+    );
     if (graphable.length === Object.keys(services).length && isObject(cfg.rollout?.excluded)) {
         const issues = checkGraph({
             services: Object.fromEntries(graphable),
@@ -414,11 +507,18 @@ function checkCrossReferences(cfg: {
         issues.forEach((issue) => ctx.addIssue({ code: "custom", path: issue.path, message: issue.message }));
     }
     const hasBatch = Object.keys(services).some((s) => !seenCanary.has(s));
-    if (cfg.phase !== "build" && hasBatch && seenCanary.size === 0 && cfg.rollout?.gateStack === undefined && !cfg.rollout?.allowUngatedBatch) {
+    if (
+        cfg.phase !== "build" &&
+        hasBatch &&
+        seenCanary.size === 0 &&
+        cfg.rollout?.gateStack === undefined &&
+        !cfg.rollout?.allowUngatedBatch
+    ) {
         ctx.addIssue({
             code: "custom",
             path: ["rollout", "canary"],
-            message: "no canary and no gateStack: the batch would roll out ungated; name canary services, set rollout.gateStack, or set rollout.allowUngatedBatch: true",
+            message:
+                "no canary and no gateStack: the batch would roll out ungated; name canary services, set rollout.gateStack, or set rollout.allowUngatedBatch: true",
         });
     }
     for (const issue of consistencyIssues(cfg as unknown as Record<string, unknown>)) {
@@ -436,7 +536,9 @@ function isObject(v: unknown): v is Record<string, any> {
  */
 export class ConfigError extends pulumi.RunError {
     constructor(public readonly issues: string[]) {
-        super(`invalid stack config (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n${issues.map((i) => `  - ${i}`).join("\n")}`);
+        super(
+            `invalid stack config (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n${issues.map((i) => `  - ${i}`).join("\n")}`,
+        );
         this.name = "ConfigError";
     }
 }
@@ -461,7 +563,11 @@ export interface FleetConfig {
  * ConfigError listing every problem, the profile's and the stack context's included (`context`:
  * which stack this is and which keys are secrets); returns a frozen config.
  */
-export function parseStackConfig(raw: unknown, profileLoader: (machine: string) => Profile = (m) => loadProfile(m), context: StackContext = {}): FleetConfig {
+export function parseStackConfig(
+    raw: unknown,
+    profileLoader: (machine: string) => Profile = (m) => loadProfile(m),
+    context: StackContext = {},
+): FleetConfig {
     const result = StackConfigSchema.safeParse(raw);
     const issues = result.success ? [] : result.error.issues.map(formatIssue);
     if (isObject(raw)) {
@@ -548,7 +654,7 @@ export function configSecretness(allConfig: Record<string, string>, isSecret: (f
  * hence required by path), so unit tests' `setAllConfig(config, secretKeys)` is honoured too.
  */
 export function configKeyIsSecret(fullKey: string): boolean {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily
     const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
     if (typeof runtimeConfig.isConfigSecret !== "function") {
         throw new Error("@pulumi/pulumi no longer exports runtime/config.isConfigSecret: update configKeyIsSecret");
@@ -562,7 +668,7 @@ export function configKeyIsSecret(fullKey: string): boolean {
  * and then no key can be called plaintext).
  */
 export function engineSecretKeysKnown(): boolean {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily
     const state = require("@pulumi/pulumi/runtime/state") as { getStore?: () => { config: Record<string, string | undefined> } };
     return typeof state.getStore === "function" && !!state.getStore().config["PULUMI_CONFIG_SECRET_KEYS"];
 }
@@ -589,7 +695,9 @@ export function loadFleetConfig(adjust: (raw: Record<string, unknown>) => Record
     const all = pulumi.runtime.allConfig();
     const secretness = engineSecretKeysKnown() ? configSecretness(all, configKeyIsSecret) : undefined;
     const parsed = parseStackConfig(adjust(rawStackConfig(all)), undefined, { self: currentStackName(), secretness });
-    return secretness !== undefined && configKeyIsSecret(`${PROJECT}:services`) ? Object.freeze({ ...parsed, secretServices: true }) : parsed;
+    return secretness !== undefined && configKeyIsSecret(`${PROJECT}:services`)
+        ? Object.freeze({ ...parsed, secretServices: true })
+        : parsed;
 }
 
 /** The registry password as a secret Output: the `registryPassword` secret, else the env var named by registry.passwordEnv. */
@@ -615,7 +723,10 @@ export function registryPassword(stack: StackConfig, cfg: pulumi.Config = new pu
 export function readSourceCommit(dir: string): SourceCommit | undefined {
     let commit: SourceCommit;
     try {
-        const out = execFileSync("git", ["-C", dir, "log", "-1", "--format=%H %cI"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+        const out = execFileSync("git", ["-C", dir, "log", "-1", "--format=%H %cI"], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "ignore"],
+        }).trim();
         const [sha, iso] = out.split(" ");
         if (!sha || !iso) return undefined;
         commit = { sha, date: new Date(iso) };

@@ -98,10 +98,16 @@ export function healthBoundsIssues(h: Partial<HealthBounds>): Issue[] {
         return issues;
     }
     if (t < i) {
-        issues.push({ path: at("timeoutSeconds"), message: `timeoutSeconds (${t}) is shorter than one intervalSeconds (${i}): the check would give up before its second attempt; expected timeoutSeconds >= intervalSeconds` });
+        issues.push({
+            path: at("timeoutSeconds"),
+            message: `timeoutSeconds (${t}) is shorter than one intervalSeconds (${i}): the check would give up before its second attempt; expected timeoutSeconds >= intervalSeconds`,
+        });
     }
     if (typeof q === "number" && q > t) {
-        issues.push({ path: at("requestTimeoutSeconds"), message: `requestTimeoutSeconds (${q}) is longer than the whole timeoutSeconds (${t}); expected requestTimeoutSeconds <= timeoutSeconds` });
+        issues.push({
+            path: at("requestTimeoutSeconds"),
+            message: `requestTimeoutSeconds (${q}) is longer than the whole timeoutSeconds (${t}); expected requestTimeoutSeconds <= timeoutSeconds`,
+        });
     }
     if (typeof r === "number" && typeof q === "number" && Number.isInteger(r) && r >= 1) {
         // The longest the retries can last: every request waits out its timeout, then the interval.
@@ -118,7 +124,10 @@ export function healthBoundsIssues(h: Partial<HealthBounds>): Issue[] {
 
 /** Host name or IP literal (what a health check can call). */
 function isHostName(s: string): boolean {
-    return isIP(s) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s);
+    return (
+        isIP(s) !== 0 ||
+        /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(s)
+    );
 }
 
 /** True for an IP literal on the loopback interface, or localhost. */
@@ -136,21 +145,33 @@ export function checkAddresses(cfg: Loose): Issue[] {
         const bare = bind.replace(/^\[(.*)\]$/, "$1");
         issues.push({
             path: ["docker", "bindAddress"],
-            message: isIP(bare) !== 0
-                ? `"${bind}": expected an IP address without brackets, e.g. "${bare}"`
-                : `"${bind}" is not an IP address; expected an IPv4 or IPv6 address of the machine, e.g. "0.0.0.0", "127.0.0.1" or "::"`,
+            message:
+                isIP(bare) !== 0
+                    ? `"${bind}": expected an IP address without brackets, e.g. "${bare}"`
+                    : `"${bind}" is not an IP address; expected an IPv4 or IPv6 address of the machine, e.g. "0.0.0.0", "127.0.0.1" or "::"`,
         });
     }
     const healthHost = docker.healthHost;
     if (typeof healthHost === "string" && healthHost.length > 0 && !isHostName(healthHost)) {
-        issues.push({ path: ["docker", "healthHost"], message: `"${healthHost}" is not a host name or IP address; expected e.g. "mainpc" or "192.168.1.20" (no scheme, port or path)` });
+        issues.push({
+            path: ["docker", "healthHost"],
+            message: `"${healthHost}" is not a host name or IP address; expected e.g. "mainpc" or "192.168.1.20" (no scheme, port or path)`,
+        });
     }
     if (typeof docker.host === "string" && /^ssh:\/\/[^@/\s]*:[^@/\s]*@/.test(docker.host)) {
-        issues.push({ path: ["docker", "host"], message: "the ssh URL carries a password in plaintext; expected ssh://user@host with a key from ~/.ssh (ssh-agent or ~/.ssh/config)" });
+        issues.push({
+            path: ["docker", "host"],
+            message:
+                "the ssh URL carries a password in plaintext; expected ssh://user@host with a key from ~/.ssh (ssh-agent or ~/.ssh/config)",
+        });
     }
     const build = isObject(cfg.build) ? cfg.build : {};
     if (typeof build.sourceUrl === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^@/\s]*:[^@/\s]*@/i.test(build.sourceUrl)) {
-        issues.push({ path: ["build", "sourceUrl"], message: "the URL carries a password or token in plaintext (it would be baked into every image's labels); expected a URL without credentials" });
+        issues.push({
+            path: ["build", "sourceUrl"],
+            message:
+                "the URL carries a password or token in plaintext (it would be baked into every image's labels); expected a URL without credentials",
+        });
     }
     return issues;
 }
@@ -176,7 +197,10 @@ export function checkRegistry(cfg: Loose): Issue[] {
         }
     }
     if (host && registry.insecure === true && !isLoopback(host)) {
-        issues.push({ path: ["registry", "insecure"], message: `plain HTTP is for a loopback registry only, and ${host} is not one; expected insecure: false (HTTPS)` });
+        issues.push({
+            path: ["registry", "insecure"],
+            message: `plain HTTP is for a loopback registry only, and ${host} is not one; expected insecure: false (HTTPS)`,
+        });
     }
     return issues;
 }
@@ -188,8 +212,16 @@ export function checkBuildArgs(cfg: Loose): Issue[] {
         for (const [name, item] of entries(cfg[group])) {
             const args = isObject(item.buildArgs) ? item.buildArgs : {};
             for (const key of PROGRAM_BUILD_ARGS.filter((k) => k in args)) {
-                const from = key === "BASE_IMAGE" ? (group === "families" ? "the family's parent or baseImage" : "the service's family") : "the machine profile";
-                issues.push({ path: [group, name, "buildArgs", key], message: `${key} is set by the program from ${from}; a value here would be ignored. Remove it (change ${from} instead)` });
+                const from =
+                    key === "BASE_IMAGE"
+                        ? group === "families"
+                            ? "the family's parent or baseImage"
+                            : "the service's family"
+                        : "the machine profile";
+                issues.push({
+                    path: [group, name, "buildArgs", key],
+                    message: `${key} is set by the program from ${from}; a value here would be ignored. Remove it (change ${from} instead)`,
+                });
             }
         }
     }
@@ -223,9 +255,12 @@ export function checkDeployRegistry(cfg: Loose): Issue[] {
     const issues: Issue[] = [];
     for (const [name, ref] of Object.entries(images)) {
         const parsed = typeof ref === "string" ? parseImageRef(ref) : undefined;
-        const at = parsed ? parsed.registry ?? "docker.io" : undefined;
+        const at = parsed ? (parsed.registry ?? "docker.io") : undefined;
         if (host && at && at !== host) {
-            issues.push({ path: ["deploy", "images", name], message: `"${ref}" is on ${at}, but the verification and the machine only have credentials for registry.host (${host}); expected an image on ${host}` });
+            issues.push({
+                path: ["deploy", "images", name],
+                message: `"${ref}" is on ${at}, but the verification and the machine only have credentials for registry.host (${host}); expected an image on ${host}`,
+            });
         }
     }
     return issues;
@@ -242,7 +277,10 @@ export function checkContainerShapes(cfg: Loose): Issue[] {
         const container = kebab(name);
         const other = seen.get(container);
         if (other !== undefined) {
-            issues.push({ path: ["services", name], message: `its container name ai-<machine>-${container} is also ${other}'s; rename one of the services` });
+            issues.push({
+                path: ["services", name],
+                message: `its container name ai-<machine>-${container} is also ${other}'s; rename one of the services`,
+            });
         } else {
             seen.set(container, name);
         }
@@ -255,9 +293,15 @@ export function checkContainerShapes(cfg: Loose): Issue[] {
             }
             const norm = path.posix.normalize(m).replace(/\/$/, "") || "/";
             if (norm === "/") {
-                issues.push({ path: ["services", name, "hardening", "tmpfs", i], message: `"${m}" would cover the whole root filesystem; expected a directory the service writes, e.g. "/tmp"` });
+                issues.push({
+                    path: ["services", name, "hardening", "tmpfs", i],
+                    message: `"${m}" would cover the whole root filesystem; expected a directory the service writes, e.g. "/tmp"`,
+                });
             } else if (seenMounts.has(norm)) {
-                issues.push({ path: ["services", name, "hardening", "tmpfs", i], message: `"${m}" is mounted twice (Docker refuses duplicate mount points)` });
+                issues.push({
+                    path: ["services", name, "hardening", "tmpfs", i],
+                    message: `"${m}" is mounted twice (Docker refuses duplicate mount points)`,
+                });
             }
             seenMounts.add(norm);
         });
@@ -294,10 +338,16 @@ export function stackContextIssues(raw: Loose, context: StackContext): Issue[] {
         const rollout = isObject(raw.rollout) ? raw.rollout : {};
         const deploy = isObject(raw.deploy) ? raw.deploy : {};
         if (rollout.gateStack === self) {
-            issues.push({ path: ["rollout", "gateStack"], message: `"${self}" is this stack: its batch would wait on its own canary report, which it has not written yet; expected another stack (e.g. organization/ai-fleet/mainpc), or leave gateStack out and gate on this stack's canary` });
+            issues.push({
+                path: ["rollout", "gateStack"],
+                message: `"${self}" is this stack: its batch would wait on its own canary report, which it has not written yet; expected another stack (e.g. organization/ai-fleet/mainpc), or leave gateStack out and gate on this stack's canary`,
+            });
         }
         if (deploy.imagesFromStack === self) {
-            issues.push({ path: ["deploy", "imagesFromStack"], message: `"${self}" is this stack: a deploy-phase stack exports no images of its own; expected the build stack whose images to deploy` });
+            issues.push({
+                path: ["deploy", "imagesFromStack"],
+                message: `"${self}" is this stack: a deploy-phase stack exports no images of its own; expected the build stack whose images to deploy`,
+            });
         }
     }
     if (context.secretness === undefined) {

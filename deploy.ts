@@ -69,12 +69,20 @@ export interface FleetOutputs {
 }
 
 /** Context and Dockerfile of a service, relative to build.contextRoot (build.layout, else <snake_case>/Dockerfile). */
-export function serviceBuildPaths(name: string, svc: LayoutEntry, layout?: StackConfig["build"]["layout"]): { context: string; dockerfile: string } {
+export function serviceBuildPaths(
+    name: string,
+    svc: LayoutEntry,
+    layout?: StackConfig["build"]["layout"],
+): { context: string; dockerfile: string } {
     return buildPaths("services", name, svc, resolveLayout(layout));
 }
 
 /** Context and Dockerfile of a family, relative to build.contextRoot (build.layout, else families/<name>/Dockerfile). */
-export function familyBuildPaths(name: string, fam: LayoutEntry, layout?: StackConfig["build"]["layout"]): { context: string; dockerfile: string } {
+export function familyBuildPaths(
+    name: string,
+    fam: LayoutEntry,
+    layout?: StackConfig["build"]["layout"],
+): { context: string; dockerfile: string } {
     return buildPaths("families", name, fam, resolveLayout(layout));
 }
 
@@ -137,17 +145,18 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
         for (const name of Object.keys(stack.services).sort()) {
             const given = stack.deploy?.images?.[name];
             const tagged = `${repo(stack.services[name].image ?? snake(name))}:${release.tag}`;
-            const ref: pulumi.Output<string> = given !== undefined
-                ? pulumi.output(given)
-                : fromStack !== undefined
-                    ? fromStack.requireOutput("images").apply((all) => {
-                        const entry = (all as Record<string, { pinned?: string }>)[name];
-                        if (!entry?.pinned) {
-                            throw new Error(`stack ${stack.deploy?.imagesFromStack} exports no image for service ${name}`);
-                        }
-                        return entry.pinned;
-                    })
-                    : pulumi.output(tagged);
+            const ref: pulumi.Output<string> =
+                given !== undefined
+                    ? pulumi.output(given)
+                    : fromStack !== undefined
+                      ? fromStack.requireOutput("images").apply((all) => {
+                            const entry = (all as Record<string, { pinned?: string }>)[name];
+                            if (!entry?.pinned) {
+                                throw new Error(`stack ${stack.deploy?.imagesFromStack} exports no image for service ${name}`);
+                            }
+                            return entry.pinned;
+                        })
+                      : pulumi.output(tagged);
             const check = new ImageVerification(`${kebabName(name)}-verify`, { image: ref, registry });
             verified[name] = check;
             images[name] = { pinned: check.pinned, ref };
@@ -170,15 +179,32 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
         // With a parent (pinned by digest), verification also proves the image's layers extend the parent's.
         const verifyBuilt = (key: string, logicalName: string, image: PinnedImage, parent?: pulumi.Output<string>): ImageOutput => {
             const ref = pulumi.interpolate`${image.repository}:${image.tag}`;
-            const check = new ImageVerification(`${logicalName}-verify`, { image: ref, expectedDigest: image.digest, registry, parent, platform: stack.build.platform });
+            const check = new ImageVerification(`${logicalName}-verify`, {
+                image: ref,
+                expectedDigest: image.digest,
+                registry,
+                parent,
+                platform: stack.build.platform,
+            });
             verified[key] = check;
             return { pinned: check.pinned, ref };
         };
         for (const name of familyOrder(stack.families)) {
             const fam = stack.families[name];
             const parent = fam.parent !== undefined ? verified[familyKey(fam.parent)].pinned : (fam.baseImage as string);
-            const image = new FamilyImage(name, { settings, repository: repo(name), ...familyBuildPaths(name, fam, stack.build.layout), baseImage: parent, buildArgs: fam.buildArgs });
-            images[name] = verifyBuilt(familyKey(name), name, image, fam.parent !== undefined ? verified[familyKey(fam.parent)].pinned : undefined);
+            const image = new FamilyImage(name, {
+                settings,
+                repository: repo(name),
+                ...familyBuildPaths(name, fam, stack.build.layout),
+                baseImage: parent,
+                buildArgs: fam.buildArgs,
+            });
+            images[name] = verifyBuilt(
+                familyKey(name),
+                name,
+                image,
+                fam.parent !== undefined ? verified[familyKey(fam.parent)].pinned : undefined,
+            );
         }
         for (const name of Object.keys(stack.services).sort()) {
             const svc = stack.services[name];
@@ -206,7 +232,10 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
 }
 
 /** The container target of the stack: the docker provider, or the docker CLI through commands. */
-function containerTarget(config: FleetConfig, registry: { host: string; username: string; password: pulumi.Output<string> }): ContainerTarget {
+function containerTarget(
+    config: FleetConfig,
+    registry: { host: string; username: string; password: pulumi.Output<string> },
+): ContainerTarget {
     const { stack, profile } = config;
     const network = `ai-fleet-${profile.machine}`;
     if (stack.docker.runtime === "cli") {
@@ -217,7 +246,11 @@ function containerTarget(config: FleetConfig, registry: { host: string; username
         sshOpts: stack.docker.sshOpts.length ? stack.docker.sshOpts : undefined,
         registryAuth: [{ address: registry.host, username: registry.username, password: registry.password }],
     });
-    const net = new docker.Network(`${profile.machine}-network`, { name: network, driver: "bridge", labels: [{ label: "ai-fleet.stack", value: profile.machine }] }, { provider });
+    const net = new docker.Network(
+        `${profile.machine}-network`,
+        { name: network, driver: "bridge", labels: [{ label: "ai-fleet.stack", value: profile.machine }] },
+        { provider },
+    );
     return { runtime: "provider", provider, network: net.name };
 }
 
@@ -246,12 +279,19 @@ function rollOut(
     let canary: { checks: pulumi.Resource[]; report?: pulumi.Output<RolloutReport>; gates: Gate[] } | undefined;
     const canaryGate = (): NonNullable<typeof canary> => {
         if (canary === undefined) {
-            const report = stack.rollout.canary.length > 0
-                ? pulumi.all(stack.rollout.canary.map((n) => rolled[n].health.report)).apply((reports) => combineReports(machine, release.tag, reports))
-                : undefined;
+            const report =
+                stack.rollout.canary.length > 0
+                    ? pulumi
+                          .all(stack.rollout.canary.map((n) => rolled[n].health.report))
+                          .apply((reports) => combineReports(machine, release.tag, reports))
+                    : undefined;
             const gates: Gate[] = report ? [{ source: `${machine} canary`, report }] : [];
             if (gateStack) {
-                gates.push({ source: `stack ${stack.rollout.gateStack}`, report: gateStack.requireOutput("canaryReport") as pulumi.Output<RolloutReport>, requireTag: release.tag });
+                gates.push({
+                    source: `stack ${stack.rollout.gateStack}`,
+                    report: gateStack.requireOutput("canaryReport") as pulumi.Output<RolloutReport>,
+                    requireTag: release.tag,
+                });
             }
             canary = { checks: stack.rollout.canary.map((n) => rolled[n].health.check), report, gates };
         }

@@ -99,9 +99,15 @@ export function checkGraph(input: GraphInput): GraphIssue[] {
             const remote = parseRemote(dep);
             if (remote) {
                 if (input.gateStack === undefined) {
-                    issues.push({ path: at, message: `"${dep}" is on another machine, but no rollout.gateStack can answer for it; set rollout.gateStack to …/${remote.stack}` });
+                    issues.push({
+                        path: at,
+                        message: `"${dep}" is on another machine, but no rollout.gateStack can answer for it; set rollout.gateStack to …/${remote.stack}`,
+                    });
                 } else if (remote.stack !== input.gateStack) {
-                    issues.push({ path: at, message: `"${dep}" names stack "${remote.stack}", but rollout.gateStack is stack "${input.gateStack}": only the gate stack's services can be waited for` });
+                    issues.push({
+                        path: at,
+                        message: `"${dep}" names stack "${remote.stack}", but rollout.gateStack is stack "${input.gateStack}": only the gate stack's services can be waited for`,
+                    });
                 }
                 return;
             }
@@ -109,10 +115,16 @@ export function checkGraph(input: GraphInput): GraphIssue[] {
                 issues.push({ path: at, message: `${name} cannot depend on itself` });
             } else if (input.services[dep] !== undefined) {
                 if (svc.required && !input.services[dep].required) {
-                    issues.push({ path: at, message: `required service ${name} depends on ${dep}, which is optional (required: false); make ${dep} required or ${name} optional` });
+                    issues.push({
+                        path: at,
+                        message: `required service ${name} depends on ${dep}, which is optional (required: false); make ${dep} required or ${name} optional`,
+                    });
                 }
             } else if (input.excluded[dep] === undefined) {
-                issues.push({ path: at, message: `"${dep}" names no service of this stack (${known}); a dependency left out on purpose goes in rollout.excluded with the reason` });
+                issues.push({
+                    path: at,
+                    message: `"${dep}" names no service of this stack (${known}); a dependency left out on purpose goes in rollout.excluded with the reason`,
+                });
             }
         });
     }
@@ -123,7 +135,10 @@ export function checkGraph(input: GraphInput): GraphIssue[] {
     });
     input.canary.forEach((name, i) => {
         if (input.services[name] !== undefined && !input.services[name].required) {
-            issues.push({ path: ["rollout", "canary", i], message: `canary service ${name} is optional (required: false); a canary must be required, or its failure would gate nothing` });
+            issues.push({
+                path: ["rollout", "canary", i],
+                message: `canary service ${name} is optional (required: false); a canary must be required, or its failure would gate nothing`,
+            });
         }
     });
     const cycle = findCycle(localEdges(input.services));

@@ -121,7 +121,9 @@ export function resolveTag(input: { forced?: string; commit?: SourceCommit }): R
         return { tag: forced, source: "FORCE_IMAGE_TAG" };
     }
     if (!input.commit) {
-        throw new pulumi.RunError("no release tag: build.contextRoot is not a git checkout and FORCE_IMAGE_TAG is not set; commit the checkout or export FORCE_IMAGE_TAG=<YYYYMMDD-sha>");
+        throw new pulumi.RunError(
+            "no release tag: build.contextRoot is not a git checkout and FORCE_IMAGE_TAG is not set; commit the checkout or export FORCE_IMAGE_TAG=<YYYYMMDD-sha>",
+        );
     }
     const sha = input.commit.sha.toLowerCase();
     if (!/^[0-9a-f]{7,64}$/.test(sha)) {

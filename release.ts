@@ -48,16 +48,21 @@ export function releaseRecord(report: ReportLike, images: Record<string, string>
  * leaves the previous update's outputs in the stack (measured through the engine), so after a
  * failure this output still names the last release that passed: what the rollback restores.
  */
-export function releaseOutput(fleet: {
-    report?: pulumi.Output<ReportLike>;
-    images: Record<string, { pinned: pulumi.Output<string> }>;
-    containers: string[];
-}, services: string[]): pulumi.Output<ReleaseRecord> | undefined {
+export function releaseOutput(
+    fleet: {
+        report?: pulumi.Output<ReportLike>;
+        images: Record<string, { pinned: pulumi.Output<string> }>;
+        containers: string[];
+    },
+    services: string[],
+): pulumi.Output<ReleaseRecord> | undefined {
     if (fleet.report === undefined || fleet.containers.length === 0) {
         return undefined;
     }
     const pinned = pulumi.all(Object.fromEntries(services.map((s) => [s, fleet.images[s].pinned])));
-    return pulumi.all([fleet.report, pinned]).apply(([report, images]) => releaseRecord(report, images as Record<string, string>, services));
+    return pulumi
+        .all([fleet.report, pinned])
+        .apply(([report, images]) => releaseRecord(report, images as Record<string, string>, services));
 }
 
 /** Env var: deploy this release (JSON `{"tag": …, "images"?: {service: repo@sha256:…}}`), build nothing. */

@@ -15,7 +15,10 @@ export const PROJECT_DIR = __dirname;
 export function readStackFile(stack: string, dir: string = PROJECT_DIR): Record<string, unknown> {
     const file = path.join(dir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) {
-        const known = fs.readdirSync(dir).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f)).map((f) => f.split(".")[1]);
+        const known = fs
+            .readdirSync(dir)
+            .filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f))
+            .map((f) => f.split(".")[1]);
         throw new Error(`no stack file ${file} (stacks here: ${known.join(", ")})`);
     }
     const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined;

@@ -10,7 +10,16 @@
 import * as fs from "fs";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { buildOnlyConfig, copyDemo, createStack, ensureToolchain, localStackConfig, TempProject, tempProject, ToolchainStatus } from "../test/integration/support/engine";
+import {
+    buildOnlyConfig,
+    copyDemo,
+    createStack,
+    ensureToolchain,
+    localStackConfig,
+    TempProject,
+    tempProject,
+    ToolchainStatus,
+} from "../test/integration/support/engine";
 import { log, ROOT, run, Stat, stat } from "./lib";
 
 export const IMAGE_TYPE = "docker-build:index:Image";
@@ -76,14 +85,23 @@ function nameOfUrn(urn: string): string {
 
 /** `pulumi preview --json` of a stack, run as a CLI process. */
 export async function cliPreview(status: ToolchainStatus, project: TempProject, stackName: string): Promise<PreviewRun> {
-    const r = await run(status.pulumi as string, ["preview", "--stack", stackName, "--json", "--non-interactive"], { cwd: project.dir, env: project.env as NodeJS.ProcessEnv });
-    let json: { changeSummary?: Record<string, number>; steps?: { op: string; urn: string }[]; diagnostics?: { message: string; severity: string; urn?: string }[] };
+    const r = await run(status.pulumi as string, ["preview", "--stack", stackName, "--json", "--non-interactive"], {
+        cwd: project.dir,
+        env: project.env as NodeJS.ProcessEnv,
+    });
+    let json: {
+        changeSummary?: Record<string, number>;
+        steps?: { op: string; urn: string }[];
+        diagnostics?: { message: string; severity: string; urn?: string }[];
+    };
     try {
         json = JSON.parse(r.stdout);
     } catch {
         throw new Error(`pulumi preview --stack ${stackName} exited ${r.code} without a JSON result: ${tail(r.stderr || r.stdout)}`);
     }
-    const errors = (json.diagnostics ?? []).filter((d) => d.severity === "error").map((d) => `${d.urn ? nameOfUrn(d.urn) + ": " : ""}${d.message.trim()}`);
+    const errors = (json.diagnostics ?? [])
+        .filter((d) => d.severity === "error")
+        .map((d) => `${d.urn ? nameOfUrn(d.urn) + ": " : ""}${d.message.trim()}`);
     return {
         error: r.code !== 0 ? `exit ${r.code}: ${errors.join(" | ").slice(0, 1500) || tail(r.stderr)}` : undefined,
         wallMs: r.wallMs,
@@ -93,7 +111,9 @@ export async function cliPreview(status: ToolchainStatus, project: TempProject, 
 }
 
 /** An up through the Automation API, recording every resource's operation. */
-async function upWithOps(stack: Stack): Promise<{ wallMs: number; ops: { op: string; urn: string; type: string }[]; images: Images; resourceChanges: Record<string, number> }> {
+async function upWithOps(
+    stack: Stack,
+): Promise<{ wallMs: number; ops: { op: string; urn: string; type: string }[]; images: Images; resourceChanges: Record<string, number> }> {
     const ops: { op: string; urn: string; type: string }[] = [];
     const onEvent = (e: EngineEvent): void => {
         const m = e.resourcePreEvent?.metadata;
@@ -103,7 +123,12 @@ async function upWithOps(stack: Stack): Promise<{ wallMs: number; ops: { op: str
     };
     const t0 = performance.now();
     const result = await stack.up({ onEvent });
-    return { wallMs: performance.now() - t0, ops, images: result.outputs.images.value as Images, resourceChanges: (result.summary.resourceChanges ?? {}) as Record<string, number> };
+    return {
+        wallMs: performance.now() - t0,
+        ops,
+        images: result.outputs.images.value as Images,
+        resourceChanges: (result.summary.resourceChanges ?? {}) as Record<string, number>,
+    };
 }
 
 function tail(s: string, n = 600): string {
@@ -127,14 +152,20 @@ export async function engineBench(opts: { previews: number; touchRepeats: number
     log(`engine: pulumi ${status.pulumiVersion}, plugins ${JSON.stringify(status.plugins)}`);
     const result: EngineResult = { status, notMeasured };
     if (!status.plugins["docker-build"]) {
-        notMeasured.push({ figure: "parts 2 and 3", why: `the docker-build plugin is missing: ${status.missing?.["docker-build"] ?? "not installed"}` });
+        notMeasured.push({
+            figure: "parts 2 and 3",
+            why: `the docker-build plugin is missing: ${status.missing?.["docker-build"] ?? "not installed"}`,
+        });
         return result;
     }
     const builder = (localStackConfig()["ai-fleet:build"] as { builder?: string } | undefined)?.builder;
     if (builder) {
         const inspect = await run("docker", ["buildx", "inspect", builder]);
         if (inspect.code !== 0) {
-            notMeasured.push({ figure: "parts 2 and 3", why: `Pulumi.local.yaml builds on buildx builder "${builder}", and \`docker buildx inspect ${builder}\` fails: ${tail(inspect.stderr, 300)}` });
+            notMeasured.push({
+                figure: "parts 2 and 3",
+                why: `Pulumi.local.yaml builds on buildx builder "${builder}", and \`docker buildx inspect ${builder}\` fails: ${tail(inspect.stderr, 300)}`,
+            });
             return result;
         }
     }
@@ -162,7 +193,9 @@ export async function engineBench(opts: { previews: number; touchRepeats: number
         }
         result.firstUpMs = first.wallMs;
         result.resources = first.ops.length;
-        log(`engine: first up ${(first.wallMs / 1000).toFixed(1)}s, ${first.ops.length} resources, ops ${JSON.stringify(countOps(first.ops))}`);
+        log(
+            `engine: first up ${(first.wallMs / 1000).toFixed(1)}s, ${first.ops.length} resources, ops ${JSON.stringify(countOps(first.ops))}`,
+        );
         const t0 = performance.now();
         await emptyStack.up();
         result.emptyUpMs = performance.now() - t0;
@@ -175,12 +208,17 @@ export async function engineBench(opts: { previews: number; touchRepeats: number
             const e = await cliPreview(status, empty, "bench-empty");
             fleetRuns.push(f);
             emptyRuns.push(e);
-            for (const [label, pr] of [["fleet", f], ["empty", e]] as const) {
+            for (const [label, pr] of [
+                ["fleet", f],
+                ["empty", e],
+            ] as const) {
                 if (pr.error) {
                     log(`engine: the ${label} no-op preview FAILED: ${pr.error}`);
                 }
             }
-            log(`engine: no-op preview ${i + 1}/${opts.previews}: fleet ${(f.wallMs / 1000).toFixed(2)}s ${JSON.stringify(f.changeSummary)}, empty ${(e.wallMs / 1000).toFixed(2)}s`);
+            log(
+                `engine: no-op preview ${i + 1}/${opts.previews}: fleet ${(f.wallMs / 1000).toFixed(2)}s ${JSON.stringify(f.changeSummary)}, empty ${(e.wallMs / 1000).toFixed(2)}s`,
+            );
         }
         result.noopRuns = fleetRuns;
         result.fleetPreview = stat(fleetRuns.map((r) => r.wallMs));
@@ -193,20 +231,30 @@ export async function engineBench(opts: { previews: number; touchRepeats: number
         const touches: { what: string; touch: (i: number) => void; preview?: false }[] = [
             {
                 what: "one service's source (demo/services/system_digital_twin/service.py, a comment appended)",
-                touch: (i) => fs.appendFileSync(path.join(demo, "services", "system_digital_twin", "service.py"), `\n# touched by the bench (${i})\n`),
+                touch: (i) =>
+                    fs.appendFileSync(
+                        path.join(demo, "services", "system_digital_twin", "service.py"),
+                        `\n# touched by the bench (${i})\n`,
+                    ),
             },
             {
                 what: "family-web (a LABEL line appended to its Dockerfile: the image content changes)",
-                touch: (i) => fs.appendFileSync(path.join(demo, "families", "family-web", "Dockerfile"), `\nLABEL ai-fleet.bench.touched="${i}-${Date.now()}"\n`),
+                touch: (i) =>
+                    fs.appendFileSync(
+                        path.join(demo, "families", "family-web", "Dockerfile"),
+                        `\nLABEL ai-fleet.bench.touched="${i}-${Date.now()}"\n`,
+                    ),
             },
             {
                 what: "the services' shared Dockerfile (demo/services/Dockerfile, a LABEL line appended)",
-                touch: (i) => fs.appendFileSync(path.join(demo, "services", "Dockerfile"), `\nLABEL ai-fleet.bench.touched="${i}-${Date.now()}"\n`),
+                touch: (i) =>
+                    fs.appendFileSync(path.join(demo, "services", "Dockerfile"), `\nLABEL ai-fleet.bench.touched="${i}-${Date.now()}"\n`),
                 preview: false,
             },
             {
                 what: "family-web, comment only (a `#` line appended to its Dockerfile: same image content)",
-                touch: (i) => fs.appendFileSync(path.join(demo, "families", "family-web", "Dockerfile"), `\n# touched by the bench (${i})\n`),
+                touch: (i) =>
+                    fs.appendFileSync(path.join(demo, "families", "family-web", "Dockerfile"), `\n# touched by the bench (${i})\n`),
             },
         ];
         for (const t of touches) {
@@ -214,19 +262,29 @@ export async function engineBench(opts: { previews: number; touchRepeats: number
             for (let i = 0; i < repeats; i++) {
                 t.touch(i);
                 // A preview after a touch is recorded once per kind of touch (it is slow when it fails).
-                const p: PreviewRun = i === 0 && t.preview !== false ? await cliPreview(status, fleet, "bench-build") : { wallMs: 0, changeSummary: {}, steps: [] };
+                const p: PreviewRun =
+                    i === 0 && t.preview !== false
+                        ? await cliPreview(status, fleet, "bench-build")
+                        : { wallMs: 0, changeSummary: {}, steps: [] };
                 const u = await upWithOps(fleetStack);
                 // A replacement shows as several steps (create-replacement, replace, delete-replaced): one resource.
                 const changedOps = byUrn(u.ops.filter((o) => !NOOP_OPS.has(o.op)));
                 const touchRun: TouchRun = {
                     what: t.what,
-                    previewImages: byUrn(p.steps.filter((s) => s.type === IMAGE_TYPE && !NOOP_OPS.has(s.op))).map((s) => nameOfUrn(s.urn)).sort(),
+                    previewImages: byUrn(p.steps.filter((s) => s.type === IMAGE_TYPE && !NOOP_OPS.has(s.op)))
+                        .map((s) => nameOfUrn(s.urn))
+                        .sort(),
                     previewChanges: p.changeSummary,
                     previewWallMs: p.wallMs,
                     previewError: p.error,
                     upWallMs: u.wallMs,
-                    rebuilt: changedOps.filter((o) => o.type === IMAGE_TYPE).map((o) => nameOfUrn(o.urn)).sort(),
-                    newDigests: Object.keys(u.images).filter((k) => images[k]?.pinned !== u.images[k].pinned).sort(),
+                    rebuilt: changedOps
+                        .filter((o) => o.type === IMAGE_TYPE)
+                        .map((o) => nameOfUrn(o.urn))
+                        .sort(),
+                    newDigests: Object.keys(u.images)
+                        .filter((k) => images[k]?.pinned !== u.images[k].pinned)
+                        .sort(),
                     resourceChanges: u.resourceChanges,
                     changed: changedOps.length,
                     changedResources: changedOps.map((o) => `${o.op} ${o.type} ${nameOfUrn(o.urn)}`).sort(),
@@ -236,15 +294,22 @@ export async function engineBench(opts: { previews: number; touchRepeats: number
                 if (p.error) {
                     log(`engine: the preview after the touch FAILED in ${(p.wallMs / 1000).toFixed(1)}s: ${p.error}`);
                 }
-                log(`engine: touched ${t.what.split(" (")[0]} (#${i + 1}): preview plans ${touchRun.previewImages.length} image build(s) [${touchRun.previewImages.join(", ")}]; up rebuilt ${touchRun.rebuilt.length} [${touchRun.rebuilt.join(", ")}], new digests [${touchRun.newDigests.join(", ")}], ${touchRun.changed} resource(s) changed ${JSON.stringify(u.resourceChanges)} in ${(u.wallMs / 1000).toFixed(1)}s`);
+                log(
+                    `engine: touched ${t.what.split(" (")[0]} (#${i + 1}): preview plans ${touchRun.previewImages.length} image build(s) [${touchRun.previewImages.join(", ")}]; up rebuilt ${touchRun.rebuilt.length} [${touchRun.rebuilt.join(", ")}], new digests [${touchRun.newDigests.join(", ")}], ${touchRun.changed} resource(s) changed ${JSON.stringify(u.resourceChanges)} in ${(u.wallMs / 1000).toFixed(1)}s`,
+                );
             }
         }
 
         result.lever = await stackTraceLever(status, password, opts.leverRuns);
     } finally {
-        for (const [s, label] of [[fleetStack, "fleet"], [emptyStack, "empty"]] as const) {
+        for (const [s, label] of [
+            [fleetStack, "fleet"],
+            [emptyStack, "empty"],
+        ] as const) {
             if (s) {
-                await s.destroy().catch((e) => log(`engine: destroy of the ${label} bench stack failed (ignored): ${tail(String(e), 300)}`));
+                await s
+                    .destroy()
+                    .catch((e) => log(`engine: destroy of the ${label} bench stack failed (ignored): ${tail(String(e), 300)}`));
             }
         }
         fleet.cleanup();
@@ -267,7 +332,13 @@ async function stackTraceLever(status: ToolchainStatus, password: string, runs: 
         const families = Object.keys(cfg["ai-fleet:families"] as Record<string, unknown>).sort();
         const services: Record<string, unknown> = {};
         for (let i = 0; i < 100; i++) {
-            services[`Svc${String(i).padStart(4, "0")}`] = { family: families[i % families.length], context: "services/system_digital_twin", dockerfile: "services/Dockerfile", port: 20000 + 3 * i, healthPort: 20001 + 3 * i };
+            services[`Svc${String(i).padStart(4, "0")}`] = {
+                family: families[i % families.length],
+                context: "services/system_digital_twin",
+                dockerfile: "services/Dockerfile",
+                port: 20000 + 3 * i,
+                healthPort: 20001 + 3 * i,
+            };
         }
         await createStack(project, "bench-lever", status, { ...cfg, "ai-fleet:services": services, "ai-fleet:rollout": { canary: [] } });
         const plain: number[] = [];
@@ -287,7 +358,9 @@ async function stackTraceLever(status: ToolchainStatus, password: string, runs: 
                 if (r.error) {
                     errors.push(r.error.slice(0, 300));
                 }
-                log(`engine: preview of a fresh 100-service build-only stack${limit ? " with NODE_OPTIONS=--stack-trace-limit=1" : ""}: ${(r.wallMs / 1000).toFixed(2)}s ${JSON.stringify(r.changeSummary)}${r.error ? ` FAILED: ${r.error.slice(0, 200)}` : ""}`);
+                log(
+                    `engine: preview of a fresh 100-service build-only stack${limit ? " with NODE_OPTIONS=--stack-trace-limit=1" : ""}: ${(r.wallMs / 1000).toFixed(2)}s ${JSON.stringify(r.changeSummary)}${r.error ? ` FAILED: ${r.error.slice(0, 200)}` : ""}`,
+                );
             }
         }
         return { services: 100, resources, defaultMs: stat(plain), limitedMs: stat(limited), errors };

@@ -105,11 +105,19 @@ async function healthyMoment(port: number, delayS: number): Promise<number> {
 }
 
 /** Runs the HealthCheck's exact command (as the command provider does: /bin/sh -c, in the project directory). */
-function runProbe(port: number, bounds: HealthBounds, digest: string): Promise<{ code: number | null; exitedAt: number; startedAt: number; stdout: string; stderr: string }> {
+function runProbe(
+    port: number,
+    bounds: HealthBounds,
+    digest: string,
+): Promise<{ code: number | null; exitedAt: number; startedAt: number; stdout: string; stderr: string }> {
     const spec = healthCheckCommand({ service: SERVICE, host: "127.0.0.1", port, path: "/health", bounds, digest });
     return new Promise((resolve, reject) => {
         const startedAt = now();
-        const child = spawn("/bin/sh", ["-c", spec.create], { cwd: ROOT, env: { ...process.env, ...spec.environment }, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn("/bin/sh", ["-c", spec.create], {
+            cwd: ROOT,
+            env: { ...process.env, ...spec.environment },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d: Buffer) => {
@@ -131,7 +139,12 @@ export interface HealthyRun {
 }
 
 /** (a) through a direct spawn of the HealthCheck command. */
-export async function gateHealthyDirect(runs: number, delayS: number, bounds: HealthBounds, port: number): Promise<{ runs: HealthyRun[]; latency: Stat }> {
+export async function gateHealthyDirect(
+    runs: number,
+    delayS: number,
+    bounds: HealthBounds,
+    port: number,
+): Promise<{ runs: HealthyRun[]; latency: Stat }> {
     const out: HealthyRun[] = [];
     for (let i = 0; i < runs; i++) {
         const offsetMs = (i / runs) * bounds.intervalSeconds * 1000;
@@ -146,7 +159,9 @@ export async function gateHealthyDirect(runs: number, delayS: number, bounds: He
                 log(`gate: direct healthy run ${i + 1}: the probe exited ${probe.code}: ${probe.stderr.trim().split("\n").pop()}`);
             }
             out.push(r);
-            log(`gate: direct healthy run ${i + 1}/${runs}: probe started ${(offsetMs).toFixed(0)}ms into the phase, exit ${probe.code} ${(r.latencyMs).toFixed(0)}ms after healthy (${r.attempts} attempts)`);
+            log(
+                `gate: direct healthy run ${i + 1}/${runs}: probe started ${offsetMs.toFixed(0)}ms into the phase, exit ${probe.code} ${r.latencyMs.toFixed(0)}ms after healthy (${r.attempts} attempts)`,
+            );
         } finally {
             await stopService(proc);
         }
@@ -174,7 +189,11 @@ export async function gateUnhealthyDirect(runs: number, bounds: HealthBounds, ba
         }
     };
     const out = await Promise.all(Array.from({ length: runs }, (_, i) => one(i)));
-    out.forEach((r, i) => log(`gate: direct degraded run ${i + 1}/${runs}: exit ${r.exitCode} after ${(r.failMs / 1000).toFixed(2)}s: ${r.lastLine.slice(0, 300)}`));
+    out.forEach((r, i) =>
+        log(
+            `gate: direct degraded run ${i + 1}/${runs}: exit ${r.exitCode} after ${(r.failMs / 1000).toFixed(2)}s: ${r.lastLine.slice(0, 300)}`,
+        ),
+    );
     return { runs: out, fail: stat(out.map((r) => r.failMs)) };
 }
 
@@ -207,7 +226,10 @@ export async function gateEngine(
         "gate:intervalSeconds": String(opts.bounds.intervalSeconds),
         "gate:retries": String(opts.bounds.retries),
         "gate:requestTimeoutSeconds": String(opts.bounds.requestTimeoutSeconds),
-        "gate:digest": `sha256:${name.padEnd(64, "0").slice(0, 64).replace(/[^0-9a-f]/g, "0")}`,
+        "gate:digest": `sha256:${name
+            .padEnd(64, "0")
+            .slice(0, 64)
+            .replace(/[^0-9a-f]/g, "0")}`,
     });
     const watch = () => {
         const seen: { probeStart?: number; probeOutputs?: number; failed?: number } = {};
@@ -248,7 +270,9 @@ export async function gateEngine(
                     valid: seen.probeStart !== undefined && seen.probeStart < healthyAt,
                 };
                 healthy.push(r);
-                log(`gate: engine healthy run ${i + 1}/${opts.healthyRuns}: probe started ${fmtRel(r.probeStartMs)} rel. to healthy${r.valid ? "" : " (TOO LATE: run not counted)"}; probe outputs +${r.toProbeOutputsMs?.toFixed(0)}ms, gated resource ran +${r.toGatedMs?.toFixed(0)}ms, up returned +${r.toUpDoneMs?.toFixed(0)}ms`);
+                log(
+                    `gate: engine healthy run ${i + 1}/${opts.healthyRuns}: probe started ${fmtRel(r.probeStartMs)} rel. to healthy${r.valid ? "" : " (TOO LATE: run not counted)"}; probe outputs +${r.toProbeOutputsMs?.toFixed(0)}ms, gated resource ran +${r.toGatedMs?.toFixed(0)}ms, up returned +${r.toUpDoneMs?.toFixed(0)}ms`,
+                );
             } catch (e) {
                 healthy.push({ upWallMs: now() - upStart, valid: false, error: String(e).slice(0, 500) });
                 log(`gate: engine healthy run ${i + 1} failed: ${String(e).slice(0, 500)}`);
@@ -270,8 +294,14 @@ export async function gateEngine(
                 }
                 const failedAt = now();
                 const line = /health check failed:[^\n]*/.exec(message)?.[0] ?? message.slice(0, 300);
-                unhealthy.push({ failMs: failedAt - startedAt, fromProbeStartMs: seen.probeStart !== undefined ? failedAt - seen.probeStart : undefined, message: line });
-                log(`gate: engine degraded run ${i + 1}/${opts.unhealthyRuns}: up failed ${((failedAt - startedAt) / 1000).toFixed(2)}s after the service started: ${line.slice(0, 300)}`);
+                unhealthy.push({
+                    failMs: failedAt - startedAt,
+                    fromProbeStartMs: seen.probeStart !== undefined ? failedAt - seen.probeStart : undefined,
+                    message: line,
+                });
+                log(
+                    `gate: engine degraded run ${i + 1}/${opts.unhealthyRuns}: up failed ${((failedAt - startedAt) / 1000).toFixed(2)}s after the service started: ${line.slice(0, 300)}`,
+                );
             } finally {
                 await stopService(proc);
             }

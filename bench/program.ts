@@ -37,7 +37,6 @@ const DIGEST = `sha256:${"a".repeat(64)}`;
 
 /** The `ai-fleet:` keys of a repository stack file, without the prefix (the raw input of parseStackConfig). */
 function rawStack(stack: string): Record<string, any> {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const yaml = require("js-yaml") as typeof import("js-yaml");
     const doc = yaml.load(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
     const raw: Record<string, any> = {};
@@ -56,7 +55,12 @@ function generated(n: number): Record<string, any> {
     const services: Record<string, unknown> = {};
     for (let i = 0; i < n; i++) {
         const base = 20000 + i * 3;
-        services[`Svc${String(i).padStart(4, "0")}`] = { family: families[i % families.length], port: base, healthPort: base + 1, gpu: false };
+        services[`Svc${String(i).padStart(4, "0")}`] = {
+            family: families[i % families.length],
+            port: base,
+            healthPort: base + 1,
+            gpu: false,
+        };
     }
     raw.services = services;
     raw.rollout = { ...raw.rollout, canary: Object.keys(services).slice(0, Math.min(3, n)) };
@@ -77,18 +81,43 @@ function main(): void {
                 const inputs = args.inputs;
                 switch (args.type) {
                     case "docker-build:index:Image":
-                        return { id: args.name, state: { ...inputs, digest: DIGEST, ref: `${inputs.tags?.[0]}@${DIGEST}`, contextHash: "ctx" } };
+                        return {
+                            id: args.name,
+                            state: { ...inputs, digest: DIGEST, ref: `${inputs.tags?.[0]}@${DIGEST}`, contextHash: "ctx" },
+                        };
                     case "command:local:Command": {
                         const env = (inputs.environment?.value ?? inputs.environment ?? {}) as Record<string, string>;
-                        const stdout = env.FLEET_HEALTH_URL !== undefined
-                            ? JSON.stringify({ service: env.FLEET_SERVICE, host: env.FLEET_HOST, url: env.FLEET_HEALTH_URL, healthy: true, status: "ok", httpStatus: 200, attempts: 1, elapsedSeconds: 0.1, digest: env.FLEET_DIGEST })
-                            : JSON.stringify({ image: env.FLEET_IMAGE, digest: env.FLEET_EXPECTED_DIGEST || DIGEST, pinned: `${String(env.FLEET_IMAGE).replace(/:[^:/]+$/, "")}@${env.FLEET_EXPECTED_DIGEST || DIGEST}` });
+                        const stdout =
+                            env.FLEET_HEALTH_URL !== undefined
+                                ? JSON.stringify({
+                                      service: env.FLEET_SERVICE,
+                                      host: env.FLEET_HOST,
+                                      url: env.FLEET_HEALTH_URL,
+                                      healthy: true,
+                                      status: "ok",
+                                      httpStatus: 200,
+                                      attempts: 1,
+                                      elapsedSeconds: 0.1,
+                                      digest: env.FLEET_DIGEST,
+                                  })
+                                : JSON.stringify({
+                                      image: env.FLEET_IMAGE,
+                                      digest: env.FLEET_EXPECTED_DIGEST || DIGEST,
+                                      pinned: `${String(env.FLEET_IMAGE).replace(/:[^:/]+$/, "")}@${env.FLEET_EXPECTED_DIGEST || DIGEST}`,
+                                  });
                         return { id: args.name, state: { ...inputs, stdout, stderr: "" } };
                     }
                     case "docker:index/remoteImage:RemoteImage":
                         return { id: args.name, state: { ...inputs, imageId: DIGEST, repoDigest: inputs.name } };
                     case "pulumi:pulumi:StackReference":
-                        return { id: inputs.name, state: { ...inputs, outputs: { canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} } }, secretOutputNames: [] } };
+                        return {
+                            id: inputs.name,
+                            state: {
+                                ...inputs,
+                                outputs: { canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} } },
+                                secretOutputNames: [],
+                            },
+                        };
                     default:
                         return { id: `${args.name}-id`, state: inputs };
                 }
@@ -137,7 +166,19 @@ function main(): void {
         .then(async (values) => {
             await waitForRPCs();
             const gate = fleet.gate ? await (fleet.gate as unknown as { promise(): Promise<unknown> }).promise() : undefined;
-            report({ mode, arg, services: Object.keys(config.stack.services).length, resources, outputs: values.length, gate, bootMs, loadMs, parsedMs, registeredMs, doneMs: performance.now() });
+            report({
+                mode,
+                arg,
+                services: Object.keys(config.stack.services).length,
+                resources,
+                outputs: values.length,
+                gate,
+                bootMs,
+                loadMs,
+                parsedMs,
+                registeredMs,
+                doneMs: performance.now(),
+            });
         })
         .catch((e) => {
             process.stderr.write(`evaluation failed: ${e instanceof Error ? e.stack : String(e)}\n`);

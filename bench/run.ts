@@ -147,7 +147,9 @@ async function measureChild(loader: Loader, w: Workload, runs: number): Promise<
         walls.push(r.wallMs);
         rss.push(c.maxRssKB);
         cpu.push(c.userCpuMs + c.systemCpuMs);
-        log(`program: ${loader.id} ${w.id} run ${i + 1}/${runs}: evaluation ${ms(c.doneMs - c.loadMs)}, process ${ms(r.wallMs)}, peak RSS ${mb(c.maxRssKB)}, ${c.resources} resources (load ${loads[i].toFixed(2)})`);
+        log(
+            `program: ${loader.id} ${w.id} run ${i + 1}/${runs}: evaluation ${ms(c.doneMs - c.loadMs)}, process ${ms(r.wallMs)}, peak RSS ${mb(c.maxRssKB)}, ${c.resources} resources (load ${loads[i].toFixed(2)})`,
+        );
     }
     const l = last as ChildResult;
     return {
@@ -239,9 +241,18 @@ function summarizeProfile(file: string, loader: string): ProfileSummary {
     };
     // Inclusive time of frames matching a test (counted once per sample even when recursive).
     const groups: { label: string; test: (fn: string, url: string) => boolean }[] = [
-        { label: "formatting captured stack traces (`Error.stack` getter: V8 + prepareStackTrace, source-map-support's when installed)", test: (fn) => fn === "get stack" },
-        { label: "Pulumi's debuggablePromise (a `new Error().stack` per promise, 4 promises per output property)", test: (fn, url) => fn === "debuggablePromise" && url.includes("debuggable") },
-        { label: "Pulumi's Resource.callsites (a full stack per resource, for source positions)", test: (fn, url) => fn === "callsites" && url.includes("@pulumi/pulumi") },
+        {
+            label: "formatting captured stack traces (`Error.stack` getter: V8 + prepareStackTrace, source-map-support's when installed)",
+            test: (fn) => fn === "get stack",
+        },
+        {
+            label: "Pulumi's debuggablePromise (a `new Error().stack` per promise, 4 promises per output property)",
+            test: (fn, url) => fn === "debuggablePromise" && url.includes("debuggable"),
+        },
+        {
+            label: "Pulumi's Resource.callsites (a full stack per resource, for source positions)",
+            test: (fn, url) => fn === "callsites" && url.includes("@pulumi/pulumi"),
+        },
         { label: "garbage collector", test: (fn) => fn === "(garbage collector)" },
         { label: "microtasks (promise continuations: Output resolution)", test: (fn) => fn === "runMicrotasks" },
     ];
@@ -290,7 +301,12 @@ async function profileBench(): Promise<ProfileSummary[]> {
     for (const loader of [TS_NODE, TSC]) {
         const file = `${loader.id}.cpuprofile`;
         log(`profile: ${loader.id}, generated 100 services, --cpu-prof → bench/.work/prof/${file}`);
-        const r = await run(process.execPath, ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${file}`, ...loader.argv(["generated", "100"])]);
+        const r = await run(process.execPath, [
+            "--cpu-prof",
+            `--cpu-prof-dir=${dir}`,
+            `--cpu-prof-name=${file}`,
+            ...loader.argv(["generated", "100"]),
+        ]);
         if (r.code !== 0) {
             throw new Error(`profiled run failed: ${r.stderr.slice(-500)}`);
         }
@@ -325,7 +341,10 @@ async function gateBench(): Promise<GateResult> {
     try {
         status = ensureToolchain();
         if (!status.plugins.command) {
-            result.notMeasured.push({ figure: "gate through the engine", why: `the command plugin is missing: ${status.missing?.command ?? "not installed"}` });
+            result.notMeasured.push({
+                figure: "gate through the engine",
+                why: `the command plugin is missing: ${status.missing?.command ?? "not installed"}`,
+            });
             status = undefined;
         }
     } catch (e) {
@@ -340,10 +359,14 @@ async function gateBench(): Promise<GateResult> {
     }
     // (b): the degraded canaries wait out the configured timeout; the direct runs and the engine run
     // go at once (each probe sleeps between requests, so they barely share the CPU).
-    log(`gate: degraded canaries against the configured timeout of ${bounds.timeoutSeconds}s (${QUICK ? 1 : 3} direct + 1 through the engine, concurrently)`);
+    log(
+        `gate: degraded canaries against the configured timeout of ${bounds.timeoutSeconds}s (${QUICK ? 1 : 3} direct + 1 through the engine, concurrently)`,
+    );
     const [direct, engine] = await Promise.allSettled([
         gateUnhealthyDirect(QUICK ? 1 : 3, bounds, 19900),
-        status ? gateEngine(status, { healthyRuns: 0, delayS: 0, bounds, port: 19961, unhealthyRuns: 1 }) : Promise.reject(new Error("no engine")),
+        status
+            ? gateEngine(status, { healthyRuns: 0, delayS: 0, bounds, port: 19961, unhealthyRuns: 1 })
+            : Promise.reject(new Error("no engine")),
     ]);
     if (direct.status === "fulfilled") {
         result.unhealthyDirect = direct.value;
@@ -361,7 +384,19 @@ async function gateBench(): Promise<GateResult> {
 // ---------------------------------------------------------------------------------------------
 // Part 5: unit suite
 
-const UNIT_CMD = ["mocha", "--no-config", "-r", "ts-node/register/transpile-only", "--extension", "ts", "--timeout", "20000", "--reporter", "dot", "test/unit/**/*.test.ts"];
+const UNIT_CMD = [
+    "mocha",
+    "--no-config",
+    "-r",
+    "ts-node/register/transpile-only",
+    "--extension",
+    "ts",
+    "--timeout",
+    "20000",
+    "--reporter",
+    "dot",
+    "test/unit/**/*.test.ts",
+];
 const UNIT_SHOWN = `npx mocha --no-config -r ts-node/register/transpile-only --extension ts --timeout 20000 'test/unit/**/*.test.ts'`;
 
 interface UnitResult {
@@ -399,7 +434,10 @@ async function unitBench(): Promise<UnitResult> {
         cmd.splice(cmd.indexOf("ts-node/register/transpile-only") + 1, 0, "-r", "./bench/stack-limit.ts");
         const r = await run("npx", cmd);
         const out = r.stdout + r.stderr;
-        lever = { wallMs: r.wallMs, summary: `${/(\d+) passing/.exec(out)?.[1] ?? "?"} passing, ${/(\d+) failing/.exec(out)?.[1] ?? 0} failing, exit ${r.code}` };
+        lever = {
+            wallMs: r.wallMs,
+            summary: `${/(\d+) passing/.exec(out)?.[1] ?? "?"} passing, ${/(\d+) failing/.exec(out)?.[1] ?? 0} failing, exit ${r.code}`,
+        };
         log(`unit: one run with Error.stackTraceLimit = 10 (bench/stack-limit.ts): ${ms(r.wallMs)}, ${lever.summary}`);
     }
     return { wallMs: stat(walls), rssKB: stat(rss.filter((v) => Number.isFinite(v))), load: stat(loads), summaries, lever };
@@ -461,9 +499,15 @@ function summarySection(all: All, lines: string[]): void {
     if (t100 && c100) {
         out.push(
             `What shrinks it: compiling with tsc and running without source-map-support: ${ms(t100.evalMs.median)} → ${ms(c100.evalMs.median)} at 100 services` +
-                (s100 ? `, but \`pulumi up\`'s language host preloads source-map-support/register, and with it the compiled program takes ${ms(s100.evalMs.median)}: compiling alone would buy little under the engine` : "") +
-                (l100 ? `. V8's \`--stack-trace-limit=1\` (NODE_OPTIONS) cuts what every capture formats: ${ms(t100.evalMs.median)} → ${ms(l100.evalMs.median)} under ts-node` : "") +
-                (all.engine?.lever ? `, and a real-engine preview of 100 services ${ms(all.engine.lever.defaultMs.median)} → ${ms(all.engine.lever.limitedMs.median)}` : "") +
+                (s100
+                    ? `, but \`pulumi up\`'s language host preloads source-map-support/register, and with it the compiled program takes ${ms(s100.evalMs.median)}: compiling alone would buy little under the engine`
+                    : "") +
+                (l100
+                    ? `. V8's \`--stack-trace-limit=1\` (NODE_OPTIONS) cuts what every capture formats: ${ms(t100.evalMs.median)} → ${ms(l100.evalMs.median)} under ts-node`
+                    : "") +
+                (all.engine?.lever
+                    ? `, and a real-engine preview of 100 services ${ms(all.engine.lever.defaultMs.median)} → ${ms(all.engine.lever.limitedMs.median)}`
+                    : "") +
                 ". The trade-off: error stacks of one frame. The lasting fix is upstream (capture the stack lazily, or only with PULUMI_DEBUG_PROMISE_LEAKS).",
         );
     }
@@ -475,7 +519,9 @@ function summarySection(all: All, lines: string[]): void {
     const e = all.engine;
     if (e?.fleetPreview && e.emptyPreview && e.noopRuns) {
         const rebuilds = Math.max(...e.noopRuns.map((r) => r.steps.filter((st) => st.type === IMAGE_TYPE && st.op !== "same").length));
-        out.push(`Engine no-op: \`pulumi preview\` of the unchanged build-only local stack ${ms(e.fleetPreview.median)} vs ${ms(e.emptyPreview.median)} for an empty program (${x(e.ratio?.median ?? NaN)}); images it would rebuild: ${rebuilds}.`);
+        out.push(
+            `Engine no-op: \`pulumi preview\` of the unchanged build-only local stack ${ms(e.fleetPreview.median)} vs ${ms(e.emptyPreview.median)} for an empty program (${x(e.ratio?.median ?? NaN)}); images it would rebuild: ${rebuilds}.`,
+        );
     }
     if (e?.touches?.length) {
         const kinds = [...new Set(e.touches.map((t) => t.what))];
@@ -492,7 +538,7 @@ function summarySection(all: All, lines: string[]): void {
         if (e.touches.some((t) => t.previewError)) {
             const failed = stat(e.touches.filter((t) => t.previewError).map((t) => t.previewWallMs));
             out.push(
-                "**Defect found: `pulumi preview` after a touch fails** (the up works): docker-build reports digest \"\" for an image it would rebuild, and `pinnedRef()` (components/buildSpec.ts) throws on it; " +
+                '**Defect found: `pulumi preview` after a touch fails** (the up works): docker-build reports digest "" for an image it would rebuild, and `pinnedRef()` (components/buildSpec.ts) throws on it; ' +
                     `the failing preview takes ${ms(failed.median)} (${failed.n} runs), against ${ms(e.fleetPreview?.median ?? NaN)} for a no-op one.`,
             );
         }
@@ -502,7 +548,9 @@ function summarySection(all: All, lines: string[]): void {
         const valid = g.engine?.healthy.filter((r) => r.valid) ?? [];
         out.push(
             `Gate: a canary that turns healthy opens the gate after the next poll: ${ms(g.healthyDirect.latency.median)} median (${ms(g.healthyDirect.latency.min)} – ${ms(g.healthyDirect.latency.max)}) with the local interval of ${g.bounds.intervalSeconds} s` +
-                (valid.length ? `; through the engine the gated resource runs ${ms(stat(valid.map((r) => r.toGatedMs as number)).median)} after healthy` : "") +
+                (valid.length
+                    ? `; through the engine the gated resource runs ${ms(stat(valid.map((r) => r.toGatedMs as number)).median)} after healthy`
+                    : "") +
                 (g.unhealthyDirect
                     ? `. A degraded canary fails after ${ms(g.unhealthyDirect.fail.median)} against the configured ${g.bounds.timeoutSeconds} s (${/gave up after (\d+) attempt/.exec(g.unhealthyDirect.runs[0]?.lastLine ?? "")?.[1] ?? "?"} attempts)`
                     : "") +
@@ -539,12 +587,21 @@ function programSection(p: ProgramResult, lines: string[]): void {
     }
     lines.push("", "Loaders: " + [TS_NODE, TSC, TSC_SMS, TS_NODE_STL1].map((l) => `**${l.id}** = ${l.label}`).join("; ") + ".", "");
     if (p.measured.some((m) => m.workload === "gen1000")) {
-        lines.push(`The 1000-service fleet runs ${runsFor(TS_NODE, WORKLOADS[5])}× under ts-node and ${runsFor(TSC, WORKLOADS[5])}× compiled (minutes per run), the 100-service fleet 3×, the rest 5×.`, "");
+        lines.push(
+            `The 1000-service fleet runs ${runsFor(TS_NODE, WORKLOADS[5])}× under ts-node and ${runsFor(TSC, WORKLOADS[5])}× compiled (minutes per run), the 100-service fleet 3×, the rest 5×.`,
+            "",
+        );
     }
     // Growth with the number of services.
     lines.push("### Growth with the number of services", "");
-    lines.push("Least-squares line through the medians of the generated fleets (10, 100, 1000 services): cost = intercept + slope × services.", "");
-    lines.push("| loader | evaluation per service | intercept | R² | peak RSS per service | intercept | R² | per-service evaluation 10→100 vs 100→1000 |", "|---|---|---|---:|---|---|---:|---|");
+    lines.push(
+        "Least-squares line through the medians of the generated fleets (10, 100, 1000 services): cost = intercept + slope × services.",
+        "",
+    );
+    lines.push(
+        "| loader | evaluation per service | intercept | R² | peak RSS per service | intercept | R² | per-service evaluation 10→100 vs 100→1000 |",
+        "|---|---|---|---:|---|---|---:|---|",
+    );
     for (const loader of [TS_NODE, TSC]) {
         const pts = ["gen10", "gen100", "gen1000"].map((w) => find(loader.id, w)).filter((m): m is Measured => !!m);
         if (pts.length < 2) {
@@ -552,7 +609,8 @@ function programSection(p: ProgramResult, lines: string[]): void {
         }
         const fe = fit(pts.map((m) => [m.services, m.evalMs.median]));
         const fr = fit(pts.map((m) => [m.services, m.rssKB.median / 1024]));
-        const seg = (a: Measured | undefined, b: Measured | undefined) => (a && b ? (b.evalMs.median - a.evalMs.median) / (b.services - a.services) : NaN);
+        const seg = (a: Measured | undefined, b: Measured | undefined) =>
+            a && b ? (b.evalMs.median - a.evalMs.median) / (b.services - a.services) : NaN;
         const s1 = seg(find(loader.id, "gen10"), find(loader.id, "gen100"));
         const s2 = seg(find(loader.id, "gen100"), find(loader.id, "gen1000"));
         lines.push(
@@ -568,7 +626,11 @@ function programSection(p: ProgramResult, lines: string[]): void {
             const s2 = (c.evalMs.median - b.evalMs.median) / 900;
             const r1 = (b.rssKB.median - a.rssKB.median) / 1024 / 90;
             const r2 = (c.rssKB.median - b.rssKB.median) / 1024 / 900;
-            minR2 = Math.min(minR2, fit([a, b, c].map((m) => [m.services, m.evalMs.median])).r2, fit([a, b, c].map((m) => [m.services, m.rssKB.median])).r2);
+            minR2 = Math.min(
+                minR2,
+                fit([a, b, c].map((m) => [m.services, m.evalMs.median])).r2,
+                fit([a, b, c].map((m) => [m.services, m.rssKB.median])).r2,
+            );
             growth.push(
                 `${loader.id}: ${s1.toFixed(0)} ms and ${r1.toFixed(1)} MB per added service from 10 to 100 services, ${s2.toFixed(0)} ms and ${r2.toFixed(1)} MB from 100 to 1000 ` +
                     (s2 / s1 > 1.1
@@ -578,7 +640,10 @@ function programSection(p: ProgramResult, lines: string[]): void {
         }
     }
     if (growth.length) {
-        lines.push("", `Cost grows linearly with the number of services (R² ≥ ${minR2.toFixed(4)} for time and memory). Marginal cost per service: ${growth.join("; ")}.`);
+        lines.push(
+            "",
+            `Cost grows linearly with the number of services (R² ≥ ${minR2.toFixed(4)} for time and memory). Marginal cost per service: ${growth.join("; ")}.`,
+        );
     }
     const t = find("ts-node", "gen100");
     const c = find("tsc", "gen100");
@@ -589,8 +654,12 @@ function programSection(p: ProgramResult, lines: string[]): void {
             "",
             `At 100 services, compiling with tsc and running without source-map-support takes the evaluation from ${ms(t.evalMs.median)} to ${ms(c.evalMs.median)} ` +
                 `(${x(t.evalMs.median / c.evalMs.median)} faster), CPU from ${ms(t.cpuMs.median)} to ${ms(c.cpuMs.median)}, peak RSS from ${mb(t.rssKB.median)} to ${mb(c.rssKB.median)}` +
-                (s ? `; the same JS with source-map-support/register preloaded, as \`pulumi up\`'s Node.js language host does (@pulumi/pulumi/cmd/run/index.js), evaluates in ${ms(s.evalMs.median)}` : "") +
-                (l ? `; ts-node with --stack-trace-limit=1 evaluates in ${ms(l.evalMs.median)} (CPU ${ms(l.cpuMs.median)}, peak RSS ${mb(l.rssKB.median)}).` : "."),
+                (s
+                    ? `; the same JS with source-map-support/register preloaded, as \`pulumi up\`'s Node.js language host does (@pulumi/pulumi/cmd/run/index.js), evaluates in ${ms(s.evalMs.median)}`
+                    : "") +
+                (l
+                    ? `; ts-node with --stack-trace-limit=1 evaluates in ${ms(l.evalMs.median)} (CPU ${ms(l.cpuMs.median)}, peak RSS ${mb(l.rssKB.median)}).`
+                    : "."),
         );
     }
     lines.push("");
@@ -598,9 +667,17 @@ function programSection(p: ProgramResult, lines: string[]): void {
 
 function profileSection(profiles: ProfileSummary[], lines: string[]): void {
     lines.push("### Where the time goes (CPU profile, 100 generated services)", "");
-    lines.push("One `node --cpu-prof` run per loader (`bench/.work/prof/*.cpuprofile`, open in Chrome DevTools). Shares are inclusive (a frame and what it calls), so they overlap.", "");
-    lines.push(`| share of CPU | ${profiles.map((p) => `${p.loader} (${ms(p.totalMs)} profiled)`).join(" | ")} |`, `|---|${profiles.map(() => "---:").join("|")}|`);
-    profiles[0].shares.forEach((s, i) => lines.push(`| ${s.label} | ${profiles.map((p) => `${p.shares[i].pct.toFixed(1)}%`).join(" | ")} |`));
+    lines.push(
+        "One `node --cpu-prof` run per loader (`bench/.work/prof/*.cpuprofile`, open in Chrome DevTools). Shares are inclusive (a frame and what it calls), so they overlap.",
+        "",
+    );
+    lines.push(
+        `| share of CPU | ${profiles.map((p) => `${p.loader} (${ms(p.totalMs)} profiled)`).join(" | ")} |`,
+        `|---|${profiles.map(() => "---:").join("|")}|`,
+    );
+    profiles[0].shares.forEach((s, i) =>
+        lines.push(`| ${s.label} | ${profiles.map((p) => `${p.shares[i].pct.toFixed(1)}%`).join(" | ")} |`),
+    );
     lines.push("");
     for (const p of profiles) {
         lines.push(`Top self time, ${p.loader}: ${p.topSelf.map((f) => `\`${f.fn}\` ${f.pct.toFixed(1)}%`).join(", ")}.`, "");
@@ -614,7 +691,11 @@ function engineSection(e: EngineResult, lines: string[]): void {
         return;
     }
     const rebuilds = e.noopRuns.map((r) => r.steps.filter((s) => s.type === IMAGE_TYPE && s.op !== "same").length);
-    const changes = e.noopRuns.map((r) => Object.entries(r.changeSummary).filter(([op]) => op !== "same").reduce((n, [, v]) => n + v, 0));
+    const changes = e.noopRuns.map((r) =>
+        Object.entries(r.changeSummary)
+            .filter(([op]) => op !== "same")
+            .reduce((n, [, v]) => n + v, 0),
+    );
     const errors = e.noopRuns.filter((r) => r.error).length;
     lines.push(
         `The build-only local stack (Pulumi.local.yaml, phase build, builder \`ai-fleet\`, contexts from a copy of demo/, FORCE_IMAGE_TAG=bench-engine) after one \`up\` ` +
@@ -700,7 +781,10 @@ function blastSection(e: EngineResult, lines: string[]): void {
     }
     const failed = e.touches.find((t) => t.previewError);
     if (failed) {
-        lines.push("", `**The preview after a touch fails** (the ups succeed): \`${failed.previewError?.split("\n").slice(0, 2).join(" ").slice(0, 400)}\`.`);
+        lines.push(
+            "",
+            `**The preview after a touch fails** (the ups succeed): \`${failed.previewError?.split("\n").slice(0, 2).join(" ").slice(0, 400)}\`.`,
+        );
     }
     lines.push("", "Reproduce: `npm run bench -- --only engine`.", "");
 }
@@ -718,22 +802,40 @@ function gateSection(g: GateResult, lines: string[]): void {
         "|---|---|---|---|---:|---|",
     );
     const row = (label: string, s: Stat | undefined, f: (v: number) => string, runs?: number) =>
-        s ? lines.push(`| ${label} | ${f(s.median)} | ${f(s.min)} | ${f(s.max)} | ${runs ?? s.n} | \`npm run bench -- --only gate\` |`) : undefined;
+        s
+            ? lines.push(`| ${label} | ${f(s.median)} | ${f(s.min)} | ${f(s.max)} | ${runs ?? s.n} | \`npm run bench -- --only gate\` |`)
+            : undefined;
     if (g.healthyDirect) {
-        row(`(a) healthy (after DEMO_START_DELAY_S=${g.delayS}) → probe exits 0, direct; probe started at ${g.healthyDirect.runs.length} evenly spread phases of the interval`, g.healthyDirect.latency, ms);
+        row(
+            `(a) healthy (after DEMO_START_DELAY_S=${g.delayS}) → probe exits 0, direct; probe started at ${g.healthyDirect.runs.length} evenly spread phases of the interval`,
+            g.healthyDirect.latency,
+            ms,
+        );
     }
     const valid = g.engine?.healthy.filter((r) => r.valid) ?? [];
     if (valid.length > 0) {
-        row("(a) healthy → the probe resource's outputs reach the Automation API, engine", stat(valid.map((r) => r.toProbeOutputsMs as number)), ms);
+        row(
+            "(a) healthy → the probe resource's outputs reach the Automation API, engine",
+            stat(valid.map((r) => r.toProbeOutputsMs as number)),
+            ms,
+        );
         row("(a) healthy → the gated resource runs (its own clock), engine", stat(valid.map((r) => r.toGatedMs as number)), ms);
         row("(a) healthy → `pulumi up` returns, engine", stat(valid.map((r) => r.toUpDoneMs as number)), ms);
     }
     if (g.unhealthyDirect) {
-        row(`(b) degraded canary: service start → probe fails, direct (configured timeout ${b.timeoutSeconds} s)`, g.unhealthyDirect.fail, ms);
+        row(
+            `(b) degraded canary: service start → probe fails, direct (configured timeout ${b.timeoutSeconds} s)`,
+            g.unhealthyDirect.fail,
+            ms,
+        );
     }
     const eu = g.engine?.unhealthy ?? [];
     if (eu.length > 0) {
-        row(`(b) degraded canary: service start → \`pulumi up\` fails, engine (configured timeout ${b.timeoutSeconds} s)`, stat(eu.map((r) => r.failMs)), ms);
+        row(
+            `(b) degraded canary: service start → \`pulumi up\` fails, engine (configured timeout ${b.timeoutSeconds} s)`,
+            stat(eu.map((r) => r.failMs)),
+            ms,
+        );
         const fromProbe = eu.filter((r) => r.fromProbeStartMs !== undefined).map((r) => r.fromProbeStartMs as number);
         if (fromProbe.length) {
             row("(b) probe resource starts → `pulumi up` fails, engine", stat(fromProbe), ms);
@@ -741,17 +843,25 @@ function gateSection(g: GateResult, lines: string[]): void {
     }
     lines.push("");
     if (g.healthyDirect) {
-        lines.push(`Direct (a) per run (probe start phase → latency): ${g.healthyDirect.runs.map((r) => `${r.offsetMs.toFixed(0)} ms → ${r.latencyMs.toFixed(0)} ms`).join(", ")}.`);
+        lines.push(
+            `Direct (a) per run (probe start phase → latency): ${g.healthyDirect.runs.map((r) => `${r.offsetMs.toFixed(0)} ms → ${r.latencyMs.toFixed(0)} ms`).join(", ")}.`,
+        );
     }
     if (g.engine?.healthy.length) {
         lines.push(
             `Engine (a) runs (DEMO_START_DELAY_S=8; the probe must start before the service turns healthy): ${g.engine.healthy
-                .map((r) => (r.error ? `failed: ${r.error.slice(0, 120)}` : `probe started ${r.probeStartMs?.toFixed(0)} ms, ${r.valid ? "counted" : "NOT counted"}`))
+                .map((r) =>
+                    r.error
+                        ? `failed: ${r.error.slice(0, 120)}`
+                        : `probe started ${r.probeStartMs?.toFixed(0)} ms, ${r.valid ? "counted" : "NOT counted"}`,
+                )
                 .join("; ")}.`,
         );
     }
     if (g.unhealthyDirect) {
-        lines.push(`The degraded runs ran concurrently (${g.unhealthyDirect.runs.length} direct + ${eu.length} engine), each on its own ports. Failure message (direct): \`${g.unhealthyDirect.runs[0]?.lastLine.replace(/last body ".*?"; /, 'last body "…"; ').slice(0, 300)}\``);
+        lines.push(
+            `The degraded runs ran concurrently (${g.unhealthyDirect.runs.length} direct + ${eu.length} engine), each on its own ports. Failure message (direct): \`${g.unhealthyDirect.runs[0]?.lastLine.replace(/last body ".*?"; /, 'last body "…"; ').slice(0, 300)}\``,
+        );
     }
     if (eu[0]) {
         lines.push(`Failure message (engine): \`${eu[0].message.replace(/last body ".*?"; /, 'last body "…"; ').slice(0, 300)}\``);
@@ -767,7 +877,9 @@ function unitSection(u: UnitResult, lines: string[]): void {
         `| wall time, test/unit only | ${ms(u.wallMs.median)} | ${ms(u.wallMs.min)} | ${ms(u.wallMs.max)} | ${u.wallMs.n} | \`${UNIT_SHOWN}\` |`,
         `| peak RSS | ${mb(u.rssKB.median)} | ${mb(u.rssKB.min)} | ${mb(u.rssKB.max)} | ${u.rssKB.n} | 〃 |`,
         ...(u.lever
-            ? [`| lever: wall time with Error.stackTraceLimit = 10 instead of mocha's Infinity (${u.lever.summary}) | ${ms(u.lever.wallMs)} | | | 1 | \`${UNIT_SHOWN.replace("transpile-only", "transpile-only -r ./bench/stack-limit.ts")}\` |`]
+            ? [
+                  `| lever: wall time with Error.stackTraceLimit = 10 instead of mocha's Infinity (${u.lever.summary}) | ${ms(u.lever.wallMs)} | | | 1 | \`${UNIT_SHOWN.replace("transpile-only", "transpile-only -r ./bench/stack-limit.ts")}\` |`,
+              ]
             : []),
         "",
         `Runs: ${u.summaries.join("; ")}. ` +
@@ -790,7 +902,9 @@ function writeReport(all: All): string {
         ...(all.commits
             ? [
                   `Repository at commit ${all.commits.start} when the run started` +
-                      (all.commits.end && all.commits.end !== all.commits.start ? `, ${all.commits.end} when it ended (others commit in parallel).` : " and when it ended."),
+                      (all.commits.end && all.commits.end !== all.commits.start
+                          ? `, ${all.commits.end} when it ended (others commit in parallel).`
+                          : " and when it ended."),
                   "",
               ]
             : []),
@@ -839,11 +953,7 @@ function writeReport(all: All): string {
 
 const loads: number[] = [];
 function loadRange(all: All): string {
-    const ls = [
-        ...loads,
-        ...(all.program?.measured.flatMap((m) => m.load.values) ?? []),
-        ...(all.unit?.load.values ?? []),
-    ];
+    const ls = [...loads, ...(all.program?.measured.flatMap((m) => m.load.values) ?? []), ...(all.unit?.load.values ?? [])];
     return ls.length ? `${Math.min(...ls).toFixed(2)} – ${Math.max(...ls).toFixed(2)} on ${machine().cores} cores` : "unknown";
 }
 
@@ -862,7 +972,9 @@ async function main(): Promise<void> {
     const head = async () => (await run("git", ["rev-parse", "--short", "HEAD"])).stdout.trim();
     const all: All = { startedAt: new Date(), errors: [], commits: { start: await head() } };
     const m = machine();
-    log(`bench: ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB, Node.js ${m.node}; parts: ${[...only].join(", ")}${QUICK ? " (quick)" : ""}`);
+    log(
+        `bench: ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB, Node.js ${m.node}; parts: ${[...only].join(", ")}${QUICK ? " (quick)" : ""}`,
+    );
     const save = () => fs.writeFileSync(path.join(WORK, "results.json"), JSON.stringify(all, null, 1));
     const part = async <T>(name: Part, fn: () => Promise<T>, set: (v: T) => void) => {
         if (!only.has(name)) {
@@ -884,7 +996,11 @@ async function main(): Promise<void> {
     await part("program", programBench, (v) => (all.program = v));
     await part("profile", profileBench, (v) => (all.profiles = v));
     await part("gate", gateBench, (v) => (all.gate = v));
-    await part("engine", () => engineBench({ previews: QUICK ? 1 : 5, touchRepeats: QUICK ? 1 : 2, leverRuns: QUICK ? 1 : 3 }), (v) => (all.engine = v));
+    await part(
+        "engine",
+        () => engineBench({ previews: QUICK ? 1 : 5, touchRepeats: QUICK ? 1 : 2, leverRuns: QUICK ? 1 : 3 }),
+        (v) => (all.engine = v),
+    );
     all.finishedAt = new Date();
     (all.commits as { end?: string }).end = await head();
     save();

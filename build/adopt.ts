@@ -58,7 +58,11 @@ export function adoptDockerfile(text: string): AdoptResult {
             const before = lines[st.line - 1];
             const m = /^(\s*FROM\s+(?:--\S+\s+)*)(\S+)([\s\S]*)$/i.exec(before);
             if (!m || m[2] !== st.image) {
-                return { status: "refused", line: st.line, reason: `cannot find the image word "${st.image}" on the FROM line: edit by hand` };
+                return {
+                    status: "refused",
+                    line: st.line,
+                    reason: `cannot find the image word "${st.image}" on the FROM line: edit by hand`,
+                };
             }
             const after = `${m[1]}\${${BASE_ARG}}${m[3]}`;
             lines[st.line - 1] = after;
@@ -74,7 +78,11 @@ export function adoptDockerfile(text: string): AdoptResult {
         return { status: "refused", line: root.line, reason: "the rewrite would still not build FROM ${BASE_IMAGE}: edit by hand" };
     }
     if (oldBase !== "" && finalBase(check).image !== oldBase) {
-        return { status: "refused", line: root.line, reason: `the rewrite would change what a hand build uses (${oldBase} → ${finalBase(check).image}): edit by hand` };
+        return {
+            status: "refused",
+            line: root.line,
+            reason: `the rewrite would change what a hand build uses (${oldBase} → ${finalBase(check).image}): edit by hand`,
+        };
     }
     return { status: "changed", text: out, changes };
 }

@@ -53,9 +53,13 @@ export function chainProblem(df: Dockerfile, expect: ChainExpectation): ChainPro
     const { root, path } = asIs;
     const what = root.image === asIs.image ? root.image : `${root.image} (= ${asIs.image === "" ? "nothing" : asIs.image})`;
     const final = path[0];
-    const subject = path.length > 1
-        ? `the final stage (line ${final.line}) builds on stage ${path.slice(1).map((s) => `"${s.name}" (line ${s.line})`).join(", which builds on ")}, which builds`
-        : "the final stage builds";
+    const subject =
+        path.length > 1
+            ? `the final stage (line ${final.line}) builds on stage ${path
+                  .slice(1)
+                  .map((s) => `"${s.name}" (line ${s.line})`)
+                  .join(", which builds on ")}, which builds`
+            : "the final stage builds";
     let why: string;
     if (/\$\{?BASE_IMAGE\b/.test(root.image) && !df.globalArgs.some((a) => a.name === BASE_ARG)) {
         const local = df.stages.flatMap((s) => s.args).find((a) => a.name === BASE_ARG);

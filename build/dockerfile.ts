@@ -60,7 +60,10 @@ export interface Dockerfile {
 
 /** A Dockerfile BuildKit would refuse, with the line. */
 export class DockerfileSyntaxError extends Error {
-    constructor(public readonly line: number, message: string) {
+    constructor(
+        public readonly line: number,
+        message: string,
+    ) {
         super(`line ${line}: ${message}`);
         this.name = "DockerfileSyntaxError";
     }
@@ -220,7 +223,11 @@ export function platformArgs(platform: string): Record<string, string> {
 }
 
 /** Global ARG values for a build: build args override defaults; a default may use earlier ARGs. */
-export function globalArgValues(df: Dockerfile, buildArgs: Record<string, string>, platform = "linux/amd64"): Record<string, string | undefined> {
+export function globalArgValues(
+    df: Dockerfile,
+    buildArgs: Record<string, string>,
+    platform = "linux/amd64",
+): Record<string, string | undefined> {
     const env: Record<string, string | undefined> = { ...platformArgs(platform) };
     for (const a of df.globalArgs) {
         env[a.name] = a.name in buildArgs ? buildArgs[a.name] : a.default === undefined ? undefined : expandWord(a.default, env, df.escape);
@@ -246,7 +253,10 @@ export function finalBase(df: Dockerfile, buildArgs: Record<string, string> = {}
     for (;;) {
         path.push(stage);
         const image = expandWord(stage.image, env, df.escape);
-        const earlier = df.stages.slice(0, stage.index).reverse().find((s) => s.name !== undefined && s.name === image.toLowerCase());
+        const earlier = df.stages
+            .slice(0, stage.index)
+            .reverse()
+            .find((s) => s.name !== undefined && s.name === image.toLowerCase());
         if (!earlier) {
             return { path, root: stage, image };
         }

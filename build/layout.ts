@@ -66,11 +66,14 @@ export function pathProblem(p: string): string | undefined {
 
 /** A template as a zod string: checked on its own at parse time, with the key path. */
 export function pathTemplate(kind: "context" | "dockerfile") {
-    return z.string().min(1).superRefine((t, ctx) => {
-        for (const message of templateProblems(t, kind)) {
-            ctx.addIssue({ code: "custom", message });
-        }
-    });
+    return z
+        .string()
+        .min(1)
+        .superRefine((t, ctx) => {
+            for (const message of templateProblems(t, kind)) {
+                ctx.addIssue({ code: "custom", message });
+            }
+        });
 }
 
 const RuleSchema = z.strictObject({
@@ -87,7 +90,9 @@ export const LayoutSchema = z.strictObject({
 });
 
 /** `dir`: a single directory name (no separators, not . or ..). */
-export const dirName = z.string().regex(/^(?!\.\.?$)[A-Za-z0-9._-]+$/, "expected one directory name (letters, digits, . _ -), e.g. nluagent");
+export const dirName = z
+    .string()
+    .regex(/^(?!\.\.?$)[A-Za-z0-9._-]+$/, "expected one directory name (letters, digits, . _ -), e.g. nluagent");
 
 /** The stack's layout with defaults filled in. */
 export function resolveLayout(layout: z.infer<typeof LayoutSchema> | undefined): Layout {
@@ -121,7 +126,12 @@ export interface LayoutEntry {
  * Context and Dockerfile of one family or service, relative to build.contextRoot: the entry's own
  * `context`/`dockerfile` (templates too) or else the stack's, with the placeholders filled in.
  */
-export function buildPaths(kind: keyof Layout, name: string, entry: LayoutEntry, layout: Layout = DEFAULT_LAYOUT): { context: string; dockerfile: string } {
+export function buildPaths(
+    kind: keyof Layout,
+    name: string,
+    entry: LayoutEntry,
+    layout: Layout = DEFAULT_LAYOUT,
+): { context: string; dockerfile: string } {
     const vars: Record<string, string> = { name, lower: name.toLowerCase(), snake: snake(name), kebab: kebab(name) };
     vars.dir = entry.dir ?? vars.lower;
     const context = clean(expand(entry.context ?? layout[kind].context, vars));
@@ -141,7 +151,10 @@ export function layoutPathIssues(
 ): { path: (string | number)[]; message: string }[] {
     const resolved = resolveLayout(layout);
     const issues: { path: (string | number)[]; message: string }[] = [];
-    for (const [kind, entries] of [["families", families], ["services", services]] as const) {
+    for (const [kind, entries] of [
+        ["families", families],
+        ["services", services],
+    ] as const) {
         for (const [name, e] of Object.entries(entries)) {
             // Entries or templates of the wrong type are reported by the schema already.
             const strings = [e.context, e.dockerfile, e.dir, resolved[kind].context, resolved[kind].dockerfile];

@@ -47,12 +47,18 @@ export function buildEntries(stack: Pick<StackConfig, "families" | "services" | 
     const layout: Layout = resolveLayout(stack.build.layout);
     const out: BuildEntry[] = [];
     for (const [name, fam] of Object.entries(stack.families).sort(([a], [b]) => a.localeCompare(b))) {
-        const expect: ChainExpectation = fam.parent !== undefined ? { kind: "parent", parent: fam.parent } : { kind: "external", baseImage: fam.baseImage as string };
+        const expect: ChainExpectation =
+            fam.parent !== undefined ? { kind: "parent", parent: fam.parent } : { kind: "external", baseImage: fam.baseImage as string };
         const label = `family ${name} (${fam.parent !== undefined ? `parent ${fam.parent}` : `baseImage ${fam.baseImage}`})`;
         out.push({ label, key: `ai-fleet:families.${name}`, ...buildPaths("families", name, fam, layout), expect });
     }
     for (const [name, svc] of Object.entries(stack.services).sort(([a], [b]) => a.localeCompare(b))) {
-        out.push({ label: `service ${name} (family ${svc.family})`, key: `ai-fleet:services.${name}`, ...buildPaths("services", name, svc, layout), expect: { kind: "parent", parent: svc.family } });
+        out.push({
+            label: `service ${name} (family ${svc.family})`,
+            key: `ai-fleet:services.${name}`,
+            ...buildPaths("services", name, svc, layout),
+            expect: { kind: "parent", parent: svc.family },
+        });
     }
     return out;
 }
@@ -61,7 +67,9 @@ export function buildEntries(stack: Pick<StackConfig, "families" | "services" | 
 export function preflightProblems(stack: Pick<StackConfig, "families" | "services" | "build">, root: string, files: SourceFiles): string[] {
     const shown = stack.build.contextRoot;
     if (files.kind(root) !== "dir") {
-        return [`ai-fleet:build.contextRoot: ${shown} (${root}) is not a directory: check out the AI system's repository there, or point build.contextRoot at it`];
+        return [
+            `ai-fleet:build.contextRoot: ${shown} (${root}) is not a directory: check out the AI system's repository there, or point build.contextRoot at it`,
+        ];
     }
     const problems: string[] = [];
     for (const e of buildEntries(stack)) {
@@ -70,7 +78,9 @@ export function preflightProblems(stack: Pick<StackConfig, "families" | "service
         }
         const file = path.join(root, e.dockerfile);
         if (files.kind(file) !== "file") {
-            problems.push(`${e.label}: Dockerfile ${e.dockerfile} not found under ${shown} (${e.key}.dockerfile, ${e.key}.dir or build.layout)`);
+            problems.push(
+                `${e.label}: Dockerfile ${e.dockerfile} not found under ${shown} (${e.key}.dockerfile, ${e.key}.dir or build.layout)`,
+            );
             continue;
         }
         try {
@@ -106,7 +116,10 @@ function stackName(): string {
  * Runs the checks unless the phase builds nothing (`deploy`); throws one pulumi.RunError with
  * every problem. `cwd` is where build.contextRoot is relative to (the project directory).
  */
-export function preflight(stack: Pick<StackConfig, "families" | "services" | "build" | "phase">, opts: { cwd?: string; files?: SourceFiles } = {}): void {
+export function preflight(
+    stack: Pick<StackConfig, "families" | "services" | "build" | "phase">,
+    opts: { cwd?: string; files?: SourceFiles } = {},
+): void {
     if (stack.phase === "deploy") {
         return;
     }

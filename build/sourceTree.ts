@@ -49,7 +49,8 @@ export function changesHash(repoRoot: string, files: string[]): string {
 
 /** Uncommitted changes under `dir`, undefined when clean; throws when git cannot tell. */
 export function treeChanges(dir: string): TreeChanges | undefined {
-    const git = (...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
+    const git = (...args: string[]) =>
+        execFileSync("git", ["-C", dir, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
     const repoRoot = git("rev-parse", "--show-toplevel").trim();
     const files = porcelainPaths(git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "."));
     return files.length === 0 ? undefined : { files, hash: changesHash(repoRoot, files) };

@@ -101,7 +101,8 @@ export interface HealthFailure {
 /** The failed health checks named in a failed update's messages (each service once, in order). */
 export function healthFailures(text: string): HealthFailure[] {
     const found: HealthFailure[] = [];
-    const re = /health check failed: service (\S+) on host \S+: GET (\S+): last status (.+?), last body ("(?:[^"\\]|\\.)*"|\([^)]*\))[^\n]*/g;
+    const re =
+        /health check failed: service (\S+) on host \S+: GET (\S+): last status (.+?), last body ("(?:[^"\\]|\\.)*"|\([^)]*\))[^\n]*/g;
     for (const m of text.matchAll(re)) {
         if (found.some((f) => f.service === m[1])) {
             continue;

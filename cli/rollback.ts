@@ -23,12 +23,16 @@ export async function rollback(opts: CliOptions): Promise<number> {
     }
     const started = Date.now();
     const result = await deployRelease(stack, target);
-    const problems = result.ok ? await verifyOnRelease(result.outputs, target) : [`the update failed: ${result.error.trim().split("\n").slice(-10).join("\n")}`];
+    const problems = result.ok
+        ? await verifyOnRelease(result.outputs, target)
+        : [`the update failed: ${result.error.trim().split("\n").slice(-10).join("\n")}`];
     if (problems.length > 0) {
         say(`ROLLBACK to release ${target.tag} did not make the machine healthy:\n  - ${problems.join("\n  - ")}`);
         return EXIT.rollbackFailed;
     }
-    say(`ROLLED BACK: ${opts.stack} runs release ${target.tag}, every service healthy (${((Date.now() - started) / 1000).toFixed(1)}s); resource changes ${JSON.stringify(result.changes)}`);
+    say(
+        `ROLLED BACK: ${opts.stack} runs release ${target.tag}, every service healthy (${((Date.now() - started) / 1000).toFixed(1)}s); resource changes ${JSON.stringify(result.changes)}`,
+    );
     return EXIT.ok;
 }
 

@@ -27,21 +27,30 @@ export async function chooseRuntime(stack: Stack): Promise<void> {
         say("containers run through the cli runtime (docker run through @pulumi/command): the stack's ai-fleet:docker.runtime is cli");
     } else if (!(await hasDockerPlugin(stack))) {
         stack.workspace.envVars[RUNTIME_ENV] = "cli";
-        say("NOTE: the docker provider plugin is not installed here: containers run through the cli runtime (docker run through @pulumi/command), as with ai-fleet:docker.runtime: cli");
+        say(
+            "NOTE: the docker provider plugin is not installed here: containers run through the cli runtime (docker run through @pulumi/command), as with ai-fleet:docker.runtime: cli",
+        );
     }
 }
 
 /** Sends the machine back to `release` after `failed`, checks health, returns the exit code. */
 export async function rollBack(stack: Stack, failed: UpdateResult, release: Release | undefined, noRollback: boolean): Promise<number> {
-    const named = failed.failures.map((f) => `${f.service} (${f.url}): last status ${f.lastStatus}, last body ${JSON.stringify(f.lastBody)}`);
-    const what = named.length > 0 ? `health gate failed: ${named.join("; ")}` : `update failed:\n${failed.error.trim().split("\n").slice(-15).join("\n")}`;
+    const named = failed.failures.map(
+        (f) => `${f.service} (${f.url}): last status ${f.lastStatus}, last body ${JSON.stringify(f.lastBody)}`,
+    );
+    const what =
+        named.length > 0
+            ? `health gate failed: ${named.join("; ")}`
+            : `update failed:\n${failed.error.trim().split("\n").slice(-15).join("\n")}`;
     if (failed.failures.length === 0) {
         say(`ROLLOUT FAILED (not at a health gate, so nothing is rolled back): ${what}`);
         return EXIT.rolledBack;
     }
     if (noRollback) {
         say(`ROLLOUT FAILED: ${what}`);
-        say(`--no-rollback: the failed state stays for debugging; roll back with \`npm run rollback -- --stack ${stack.name.split("/").pop()}\`${release ? ` (to release ${release.tag})` : ""}`);
+        say(
+            `--no-rollback: the failed state stays for debugging; roll back with \`npm run rollback -- --stack ${stack.name.split("/").pop()}\`${release ? ` (to release ${release.tag})` : ""}`,
+        );
         return EXIT.rolledBack;
     }
     if (!release) {
@@ -50,16 +59,22 @@ export async function rollBack(stack: Stack, failed: UpdateResult, release: Rele
         return EXIT.rolledBack;
     }
     const left = lastRelease(failed.outputs);
-    say(`health gate failed; the failed update left the stack's release output at ${left?.tag ?? "nothing"}; rolling back to release ${release.tag}`);
+    say(
+        `health gate failed; the failed update left the stack's release output at ${left?.tag ?? "nothing"}; rolling back to release ${release.tag}`,
+    );
     const back = await deployRelease(stack, release);
-    const problems = back.ok ? await verifyOnRelease(back.outputs, release) : [`the rollback update failed: ${back.error.trim().split("\n").slice(-10).join("\n")}`];
+    const problems = back.ok
+        ? await verifyOnRelease(back.outputs, release)
+        : [`the rollback update failed: ${back.error.trim().split("\n").slice(-10).join("\n")}`];
     const seconds = ((Date.now() - (failed.firstFailureAt ?? Date.now())) / 1000).toFixed(1);
     say(`ROLLOUT FAILED: ${what}`);
     if (problems.length > 0) {
         say(`ROLLBACK to release ${release.tag} did not make the machine healthy:\n  - ${problems.join("\n  - ")}`);
         return EXIT.rollbackFailed;
     }
-    say(`ROLLED BACK: restored release ${release.tag} (${Object.keys(release.images).length} services on their pinned digests), healthy ${seconds}s after the failed health check`);
+    say(
+        `ROLLED BACK: restored release ${release.tag} (${Object.keys(release.images).length} services on their pinned digests), healthy ${seconds}s after the failed health check`,
+    );
     return EXIT.rolledBack;
 }
 
@@ -91,7 +106,9 @@ export async function rollout(opts: CliOptions): Promise<number> {
     const result = await previewAndUp(stack, `roll out ${opts.stack}`);
     if (result.ok) {
         const now = result.outputs.release?.value as { tag?: string } | undefined;
-        say(`ROLLED OUT: release ${now?.tag ?? result.outputs.tag?.value} on ${opts.stack}; resource changes ${JSON.stringify(result.changes)}`);
+        say(
+            `ROLLED OUT: release ${now?.tag ?? result.outputs.tag?.value} on ${opts.stack}; resource changes ${JSON.stringify(result.changes)}`,
+        );
         return EXIT.ok;
     }
     return rollBack(stack, result, release, opts.noRollback);

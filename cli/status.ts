@@ -21,11 +21,25 @@ export interface StatusRow {
 
 /** The rows' text: one line per service, aligned columns, a header. */
 export function formatStatus(rows: StatusRow[]): string {
-    const header: StatusRow = { service: "SERVICE", release: "RELEASE", digest: "DIGEST", health: "HEALTH NOW", rolledOutAt: "ROLLED OUT AT", container: "CONTAINER" };
+    const header: StatusRow = {
+        service: "SERVICE",
+        release: "RELEASE",
+        digest: "DIGEST",
+        health: "HEALTH NOW",
+        rolledOutAt: "ROLLED OUT AT",
+        container: "CONTAINER",
+    };
     const all = [header, ...rows];
     const keys: (keyof StatusRow)[] = ["service", "release", "digest", "health", "rolledOutAt", "container"];
     const width = Object.fromEntries(keys.map((k) => [k, Math.max(...all.map((r) => r[k].length))])) as Record<keyof StatusRow, number>;
-    return all.map((r) => keys.map((k) => r[k].padEnd(width[k])).join("  ").trimEnd()).join("\n");
+    return all
+        .map((r) =>
+            keys
+                .map((k) => r[k].padEnd(width[k]))
+                .join("  ")
+                .trimEnd(),
+        )
+        .join("\n");
 }
 
 /** `docker inspect` of one container on the machine's engine: created time, state, image. */
@@ -63,23 +77,29 @@ export async function status(opts: CliOptions): Promise<number> {
     const cfg = await stack.getAllConfig();
     const dockerHost = (JSON.parse(cfg["ai-fleet:docker"]?.value ?? "{}") as { host?: string }).host ?? "unix:///var/run/docker.sock";
     const live = new Map((await probeNow(report)).map((h) => [h.service, h]));
-    const rows: StatusRow[] = Object.keys(report.services).sort().map((service) => {
-        const name = containerName(machine, service);
-        const c = inspect(dockerHost, name);
-        const h = live.get(service);
-        const runs = c?.image.includes("@") ? c.image.slice(c.image.indexOf("@") + 1) : report.services?.[service].digest ?? "?";
-        return {
-            service,
-            release: releaseOf(service, runs),
-            digest: runs.replace(/^sha256:([a-f0-9]{12})[a-f0-9]+$/, "sha256:$1…"),
-            health: h ? `${h.status}${h.status === "ok" ? "" : ` (HTTP ${h.httpStatus})`}` : "?",
-            rolledOutAt: c?.created.replace(/\.\d+Z$/, "Z") ?? "no container",
-            container: c ? `${name} (${c.state})` : name,
-        };
-    });
+    const rows: StatusRow[] = Object.keys(report.services)
+        .sort()
+        .map((service) => {
+            const name = containerName(machine, service);
+            const c = inspect(dockerHost, name);
+            const h = live.get(service);
+            const runs = c?.image.includes("@") ? c.image.slice(c.image.indexOf("@") + 1) : (report.services?.[service].digest ?? "?");
+            return {
+                service,
+                release: releaseOf(service, runs),
+                digest: runs.replace(/^sha256:([a-f0-9]{12})[a-f0-9]+$/, "sha256:$1…"),
+                health: h ? `${h.status}${h.status === "ok" ? "" : ` (HTTP ${h.httpStatus})`}` : "?",
+                rolledOutAt: c?.created.replace(/\.\d+Z$/, "Z") ?? "no container",
+                container: c ? `${name} (${c.state})` : name,
+            };
+        });
     process.stdout.write(`${formatStatus(rows)}\n`);
     const sick = rows.filter((r) => !r.health.startsWith("ok"));
-    say(sick.length === 0 ? `${opts.stack}: every service healthy on release ${release}` : `${opts.stack}: unhealthy now: ${sick.map((r) => r.service).join(", ")}`);
+    say(
+        sick.length === 0
+            ? `${opts.stack}: every service healthy on release ${release}`
+            : `${opts.stack}: unhealthy now: ${sick.map((r) => r.service).join(", ")}`,
+    );
     return sick.length === 0 ? 0 : 1;
 }
 

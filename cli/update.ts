@@ -29,7 +29,9 @@ export async function previewAndUp(stack: Stack, what: string, withPreview = tru
     if (withPreview) {
         say(`preview: ${what}`);
         const preview = await stack.preview({ onOutput: (l) => process.stdout.write(l), diff: false });
-        say(`preview summary: ${JSON.stringify(changesOf(preview.changeSummary as Record<string, number>))} (unchanged: ${preview.changeSummary.same ?? 0})`);
+        say(
+            `preview summary: ${JSON.stringify(changesOf(preview.changeSummary as Record<string, number>))} (unchanged: ${preview.changeSummary.same ?? 0})`,
+        );
     }
     say(`update: ${what}`);
     const diagnostics: string[] = [];
@@ -48,10 +50,23 @@ export async function previewAndUp(stack: Stack, what: string, withPreview = tru
     };
     try {
         const up = await stack.up({ onOutput: (l) => process.stdout.write(l), onEvent });
-        return { ok: true, error: "", failures: [], changes: changesOf(up.summary.resourceChanges as Record<string, number>), outputs: up.outputs };
+        return {
+            ok: true,
+            error: "",
+            failures: [],
+            changes: changesOf(up.summary.resourceChanges as Record<string, number>),
+            outputs: up.outputs,
+        };
     } catch (e) {
         const error = `${(e as Error).message ?? String(e)}\n${diagnostics.join("\n")}`;
-        return { ok: false, error, failures: healthFailures(error), firstFailureAt: firstFailureAt ?? Date.now(), changes: {}, outputs: await stack.outputs() };
+        return {
+            ok: false,
+            error,
+            failures: healthFailures(error),
+            firstFailureAt: firstFailureAt ?? Date.now(),
+            changes: {},
+            outputs: await stack.outputs(),
+        };
     }
 }
 
@@ -64,7 +79,11 @@ export async function deployRelease(stack: Stack, release: { tag: string; images
     const env = stack.workspace.envVars;
     env[RELEASE_ENV] = JSON.stringify(release);
     try {
-        return await previewAndUp(stack, `back to release ${release.tag} (${release.images ? "its pinned digests" : "every service's <repo>:" + release.tag}), building nothing`, false);
+        return await previewAndUp(
+            stack,
+            `back to release ${release.tag} (${release.images ? "its pinned digests" : "every service's <repo>:" + release.tag}), building nothing`,
+            false,
+        );
     } finally {
         delete env[RELEASE_ENV];
     }
@@ -95,7 +114,10 @@ function get(url: string, timeoutMs: number): Promise<{ status: number; body: st
 
 /** GET every service's health URL of a `report` output now; `status` is the JSON status field or why there is none. */
 export async function probeNow(report: unknown): Promise<LiveHealth[]> {
-    const services = ((report as { services?: Record<string, { url?: string }> } | undefined)?.services ?? {}) as Record<string, { url?: string }>;
+    const services = ((report as { services?: Record<string, { url?: string }> } | undefined)?.services ?? {}) as Record<
+        string,
+        { url?: string }
+    >;
     return Promise.all(
         Object.entries(services).map(async ([service, r]) => {
             const url = r.url ?? "";

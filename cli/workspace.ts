@@ -61,9 +61,10 @@ export async function openStack(opts: CliOptions): Promise<{ stack: Stack; env: 
     const workDir = path.resolve(opts.cwd ?? ROOT);
     const env = commandEnv(opts.backend);
     const binDir = env.AI_FLEET_PULUMI_BIN_DIR;
-    const pulumiCommand = binDir && fs.existsSync(path.join(binDir, "pulumi"))
-        ? await PulumiCommand.get({ root: path.dirname(binDir), skipVersionCheck: true })
-        : await PulumiCommand.get({ skipVersionCheck: true });
+    const pulumiCommand =
+        binDir && fs.existsSync(path.join(binDir, "pulumi"))
+            ? await PulumiCommand.get({ root: path.dirname(binDir), skipVersionCheck: true })
+            : await PulumiCommand.get({ skipVersionCheck: true });
     const wsOpts = { workDir, envVars: env, pulumiCommand };
     const stack = opts.create
         ? await LocalWorkspace.createOrSelectStack({ stackName: opts.stack, workDir }, wsOpts)

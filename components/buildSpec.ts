@@ -71,7 +71,10 @@ export function ociLabels(settings: BuildSettings, req: Pick<BuildRequest, "name
  * Build args: the config's own, then the machine profile's (MACHINE, TORCH_CUDA_ARCH_LIST) and
  * BASE_IMAGE, which the config cannot override (they are what makes a build belong to its machine).
  */
-export function buildArgsFor(settings: BuildSettings, req: Pick<BuildRequest, "buildArgs" | "baseImage">): pulumi.Output<Record<string, string>> {
+export function buildArgsFor(
+    settings: BuildSettings,
+    req: Pick<BuildRequest, "buildArgs" | "baseImage">,
+): pulumi.Output<Record<string, string>> {
     return pulumi.output(req.baseImage).apply((base): Record<string, string> => ({
         ...req.buildArgs,
         ...profileBuildArgs(settings.profile),
@@ -99,9 +102,19 @@ export function dockerBuildArgs(settings: BuildSettings, req: BuildRequest): doc
         builder: settings.builder ? { name: settings.builder } : undefined,
         registries: [{ address: settings.registry.address, username: settings.registry.username, password: settings.registry.password }],
         cacheFrom: cache ? [{ registry: { ref: cache } }] : undefined,
-        cacheTo: cache && settings.cache
-            ? [{ registry: { ref: cache, mode: settings.cache.mode as dockerbuild.CacheMode, imageManifest: true, ociMediaTypes: true } }]
-            : undefined,
+        cacheTo:
+            cache && settings.cache
+                ? [
+                      {
+                          registry: {
+                              ref: cache,
+                              mode: settings.cache.mode as dockerbuild.CacheMode,
+                              imageManifest: true,
+                              ociMediaTypes: true,
+                          },
+                      },
+                  ]
+                : undefined,
     };
 }
 
@@ -122,7 +135,5 @@ export function pinnedRefValue(repository: string, digest: string, dryRun: boole
 
 /** `repository@sha256:…`: what FROM, RemoteImage and verification use (a tag can move, a digest cannot). */
 export function pinnedRef(repository: pulumi.Input<string>, digest: pulumi.Input<string>): pulumi.Output<string> {
-    return pulumi
-        .all([repository, digest])
-        .apply(([repo, d]) => pinnedRefValue(repo, d, pulumi.runtime.isDryRun()) as string);
+    return pulumi.all([repository, digest]).apply(([repo, d]) => pinnedRefValue(repo, d, pulumi.runtime.isDryRun()) as string);
 }

@@ -102,7 +102,9 @@ export function dockerRunFlags(args: PlainContainerArgs): string[] {
                 flags.push("--stop-timeout", String(value));
                 break;
             default:
-                throw new Error(`container arg ${key} has no docker run flag in components/dockerRun.ts; teach the converter before using it`);
+                throw new Error(
+                    `container arg ${key} has no docker run flag in components/dockerRun.ts; teach the converter before using it`,
+                );
         }
     }
     return flags;

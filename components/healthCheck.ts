@@ -65,7 +65,16 @@ export function healthUrl(host: string, port: number, path: string): string {
 }
 
 /** The exact command and environment HealthCheck runs (exported so the real-engine tests run the same thing). */
-export function healthCheckCommand(args: { service: string; host: string; port: number; path: string; bounds: HealthBounds; digest: string; required?: boolean; rollbackCommand?: string }): {
+export function healthCheckCommand(args: {
+    service: string;
+    host: string;
+    port: number;
+    path: string;
+    bounds: HealthBounds;
+    digest: string;
+    required?: boolean;
+    rollbackCommand?: string;
+}): {
     create: string;
     environment: Record<string, string>;
 } {
@@ -135,7 +144,10 @@ export class HealthCheck extends pulumi.ComponentResource {
         this.report = this.check.stdout.apply((out) => {
             const report = parseHealthReport(out, args.service);
             if (!report.healthy) {
-                pulumi.log.warn(`optional service ${args.service} is not healthy; nothing waits for it: ${report.problem ?? report.status}`, this);
+                pulumi.log.warn(
+                    `optional service ${args.service} is not healthy; nothing waits for it: ${report.problem ?? report.status}`,
+                    this,
+                );
             }
             return report;
         });

@@ -115,7 +115,11 @@ export class ImageScan extends pulumi.ComponentResource {
         super(IMAGE_SCAN_TYPE, name, {}, opts);
         const environment = pulumi
             .all([args.image, args.registry.password])
-            .apply(([image, password]) => scanCommand({ service: args.service, image, registry: { ...args.registry, password }, policy: args.policy }).environment);
+            .apply(
+                ([image, password]) =>
+                    scanCommand({ service: args.service, image, registry: { ...args.registry, password }, policy: args.policy })
+                        .environment,
+            );
         const scan = new command.local.Command(
             `${name}-trivy`,
             {
@@ -132,12 +136,14 @@ export class ImageScan extends pulumi.ComponentResource {
         const report = scan.stdout.apply((out) => parseScanReport(out, args.service));
         // The report holds no credential; only the environment was secret.
         this.report = pulumi.unsecret(report);
-        this.pinned = pulumi.unsecret(pulumi.all([args.image, report]).apply(([image, r]) => {
-            if (r.image !== image) {
-                throw new Error(`the scan of ${args.service} reported image ${r.image}, not ${image}`);
-            }
-            return image;
-        }));
+        this.pinned = pulumi.unsecret(
+            pulumi.all([args.image, report]).apply(([image, r]) => {
+                if (r.image !== image) {
+                    throw new Error(`the scan of ${args.service} reported image ${r.image}, not ${image}`);
+                }
+                return image;
+            }),
+        );
         this.registerOutputs({ pinned: this.pinned, report: this.report });
     }
 }
@@ -151,7 +157,13 @@ export function parseScanReport(stdout: string, service: string): ScanReport {
     } catch {
         throw new Error(`the vulnerability scan of ${service} printed no JSON report: ${JSON.stringify(stdout.slice(0, 200))}`);
     }
-    if (parsed.passed !== true || typeof parsed.image !== "string" || typeof parsed.digest !== "string" || typeof parsed.counts !== "object" || !Array.isArray(parsed.allowed)) {
+    if (
+        parsed.passed !== true ||
+        typeof parsed.image !== "string" ||
+        typeof parsed.digest !== "string" ||
+        typeof parsed.counts !== "object" ||
+        !Array.isArray(parsed.allowed)
+    ) {
         throw new Error(`the vulnerability scan of ${service} printed an incomplete or failed report: ${line.slice(0, 400)}`);
     }
     return parsed as ScanReport;

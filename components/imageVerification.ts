@@ -32,7 +32,13 @@ export interface ImageVerificationArgs {
 }
 
 /** The command and environment that ImageVerification runs (exported for the integration tests). */
-export function verificationCommand(args: { image: string; expectedDigest?: string; registry: { username: string; password: string; insecure?: boolean }; parent?: string; platform?: string }): {
+export function verificationCommand(args: {
+    image: string;
+    expectedDigest?: string;
+    registry: { username: string; password: string; insecure?: boolean };
+    parent?: string;
+    platform?: string;
+}): {
     create: string;
     environment: Record<string, string>;
 } {
@@ -63,11 +69,16 @@ export class ImageVerification extends pulumi.ComponentResource {
 
     constructor(name: string, args: ImageVerificationArgs, opts?: pulumi.ComponentResourceOptions) {
         super(IMAGE_VERIFICATION_TYPE, name, {}, opts);
-        const environment = pulumi
-            .all([args.image, args.expectedDigest ?? "", args.registry.password, args.parent ?? ""])
-            .apply(([image, expectedDigest, password, parent]) =>
-                verificationCommand({ image, expectedDigest, registry: { ...args.registry, password }, parent: parent || undefined, platform: args.platform }).environment,
-            );
+        const environment = pulumi.all([args.image, args.expectedDigest ?? "", args.registry.password, args.parent ?? ""]).apply(
+            ([image, expectedDigest, password, parent]) =>
+                verificationCommand({
+                    image,
+                    expectedDigest,
+                    registry: { ...args.registry, password },
+                    parent: parent || undefined,
+                    platform: args.platform,
+                }).environment,
+        );
         const check = new command.local.Command(
             `${name}-check`,
             {

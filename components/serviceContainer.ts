@@ -107,9 +107,8 @@ export function containerArgs(s: ContainerSettings): Omit<docker.ContainerArgs, 
         restart: "unless-stopped",
         envs: envList(s.env),
         ports: s.ports.map((p) => ({ internal: p.container, external: p.host, protocol: p.protocol, ip: s.bindAddress })),
-        deviceRequests: s.gpuDevices && s.gpuDevices.length > 0
-            ? [{ driver: "nvidia", deviceIds: s.gpuDevices, capabilities: ["gpu"] }]
-            : undefined,
+        deviceRequests:
+            s.gpuDevices && s.gpuDevices.length > 0 ? [{ driver: "nvidia", deviceIds: s.gpuDevices, capabilities: ["gpu"] }] : undefined,
         healthcheck: {
             tests: dockerHealthTest(s.health.containerPort, s.health.path),
             // Go duration form: what the provider reads back (goDuration), so a second `up` sees no change.
@@ -120,7 +119,9 @@ export function containerArgs(s: ContainerSettings): Omit<docker.ContainerArgs, 
         },
         logDriver: "json-file",
         logOpts: { "max-size": "10m", "max-file": "3" },
-        labels: Object.keys(labels).sort().map((label) => ({ label, value: labels[label] })),
+        labels: Object.keys(labels)
+            .sort()
+            .map((label) => ({ label, value: labels[label] })),
         stopTimeout: 20,
         destroyGraceSeconds: 30,
         mustRun: true,
@@ -163,14 +164,22 @@ export interface ServiceContainerArgs {
 }
 
 /** Labels of containerArgs plus `ai-fleet.gate`, sorted (every container carries it, so moving between groups changes nothing). */
-function labelsWithGate(base: Omit<docker.ContainerArgs, "image">, gate: pulumi.Input<string>): pulumi.Output<docker.types.input.ContainerLabel[]> {
-    return pulumi.all([base.labels as docker.types.input.ContainerLabel[], gate]).apply(([ls, g]) =>
-        [...ls, { label: "ai-fleet.gate", value: g }].sort((a, b) => String(a.label).localeCompare(String(b.label))),
-    );
+function labelsWithGate(
+    base: Omit<docker.ContainerArgs, "image">,
+    gate: pulumi.Input<string>,
+): pulumi.Output<docker.types.input.ContainerLabel[]> {
+    return pulumi
+        .all([base.labels as docker.types.input.ContainerLabel[], gate])
+        .apply(([ls, g]) => [...ls, { label: "ai-fleet.gate", value: g }].sort((a, b) => String(a.label).localeCompare(String(b.label))));
 }
 
 /** The environment of the cli runtime's command: the run flags, and the provider-shaped spec for policy. */
-export function cliContainerEnvironment(s: ContainerSettings, image: string, labels: { label: string; value: string }[], target: { network: string; dockerHost: string; stack: string }): Record<string, string> {
+export function cliContainerEnvironment(
+    s: ContainerSettings,
+    image: string,
+    labels: { label: string; value: string }[],
+    target: { network: string; dockerHost: string; stack: string },
+): Record<string, string> {
     const args = { ...containerArgs(s), labels };
     return {
         DOCKER_HOST: target.dockerHost,
@@ -201,7 +210,10 @@ export class ServiceContainer extends pulumi.ComponentResource {
         super(SERVICE_CONTAINER_TYPE, name, {}, opts);
         const s = args.settings;
         if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(s.containerName)) {
-            throw new pulumi.ResourceError(`ServiceContainer '${name}': 'containerName' "${s.containerName}" is not a valid Docker container name`, this);
+            throw new pulumi.ResourceError(
+                `ServiceContainer '${name}': 'containerName' "${s.containerName}" is not a valid Docker container name`,
+                this,
+            );
         }
         const base = containerArgs(s);
         const labels = labelsWithGate(base, args.gate ?? "passed");
@@ -232,7 +244,9 @@ export class ServiceContainer extends pulumi.ComponentResource {
                 .all([args.image, labels])
                 .apply(([image, ls]) => cliContainerEnvironment(s, image, ls as { label: string; value: string }[], target));
             const stdin = pulumi.secret(
-                pulumi.output(target.registry.password).apply((password) => JSON.stringify({ registry: target.registry.host, username: target.registry.username, password })),
+                pulumi
+                    .output(target.registry.password)
+                    .apply((password) => JSON.stringify({ registry: target.registry.host, username: target.registry.username, password })),
             );
             const run = new command.local.Command(
                 `${name}-container`,

@@ -34,7 +34,10 @@ export class ServiceImage extends pulumi.ComponentResource implements PinnedImag
     constructor(name: string, args: ServiceImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super(SERVICE_IMAGE_TYPE, name, {}, opts);
         if (!/^[A-Za-z][A-Za-z0-9]*$/.test(args.service)) {
-            throw new pulumi.ResourceError(`ServiceImage '${name}': 'service' must be a PascalCase service name, got "${args.service}"`, this);
+            throw new pulumi.ResourceError(
+                `ServiceImage '${name}': 'service' must be a PascalCase service name, got "${args.service}"`,
+                this,
+            );
         }
         const built = buildPinnedImage(this, name, args.settings, {
             name: args.service,

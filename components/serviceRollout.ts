@@ -71,7 +71,10 @@ export class GateClosedError extends pulumi.RunError {
 }
 
 /** "passed" when every gate's report is healthy (and for the required tag); otherwise throws naming what failed. */
-export function openGate(gates: { source: string; report: RolloutReport; requireTag?: string; services?: string[] }[], what = "rollout"): "passed" {
+export function openGate(
+    gates: { source: string; report: RolloutReport; requireTag?: string; services?: string[] }[],
+    what = "rollout",
+): "passed" {
     const problems: string[] = [];
     for (const g of gates) {
         const r = g.report;
@@ -110,9 +113,12 @@ export function gateOutput(gates: Gate[], what: string): pulumi.Output<string> {
     if (gates.length === 0) {
         return pulumi.output("passed");
     }
-    return pulumi
-        .all(gates.map((g) => pulumi.output(g.report)))
-        .apply((reports) => openGate(reports.map((report, i) => ({ ...gates[i], report })), what));
+    return pulumi.all(gates.map((g) => pulumi.output(g.report))).apply((reports) =>
+        openGate(
+            reports.map((report, i) => ({ ...gates[i], report })),
+            what,
+        ),
+    );
 }
 
 /**

@@ -135,7 +135,7 @@ function specSource(type: string, props: Props): (() => Props) | undefined {
             try {
                 value = JSON.parse(text);
             } catch (e) {
-                throw new Error(`${CONTAINER_SPEC_ENV} is not JSON: ${(e as Error).message}`);
+                throw new Error(`${CONTAINER_SPEC_ENV} is not JSON: ${(e as Error).message}`, { cause: e });
             }
             if (!isObject(value)) {
                 throw new Error(`${CONTAINER_SPEC_ENV} must be a JSON object (docker.ContainerArgs)`);
@@ -181,7 +181,12 @@ export function normaliseContainer(type: string, props: Props, resourceName = ""
         }),
         requestsGpu: field((s) => requestsGpu(s)),
         labels: field(labels),
-        optOuts: field((s) => (labels(s)[OPT_OUTS_LABEL] ?? "").split(",").map((o) => o.trim()).filter((o) => o.length > 0)),
+        optOuts: field((s) =>
+            (labels(s)[OPT_OUTS_LABEL] ?? "")
+                .split(",")
+                .map((o) => o.trim())
+                .filter((o) => o.length > 0),
+        ),
     });
     return container;
 }

@@ -64,11 +64,15 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             optOut: "user",
             check: (c) => {
                 if (c.user === undefined) {
-                    return [`no user set, so it runs as the image's user (root in most base images); set user to a non-root UID:GID such as 10001:10001`];
+                    return [
+                        `no user set, so it runs as the image's user (root in most base images); set user to a non-root UID:GID such as 10001:10001`,
+                    ];
                 }
                 const uid = uidOf(c.user);
                 if (uid === undefined) {
-                    return [`user "${c.user}" is a name, not a UID; a name cannot be checked and may map to root; expected a numeric UID:GID such as 10001:10001`];
+                    return [
+                        `user "${c.user}" is a name, not a UID; a name cannot be checked and may map to root; expected a numeric UID:GID such as 10001:10001`,
+                    ];
                 }
                 return uid === 0 ? [`runs as root (user "${c.user}"); expected a non-root UID such as 10001:10001`] : [];
             },
@@ -78,16 +82,20 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             enforcementLevel: "mandatory",
             description: "The container's root filesystem is read-only (writable paths are tmpfs mounts).",
             optOut: "readOnlyRoot",
-            check: (c) => (c.readOnlyRoot ? [] : [`the root filesystem is writable; expected readOnly: true with tmpfs for the paths the service writes`]),
+            check: (c) =>
+                c.readOnlyRoot
+                    ? []
+                    : [`the root filesystem is writable; expected readOnly: true with tmpfs for the paths the service writes`],
         },
         {
             name: "no-new-privileges",
             enforcementLevel: "mandatory",
             description: "The container runs with the no-new-privileges security option.",
             optOut: "noNewPrivileges",
-            check: (c) => (c.securityOpts.some((o) => /^no-new-privileges([:=]true)?$/.test(o.trim()))
-                ? []
-                : [`securityOpts lack "no-new-privileges:true" (have: ${JSON.stringify(c.securityOpts)})`]),
+            check: (c) =>
+                c.securityOpts.some((o) => /^no-new-privileges([:=]true)?$/.test(o.trim()))
+                    ? []
+                    : [`securityOpts lack "no-new-privileges:true" (have: ${JSON.stringify(c.securityOpts)})`],
         },
         {
             name: "drop-all-capabilities",
@@ -109,14 +117,17 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             name: "not-privileged",
             enforcementLevel: "mandatory",
             description: "No container runs privileged.",
-            check: (c) => (c.privileged ? [`runs privileged (every device and capability of the host); expected privileged unset or false`] : []),
+            check: (c) =>
+                c.privileged ? [`runs privileged (every device and capability of the host); expected privileged unset or false`] : [],
         },
         {
             name: "no-host-namespaces",
             enforcementLevel: "mandatory",
             description: "No container shares the host's network or PID namespace.",
             check: (c) => [
-                ...(c.networkMode === "host" ? [`networkMode "host" shares the host's network namespace; expected the stack's bridge network with published ports`] : []),
+                ...(c.networkMode === "host"
+                    ? [`networkMode "host" shares the host's network namespace; expected the stack's bridge network with published ports`]
+                    : []),
                 ...(c.pidMode === "host" ? [`pidMode "host" shares the host's PID namespace; expected it unset`] : []),
             ],
         },
@@ -129,19 +140,26 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
                 if (image !== undefined && (DIGEST_REF.test(image) || IMAGE_ID.test(image))) {
                     return [];
                 }
-                return [`image ${image === undefined ? "is not set" : `"${image}" is not pinned by digest`}; expected repo@sha256:<digest> (a tag can move to other content)`];
+                return [
+                    `image ${image === undefined ? "is not set" : `"${image}" is not pinned by digest`}; expected repo@sha256:<digest> (a tag can move to other content)`,
+                ];
             },
         },
         {
             name: "log-rotation",
             enforcementLevel: "mandatory",
-            description: "Logs kept on the machine rotate: json-file with max-size (the daemon's default json-file never rotates); the local driver rotates itself.",
+            description:
+                "Logs kept on the machine rotate: json-file with max-size (the daemon's default json-file never rotates); the local driver rotates itself.",
             check: (c) => {
                 if (c.logDriver === undefined) {
-                    return [`no logDriver, so the daemon's default (json-file without rotation) fills the disk; expected logDriver "json-file" with logOpts max-size and max-file`];
+                    return [
+                        `no logDriver, so the daemon's default (json-file without rotation) fills the disk; expected logDriver "json-file" with logOpts max-size and max-file`,
+                    ];
                 }
                 if (LOCAL_LOG_DRIVERS.has(c.logDriver) && !c.logOpts["max-size"]) {
-                    return [`logDriver "${c.logDriver}" without logOpts max-size never rotates; expected e.g. { "max-size": "10m", "max-file": "3" }`];
+                    return [
+                        `logDriver "${c.logDriver}" without logOpts max-size never rotates; expected e.g. { "max-size": "10m", "max-file": "3" }`,
+                    ];
                 }
                 return [];
             },
@@ -149,10 +167,15 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
         {
             name: "no-plaintext-secret-env",
             enforcementLevel: "mandatory",
-            description: "No environment variable whose name says secret, token or password carries its value in plaintext; pass a file (NAME_FILE=/run/secrets/…) instead.",
-            check: (c) => Object.entries(c.env)
-                .filter(([k, v]) => v !== "" && isSecretEnvName(k))
-                .map(([k]) => `${k} carries its value in plaintext in the container's environment (docker inspect shows it to anyone on the machine); expected ${k}_FILE=/run/secrets/… with the secret mounted as a file`),
+            description:
+                "No environment variable whose name says secret, token or password carries its value in plaintext; pass a file (NAME_FILE=/run/secrets/…) instead.",
+            check: (c) =>
+                Object.entries(c.env)
+                    .filter(([k, v]) => v !== "" && isSecretEnvName(k))
+                    .map(
+                        ([k]) =>
+                            `${k} carries its value in plaintext in the container's environment (docker inspect shows it to anyone on the machine); expected ${k}_FILE=/run/secrets/… with the secret mounted as a file`,
+                    ),
         },
         {
             name: "docker-healthcheck",
@@ -160,7 +183,9 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
             description: "Containers have a Docker healthcheck, so `docker ps` and restart policies see a hung service.",
             check: (c) => {
                 const test = c.healthcheckTest;
-                return test === undefined || test[0] === "NONE" ? [`no Docker healthcheck; expected healthcheck.tests comparing the service's JSON status`] : [];
+                return test === undefined || test[0] === "NONE"
+                    ? [`no Docker healthcheck; expected healthcheck.tests comparing the service's JSON status`]
+                    : [];
             },
         },
         {
@@ -179,7 +204,11 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
                 if (has === undefined) {
                     return [`requests a GPU on machine "${machine}", which has no profile (profiles/${machine}.json)`];
                 }
-                return has ? [] : [`requests a GPU on machine "${machine}", whose profile has no GPU (profiles/${machine}.json: gpu null); the container would fail to start`];
+                return has
+                    ? []
+                    : [
+                          `requests a GPU on machine "${machine}", whose profile has no GPU (profiles/${machine}.json: gpu null); the container would fail to start`,
+                      ];
             },
         },
     ];

@@ -14,7 +14,10 @@ const SECRET_LAST_WORDS = new Set(["KEY", "APIKEY", "PRIVATEKEY"]);
  * the secret is (the Docker secrets convention, e.g. HF_TOKEN_FILE=/run/secrets/hf_token), not the secret.
  */
 export function isSecretEnvName(name: string): boolean {
-    const words = name.toUpperCase().split(/[^A-Z0-9]+/).filter((w) => w.length > 0);
+    const words = name
+        .toUpperCase()
+        .split(/[^A-Z0-9]+/)
+        .filter((w) => w.length > 0);
     if (words.length === 0) {
         return false;
     }

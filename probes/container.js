@@ -42,7 +42,7 @@ function must(args, what, opts) {
 }
 
 function readCredentials() {
-    let text = "";
+    let text;
     try {
         text = fs.readFileSync(0, "utf8");
     } catch {
@@ -71,7 +71,10 @@ function up() {
     try {
         const withConfig = { env: { DOCKER_CONFIG: config } };
         if (creds && creds.registry) {
-            must(["login", creds.registry, "--username", creds.username, "--password-stdin"], `login to ${creds.registry}`, { ...withConfig, input: creds.password });
+            must(["login", creds.registry, "--username", creds.username, "--password-stdin"], `login to ${creds.registry}`, {
+                ...withConfig,
+                input: creds.password,
+            });
         }
         if (docker(["image", "inspect", image]).code !== 0) {
             process.stderr.write(`[container] ${name}: pulling ${image}\n`);
@@ -105,14 +108,17 @@ function up() {
 
 /** Ids of the networks named exactly `net` (docker's name filter also matches substrings), oldest first. */
 function networksNamed(net) {
-    const ids = docker(["network", "ls", "--no-trunc", "--filter", `name=${net}`, "--format", "{{.ID}} {{.Name}}"]).out
-        .split("\n")
+    const ids = docker(["network", "ls", "--no-trunc", "--filter", `name=${net}`, "--format", "{{.ID}} {{.Name}}"])
+        .out.split("\n")
         .map((l) => l.trim().split(" "))
         .filter(([id, n]) => id && n === net)
         .map(([id]) => id);
     if (ids.length < 2) return ids;
     const created = (id) => docker(["network", "inspect", "--format", "{{.Created}}", id]).out;
-    return ids.map((id) => [created(id), id]).sort().map(([, id]) => id);
+    return ids
+        .map((id) => [created(id), id])
+        .sort()
+        .map(([, id]) => id);
 }
 
 /**
@@ -122,7 +128,12 @@ function networksNamed(net) {
  * removed when nothing is attached to them, and the oldest network is the one used.
  */
 function ensureNetwork(net) {
-    const lock = path.join(os.tmpdir(), `ai-fleet-network-${Buffer.from(`${env.DOCKER_HOST || ""}|${net}`).toString("hex").slice(0, 80)}.lock`);
+    const lock = path.join(
+        os.tmpdir(),
+        `ai-fleet-network-${Buffer.from(`${env.DOCKER_HOST || ""}|${net}`)
+            .toString("hex")
+            .slice(0, 80)}.lock`,
+    );
     const started = Date.now();
     for (;;) {
         try {
@@ -130,7 +141,7 @@ function ensureNetwork(net) {
             break;
         } catch (e) {
             if (e.code !== "EEXIST") fail(`cannot take the network lock ${lock}: ${e.message}`);
-            let age = 0;
+            let age;
             try {
                 age = Date.now() - fs.statSync(lock).mtimeMs;
             } catch {

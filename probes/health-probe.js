@@ -54,7 +54,7 @@ function statusField(body) {
     try {
         const parsed = JSON.parse(body);
         if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return { why: "body is JSON but not an object" };
-        if (!("status" in parsed)) return { why: "body has no \"status\" field" };
+        if (!("status" in parsed)) return { why: 'body has no "status" field' };
         return { value: parsed.status };
     } catch {
         return { why: "body is not JSON" };
@@ -73,8 +73,8 @@ async function main() {
     }
     const started = Date.now();
     let attempts = 0;
-    let last = { error: "no attempt made" };
-    let verdict = "";
+    let last;
+    let verdict;
     for (;;) {
         attempts += 1;
         last = await once();
@@ -85,9 +85,17 @@ async function main() {
             const field = statusField(last.body);
             if (last.status === 200 && field.value === "ok") {
                 const report = {
-                    service, host, url, healthy: true, status: "ok", httpStatus: last.status,
-                    attempts, elapsedSeconds: Math.round(elapsed * 10) / 10, digest: env.FLEET_DIGEST || "",
-                    required: env.FLEET_REQUIRED !== "false", at: new Date().toISOString(),
+                    service,
+                    host,
+                    url,
+                    healthy: true,
+                    status: "ok",
+                    httpStatus: last.status,
+                    attempts,
+                    elapsedSeconds: Math.round(elapsed * 10) / 10,
+                    digest: env.FLEET_DIGEST || "",
+                    required: env.FLEET_REQUIRED !== "false",
+                    at: new Date().toISOString(),
                 };
                 process.stderr.write(`[health] ${service} healthy at ${url} after ${attempts} attempt(s), ${report.elapsedSeconds}s\n`);
                 process.stdout.write(JSON.stringify(report) + "\n");
@@ -113,9 +121,18 @@ async function main() {
         process.stderr.write(`[health] WARNING optional ${problem}\n`);
         const field = last.error ? {} : statusField(last.body);
         const report = {
-            service, host, url, healthy: false, status: typeof field.value === "string" ? field.value : "unhealthy",
-            httpStatus: last.error ? 0 : last.status, attempts, elapsedSeconds: Number(elapsed), digest: env.FLEET_DIGEST || "",
-            required: false, problem, at: new Date().toISOString(),
+            service,
+            host,
+            url,
+            healthy: false,
+            status: typeof field.value === "string" ? field.value : "unhealthy",
+            httpStatus: last.error ? 0 : last.status,
+            attempts,
+            elapsedSeconds: Number(elapsed),
+            digest: env.FLEET_DIGEST || "",
+            required: false,
+            problem,
+            at: new Date().toISOString(),
         };
         process.stdout.write(JSON.stringify(report) + "\n");
         return;

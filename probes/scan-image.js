@@ -54,7 +54,9 @@ function findTrivy(what) {
         fail(`${what}: could not ask ${script} --status for trivy: ${e.message}`);
     }
     if (!status.trivy) {
-        fail(`${what}: no trivy ${status.version}: ${status.missing}. Run \`bash scripts/trivy.sh\` (builds it from the Go module proxy), or install Trivy and set ai-fleet:scan.trivy to its path`);
+        fail(
+            `${what}: no trivy ${status.version}: ${status.missing}. Run \`bash scripts/trivy.sh\` (builds it from the Go module proxy), or install Trivy and set ai-fleet:scan.trivy to its path`,
+        );
     }
     return status.trivy;
 }
@@ -75,7 +77,7 @@ async function lockCacheDir(dir, waitS, what) {
         } catch (e) {
             if (e.code !== "EEXIST") fail(`${what}: cannot create the lock ${file}: ${e.message}`);
         }
-        let holder = NaN;
+        let holder;
         try {
             holder = Number(fs.readFileSync(file, "utf8"));
         } catch {
@@ -127,25 +129,31 @@ async function main() {
     const insecure = process.env.FLEET_REGISTRY_INSECURE === "true";
     const m = /^([^/]+)\/([^:@]+)(?::[^@]+)?@(sha256:[a-f0-9]{64})$/.exec(image);
     if (!m) fail(`FLEET_SCAN_IMAGE="${image}" is not host/repository@sha256:digest (the gate scans verified digests only)`);
-    if (!policy.SEVERITIES.includes(severity)) fail(`${what}: FLEET_SCAN_SEVERITY="${severity}" is not one of ${policy.SEVERITIES.join(", ")}`);
+    if (!policy.SEVERITIES.includes(severity))
+        fail(`${what}: FLEET_SCAN_SEVERITY="${severity}" is not one of ${policy.SEVERITIES.join(", ")}`);
     if (!(timeoutS > 0)) fail(`${what}: FLEET_SCAN_TIMEOUT_S="${process.env.FLEET_SCAN_TIMEOUT_S}" is not a positive number`);
     let allow;
     try {
         allow = JSON.parse(process.env.FLEET_SCAN_ALLOW || "[]");
-        if (!Array.isArray(allow) || allow.some((e) => !e || typeof e.id !== "string" || typeof e.reason !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(e.expires))) {
+        if (
+            !Array.isArray(allow) ||
+            allow.some((e) => !e || typeof e.id !== "string" || typeof e.reason !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(e.expires))
+        ) {
             throw new Error("expected [{id, reason, expires: YYYY-MM-DD}]");
         }
     } catch (e) {
         fail(`${what}: FLEET_SCAN_ALLOW is not a valid allow-list: ${e.message}`);
     }
-    const cacheDir = process.env.FLEET_SCAN_CACHE_DIR || path.join(process.env.AI_FLEET_CACHE || path.join(os.homedir(), ".cache", "ai-fleet"), "trivy", "cache");
+    const cacheDir =
+        process.env.FLEET_SCAN_CACHE_DIR ||
+        path.join(process.env.AI_FLEET_CACHE || path.join(os.homedir(), ".cache", "ai-fleet"), "trivy", "cache");
     const dbFile = path.join(cacheDir, "db", "trivy.db");
     if (!dbUpdate && !fs.existsSync(dbFile)) {
         fail(
             `${what}: no vulnerability DB at ${dbFile}, and ai-fleet:scan.dbUpdate is false. ` +
-            `With internet: set ai-fleet:scan.dbUpdate: true, or run \`trivy image --download-db-only --cache-dir ${cacheDir}\`; ` +
-            `air-gapped: copy db/trivy.db and db/metadata.json from a machine that has them; ` +
-            `the local demo: \`bash scripts/trivy.sh --test-db ${cacheDir}\``,
+                `With internet: set ai-fleet:scan.dbUpdate: true, or run \`trivy image --download-db-only --cache-dir ${cacheDir}\`; ` +
+                `air-gapped: copy db/trivy.db and db/metadata.json from a machine that has them; ` +
+                `the local demo: \`bash scripts/trivy.sh --test-db ${cacheDir}\``,
         );
     }
     const trivy = findTrivy(what);
@@ -154,23 +162,40 @@ async function main() {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "ai-fleet-scan-"));
     const out = path.join(work, "report.json");
     const args = [
-        "image", "--quiet", "--no-progress",
-        "--image-src", "remote",
-        "--scanners", "vuln",
-        "--format", "json", "--output", out,
-        "--cache-dir", cacheDir,
-        "--timeout", `${Math.ceil(timeoutS)}s`,
+        "image",
+        "--quiet",
+        "--no-progress",
+        "--image-src",
+        "remote",
+        "--scanners",
+        "vuln",
+        "--format",
+        "json",
+        "--output",
+        out,
+        "--cache-dir",
+        cacheDir,
+        "--timeout",
+        `${Math.ceil(timeoutS)}s`,
         // No Java archive DB and no look-ups for language packages: images here are Python/OS.
-        "--skip-java-db-update", "--offline-scan",
+        "--skip-java-db-update",
+        "--offline-scan",
     ];
     if (!dbUpdate) args.push("--skip-db-update");
-    for (const repo of (process.env.FLEET_SCAN_DB_REPOSITORY || "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    for (const repo of (process.env.FLEET_SCAN_DB_REPOSITORY || "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         args.push("--db-repository", repo);
     }
     if (process.env.FLEET_SCAN_IGNORE_UNFIXED === "true") args.push("--ignore-unfixed");
     if (insecure) args.push("--insecure");
     args.push(image);
-    const env = { ...process.env, TRIVY_USERNAME: process.env.FLEET_REGISTRY_USER || "", TRIVY_PASSWORD: process.env.FLEET_REGISTRY_PASSWORD || "" };
+    const env = {
+        ...process.env,
+        TRIVY_USERNAME: process.env.FLEET_REGISTRY_USER || "",
+        TRIVY_PASSWORD: process.env.FLEET_REGISTRY_PASSWORD || "",
+    };
     for (const k of Object.keys(env)) if (k.startsWith("FLEET_REGISTRY_PASSWORD")) delete env[k];
     // Only the program's credentials: an empty Docker config, so Trivy's fallback to the machine's
     // docker login (its default keychain) cannot hide a wrong registry password.
@@ -188,7 +213,9 @@ async function main() {
     if (r.code !== 0) {
         fs.rmSync(work, { recursive: true, force: true });
         const tail = r.stderr.trim().split("\n").slice(-8).join("\n");
-        const why = /UNAUTHORIZED|DENIED/.test(r.stderr) ? ` the registry refused the credentials of user "${process.env.FLEET_REGISTRY_USER || ""}";` : "";
+        const why = /UNAUTHORIZED|DENIED/.test(r.stderr)
+            ? ` the registry refused the credentials of user "${process.env.FLEET_REGISTRY_USER || ""}";`
+            : "";
         fail(`${what}: trivy exited ${r.code} after ${scanS.toFixed(1)}s (the image was not scanned):${why}\n${tail}`);
     }
     let report;
@@ -215,7 +242,16 @@ async function main() {
         os: osInfo,
         findings: findings.length,
         counts: decision.counts,
-        allowed: decision.allowed.map((f) => ({ id: f.id, severity: f.severity, pkg: f.pkg, installed: f.installed, fixed: f.fixed, reason: f.reason, expires: f.expires, note: policy.allowedNote(f) })),
+        allowed: decision.allowed.map((f) => ({
+            id: f.id,
+            severity: f.severity,
+            pkg: f.pkg,
+            installed: f.installed,
+            fixed: f.fixed,
+            reason: f.reason,
+            expires: f.expires,
+            note: policy.allowedNote(f),
+        })),
         scanSeconds: Math.round(scanS * 10) / 10,
         waitedSeconds: Math.round(lock.waitedS * 10) / 10,
     };

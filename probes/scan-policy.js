@@ -80,7 +80,9 @@ function decide(findings, policy, now) {
 /** One finding as an operator reads it: `CVE-… (CRITICAL) in tini 0.19.0-1, fixed in 0.19.0-1+deb12u1`. */
 function describeFinding(f) {
     const fixed = f.fixed ? `fixed in ${f.fixed}` : "no fixed version yet";
-    const expired = f.expiredEntry ? `; its allow-list entry expired on ${f.expiredEntry.expires} (reason was: ${f.expiredEntry.reason})` : "";
+    const expired = f.expiredEntry
+        ? `; its allow-list entry expired on ${f.expiredEntry.expires} (reason was: ${f.expiredEntry.reason})`
+        : "";
     return `${f.id} (${f.severity}) in ${f.pkg} ${f.installed}, ${fixed}${expired}`;
 }
 
@@ -88,7 +90,10 @@ function describeFinding(f) {
 function failureMessage(what, decision, severity) {
     const n = decision.blocking.length;
     const lines = decision.blocking.map((f) => `  - ${describeFinding(f)}`);
-    const notes = decision.allowed.length > 0 ? `\n  (${decision.allowed.length} more allowed by the allow-list: ${decision.allowed.map((f) => f.id).join(", ")})` : "";
+    const notes =
+        decision.allowed.length > 0
+            ? `\n  (${decision.allowed.length} more allowed by the allow-list: ${decision.allowed.map((f) => f.id).join(", ")})`
+            : "";
     return (
         `${what}: ${n} vulnerabilit${n === 1 ? "y" : "ies"} at or above ${severity}:\n${lines.join("\n")}${notes}\n` +
         `  Fix the image (update the package and rebuild), or add an entry {id, reason, expires} to ai-fleet:scan.allow.`

@@ -46,7 +46,8 @@ function request(url, headers, timeoutS, method = "GET", redirects = 3) {
             // Blob downloads may redirect to storage (GHCR does); credentials stay with the registry.
             if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location && redirects > 0) {
                 res.resume();
-                const { Authorization, ...rest } = headers;
+                const rest = { ...headers };
+                delete rest.Authorization;
                 resolve(request(new URL(res.headers.location, url).toString(), rest, timeoutS, method, redirects - 1));
                 return;
             }
@@ -95,17 +96,27 @@ async function registryGet(scheme, host, repo, path, accept, creds, timeoutS) {
 /** The uncompressed layer digests (rootfs.diff_ids) of an image, through an index to `platform`'s manifest. */
 async function layersOf(scheme, ref, creds, platform, timeoutS) {
     const [os, arch, variant] = platform.split("/");
-    let manifest = JSON.parse((await registryGet(scheme, ref.host, ref.repo, `manifests/${ref.digest || ref.tag}`, MANIFEST_TYPES, creds, timeoutS)).body);
+    let manifest = JSON.parse(
+        (await registryGet(scheme, ref.host, ref.repo, `manifests/${ref.digest || ref.tag}`, MANIFEST_TYPES, creds, timeoutS)).body,
+    );
     if (INDEX_TYPES.includes(manifest.mediaType) || Array.isArray(manifest.manifests)) {
-        const entry = (manifest.manifests || []).find((m) => m.platform && m.platform.os === os && m.platform.architecture === arch && (!variant || m.platform.variant === variant));
+        const entry = (manifest.manifests || []).find(
+            (m) => m.platform && m.platform.os === os && m.platform.architecture === arch && (!variant || m.platform.variant === variant),
+        );
         if (!entry) {
-            const have = (manifest.manifests || []).map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : "?")).join(", ");
+            const have = (manifest.manifests || [])
+                .map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : "?"))
+                .join(", ");
             throw new Error(`${ref.host}/${ref.repo} has no ${platform} manifest in its index (platforms: ${have})`);
         }
-        manifest = JSON.parse((await registryGet(scheme, ref.host, ref.repo, `manifests/${entry.digest}`, MANIFEST_TYPES, creds, timeoutS)).body);
+        manifest = JSON.parse(
+            (await registryGet(scheme, ref.host, ref.repo, `manifests/${entry.digest}`, MANIFEST_TYPES, creds, timeoutS)).body,
+        );
     }
     if (!manifest.config || !manifest.config.digest) throw new Error(`${ref.host}/${ref.repo}: the manifest has no config`);
-    const config = JSON.parse((await registryGet(scheme, ref.host, ref.repo, `blobs/${manifest.config.digest}`, undefined, creds, timeoutS)).body);
+    const config = JSON.parse(
+        (await registryGet(scheme, ref.host, ref.repo, `blobs/${manifest.config.digest}`, undefined, creds, timeoutS)).body,
+    );
     return (config.rootfs && config.rootfs.diff_ids) || [];
 }
 
@@ -139,7 +150,8 @@ async function main() {
             if (challenge && challenge.scheme === "bearer" && challenge.params.realm) {
                 const q = new URLSearchParams({ service: challenge.params.service || ref.host, scope: `repository:${ref.repo}:pull` });
                 const tok = await request(`${challenge.params.realm}?${q}`, basic ? { Authorization: basic } : {}, timeoutS);
-                if (tok.status !== 200) fail(`${image}: token endpoint ${challenge.params.realm} answered ${tok.status}: ${tok.body.slice(0, 200)}`);
+                if (tok.status !== 200)
+                    fail(`${image}: token endpoint ${challenge.params.realm} answered ${tok.status}: ${tok.body.slice(0, 200)}`);
                 const body = JSON.parse(tok.body);
                 headers = { ...headers, Authorization: `Bearer ${body.token || body.access_token}` };
             } else if (basic) {
@@ -167,7 +179,8 @@ async function main() {
         return;
     }
     const parent = splitRef(parentImage);
-    if (!parent || (!parent.tag && !parent.digest)) fail(`${image}: FLEET_PARENT_IMAGE="${parentImage}" is not host/repository:tag or host/repository@sha256:digest`);
+    if (!parent || (!parent.tag && !parent.digest))
+        fail(`${image}: FLEET_PARENT_IMAGE="${parentImage}" is not host/repository:tag or host/repository@sha256:digest`);
     const platform = process.env.FLEET_PLATFORM || "linux/amd64";
     let childLayers;
     let parentLayers;
@@ -179,7 +192,9 @@ async function main() {
     }
     const why = layerMismatch(childLayers, parentLayers);
     if (why) {
-        fail(`${pinned} is not built on its parent ${parentImage}: its layers do not extend the parent's (${why}); its Dockerfile's final stage does not build FROM the BASE_IMAGE it was given`);
+        fail(
+            `${pinned} is not built on its parent ${parentImage}: its layers do not extend the parent's (${why}); its Dockerfile's final stage does not build FROM the BASE_IMAGE it was given`,
+        );
     }
     process.stdout.write(JSON.stringify({ image, digest, pinned, parent: parentImage, layers: childLayers.length }) + "\n");
 }

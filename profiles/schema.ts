@@ -7,22 +7,24 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 
-const intString = z.string().regex(/^[0-9]+$/, "expected a whole number written as a string, e.g. \"16\"");
+const intString = z.string().regex(/^[0-9]+$/, 'expected a whole number written as a string, e.g. "16"');
 const percentString = intString.refine((s) => Number(s) <= 100, "expected a percentage between 0 and 100");
 const fractionString = z
     .string()
-    .regex(/^(0(\.[0-9]+)?|1(\.0+)?)$/, "expected a fraction between 0 and 1 written as a string, e.g. \"0.95\"");
+    .regex(/^(0(\.[0-9]+)?|1(\.0+)?)$/, 'expected a fraction between 0 and 1 written as a string, e.g. "0.95"');
 /** "8.9", "8.6;8.9", "8.6;8.9;9.0+PTX": what torch's extension builds accept. */
 const cudaArchList = z
     .string()
-    .regex(/^[0-9]+\.[0-9](\+PTX)?(;[0-9]+\.[0-9](\+PTX)?)*$/, "expected CUDA arches separated by ';', e.g. \"8.9\" or \"8.6;8.9;9.0+PTX\"");
+    .regex(/^[0-9]+\.[0-9](\+PTX)?(;[0-9]+\.[0-9](\+PTX)?)*$/, 'expected CUDA arches separated by \';\', e.g. "8.9" or "8.6;8.9;9.0+PTX"');
 /** "" (no GPU), "0", "0,1". */
-const deviceList = z.string().regex(/^([0-9]+(,[0-9]+)*)?$/, "expected GPU indexes separated by ',', e.g. \"0\" or \"0,1\", or \"\" for none");
+const deviceList = z.string().regex(/^([0-9]+(,[0-9]+)*)?$/, 'expected GPU indexes separated by \',\', e.g. "0" or "0,1", or "" for none');
 
 /** The ten runtime settings of a machine; all are strings, as in the fleet's own profile files. */
 export const ProfileEnvSchema = z.strictObject({
     GPU_VISIBLE_DEVICES: deviceList,
-    TORCH_CUDA_ALLOC_CONF: z.string().regex(/^[a-z_]+:[0-9A-Za-z.]+(,[a-z_]+:[0-9A-Za-z.]+)*$/, "expected key:value pairs, e.g. \"max_split_size_mb:64\""),
+    TORCH_CUDA_ALLOC_CONF: z
+        .string()
+        .regex(/^[a-z_]+:[0-9A-Za-z.]+(,[a-z_]+:[0-9A-Za-z.]+)*$/, 'expected key:value pairs, e.g. "max_split_size_mb:64"'),
     TORCH_CUDA_ARCH_LIST: cudaArchList,
     OMP_NUM_THREADS: intString,
     UVICORN_WORKERS: intString,
@@ -36,13 +38,13 @@ export const ProfileEnvSchema = z.strictObject({
 export const ProfileSchema = z
     .strictObject({
         /** Machine name; equals the file name and goes into image repositories and build args. */
-        machine: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "expected a lowercase machine name, e.g. \"mainpc\""),
+        machine: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected a lowercase machine name, e.g. "mainpc"'),
         description: z.string().optional(),
         /** The GPU the containers may request, or null for a machine without one. */
         gpu: z
             .strictObject({
                 model: z.string().min(1),
-                devices: z.array(z.string().regex(/^[0-9]+$/, "expected a GPU index such as \"0\"")).min(1),
+                devices: z.array(z.string().regex(/^[0-9]+$/, 'expected a GPU index such as "0"')).min(1),
             })
             .nullable(),
         env: ProfileEnvSchema,
@@ -86,7 +88,10 @@ export function parseProfile(raw: unknown, source: string): Profile {
 export function loadProfile(machine: string, dir: string = PROFILE_DIR): Profile {
     const file = path.join(dir, `${machine}.json`);
     if (!fs.existsSync(file)) {
-        const known = fs.readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => f.replace(/\.json$/, ""));
+        const known = fs
+            .readdirSync(dir)
+            .filter((f) => f.endsWith(".json"))
+            .map((f) => f.replace(/\.json$/, ""));
         throw new ProfileError(`no machine profile "${machine}": expected ${file} (known profiles: ${known.join(", ")})`);
     }
     let raw: unknown;

@@ -28,7 +28,11 @@ function loadStack(spec: string): { name: string; stack: StackConfig } {
     const file = /[/\\]|\.ya?ml$/.test(spec) ? path.resolve(spec) : path.join(ROOT, `Pulumi.${spec}.yaml`);
     if (!fs.existsSync(file)) usage(`stack file ${file} not found`);
     const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
-    const raw = Object.fromEntries(Object.entries(doc.config ?? {}).filter(([k]) => k.startsWith(`${PROJECT}:`)).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
+    const raw = Object.fromEntries(
+        Object.entries(doc.config ?? {})
+            .filter(([k]) => k.startsWith(`${PROJECT}:`))
+            .map(([k, v]) => [k.slice(PROJECT.length + 1), v]),
+    );
     try {
         return { name: spec, stack: parseStackConfig(raw).stack };
     } catch (e) {
@@ -59,7 +63,12 @@ function main(argv: string[]): number {
         const { name, stack } = loadStack(spec);
         for (const e of buildEntries(stack)) {
             const list = files.get(e.dockerfile) ?? [];
-            list.push({ label: e.label.replace(/ \(.*$/, ""), stack: name, parent: e.expect.kind === "parent" ? e.expect.parent : undefined, families: Object.keys(stack.families) });
+            list.push({
+                label: e.label.replace(/ \(.*$/, ""),
+                stack: name,
+                parent: e.expect.kind === "parent" ? e.expect.parent : undefined,
+                families: Object.keys(stack.families),
+            });
             files.set(e.dockerfile, list);
         }
     }
@@ -78,7 +87,9 @@ function main(argv: string[]): number {
             for (const u of users) {
                 const named = defaultBaseFamily(text, u.families);
                 if (u.parent !== undefined && named !== undefined && named.family !== u.parent) {
-                    findings.push(`${rel}:${named.line}: FAMILY MISMATCH: defaults to ${named.ref} (family ${named.family}), but stack ${u.stack} builds ${u.label} FROM ${u.parent}; fix the Dockerfile's default or the stack's family`);
+                    findings.push(
+                        `${rel}:${named.line}: FAMILY MISMATCH: defaults to ${named.ref} (family ${named.family}), but stack ${u.stack} builds ${u.label} FROM ${u.parent}; fix the Dockerfile's default or the stack's family`,
+                    );
                 }
             }
             const r = adoptDockerfile(text);
@@ -89,9 +100,11 @@ function main(argv: string[]): number {
             } else {
                 changed += 1;
                 for (const c of r.changes) {
-                    process.stdout.write(c.before === undefined
-                        ? `${rel}:${c.line}: inserted before line ${c.line}: ${c.after}\n`
-                        : `${rel}:${c.line}: ${c.before} → ${c.after}\n`);
+                    process.stdout.write(
+                        c.before === undefined
+                            ? `${rel}:${c.line}: inserted before line ${c.line}: ${c.after}\n`
+                            : `${rel}:${c.line}: ${c.before} → ${c.after}\n`,
+                    );
                 }
                 if (!dryRun) fs.writeFileSync(file, r.text);
             }
@@ -100,7 +113,9 @@ function main(argv: string[]): number {
             findings.push(`${rel}: ${e.message}`);
         }
     }
-    process.stdout.write(`${dryRun ? "dry run: would change" : "changed"} ${changed} Dockerfile(s); ${unchanged} already FROM \${BASE_IMAGE}; ${findings.length} finding(s)\n`);
+    process.stdout.write(
+        `${dryRun ? "dry run: would change" : "changed"} ${changed} Dockerfile(s); ${unchanged} already FROM \${BASE_IMAGE}; ${findings.length} finding(s)\n`,
+    );
     for (const f of findings) process.stdout.write(`  ! ${f}\n`);
     return findings.length > 0 ? 1 : 0;
 }

@@ -14,9 +14,13 @@ import { readStackFile } from "../stackFile";
 export function planText(stackName: string, stack: StackConfig, plan: RolloutPlan): string {
     const lines: string[] = [];
     const count = Object.keys(plan.services).length;
-    lines.push(`stack ${stackName}: ${count} services, ${plan.levels.length} dependency levels (${plan.levels.map((l) => l.length).join(" / ")})`);
+    lines.push(
+        `stack ${stackName}: ${count} services, ${plan.levels.length} dependency levels (${plan.levels.map((l) => l.length).join(" / ")})`,
+    );
     plan.levels.forEach((names, i) => lines.push(`  level ${i}: ${names.join(", ")}`));
-    lines.push(`rollout waves (gated services also wait for the canary): ${plan.waves.length} (${plan.waves.map((w) => w.length).join(" / ")})`);
+    lines.push(
+        `rollout waves (gated services also wait for the canary): ${plan.waves.length} (${plan.waves.map((w) => w.length).join(" / ")})`,
+    );
     lines.push(`critical path (${plan.criticalPath.length} health checks one after another): ${plan.criticalPath.join(" → ")}`);
     if (stack.rollout.canary.length > 0) {
         lines.push(`canary: ${stack.rollout.canary.join(", ")}`);
@@ -24,17 +28,23 @@ export function planText(stackName: string, stack: StackConfig, plan: RolloutPla
         lines.push(`  gates (${plan.gated.length}): ${plan.gated.join(", ")}`);
     }
     if (stack.rollout.gateStack) {
-        lines.push(`gate stack: ${stack.rollout.gateStack}: its canary report must be healthy at this release before the ${plan.gated.length} gated services`);
+        lines.push(
+            `gate stack: ${stack.rollout.gateStack}: its canary report must be healthy at this release before the ${plan.gated.length} gated services`,
+        );
     }
     for (const s of Object.values(plan.services)) {
         for (const r of s.remote) {
-            lines.push(`cross-machine: ${s.name} waits for ${r.service} on ${r.stack} (healthy at this release in ${r.stack}'s report); nothing else waits for it`);
+            lines.push(
+                `cross-machine: ${s.name} waits for ${r.service} on ${r.stack} (healthy at this release in ${r.stack}'s report); nothing else waits for it`,
+            );
         }
         for (const e of s.excluded) {
             lines.push(`excluded: ${s.name} lists ${e}, not deployed here: ${stack.rollout.excluded[e]}`);
         }
     }
-    const optional = Object.values(plan.services).filter((s) => !s.required).map((s) => s.name);
+    const optional = Object.values(plan.services)
+        .filter((s) => !s.required)
+        .map((s) => s.name);
     if (optional.length > 0) {
         lines.push(`optional (a failed check warns, holds nothing back): ${optional.join(", ")}`);
     }
@@ -50,7 +60,9 @@ export function planDot(stackName: string, stack: StackConfig, plan: RolloutPlan
     const out: string[] = [];
     const critical = new Set(plan.criticalPath.slice(1).map((n, i) => `${plan.criticalPath[i]}->${n}`));
     out.push(`digraph ${quote(`rollout ${stackName}`)} {`);
-    out.push(`  graph [rankdir=LR, ranksep=0.9, nodesep=0.12, fontname="Helvetica", label=${quote(`${stackName}: rollout order (critical path in red; dashed: optional)`)}, labelloc=t];`);
+    out.push(
+        `  graph [rankdir=LR, ranksep=0.9, nodesep=0.12, fontname="Helvetica", label=${quote(`${stackName}: rollout order (critical path in red; dashed: optional)`)}, labelloc=t];`,
+    );
     out.push(`  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=10, margin="0.15,0.04"];`);
     out.push(`  edge [color="#8899aa", arrowsize=0.6];`);
     const node = (n: string): string => {
@@ -73,7 +85,9 @@ export function planDot(stackName: string, stack: StackConfig, plan: RolloutPlan
             out.push(`  ${quote(`${stack.rollout.gateStack} canary`)} -> "canary gate" [style=dashed];`);
         }
         // One edge from the gate to each gated service that waits on nothing else gated: fewer lines, same order.
-        plan.gated.filter((n) => plan.services[n].waitsFor.every((d) => plan.services[d].group !== "gated")).forEach((n) => out.push(`  "canary gate" -> ${quote(n)} [color="#c08a00"];`));
+        plan.gated
+            .filter((n) => plan.services[n].waitsFor.every((d) => plan.services[d].group !== "gated"))
+            .forEach((n) => out.push(`  "canary gate" -> ${quote(n)} [color="#c08a00"];`));
     }
     for (const s of Object.values(plan.services)) {
         for (const d of s.waitsFor) {
@@ -82,11 +96,15 @@ export function planDot(stackName: string, stack: StackConfig, plan: RolloutPlan
         }
         for (const r of s.remote) {
             const id = `${r.stack}/${r.service}`;
-            out.push(`  ${quote(id)} [shape=box, style="rounded,dashed", fillcolor=white, label=${quote(`${r.service}\n(on ${r.stack})`)}];`);
+            out.push(
+                `  ${quote(id)} [shape=box, style="rounded,dashed", fillcolor=white, label=${quote(`${r.service}\n(on ${r.stack})`)}];`,
+            );
             out.push(`  ${quote(id)} -> ${quote(s.name)} [style=dashed, color="#1f77b4"];`);
         }
         for (const e of s.excluded) {
-            out.push(`  ${quote(e)} [shape=box, style="rounded,dotted", fillcolor=white, fontcolor="#888888", label=${quote(`${e}\n(excluded)`)}];`);
+            out.push(
+                `  ${quote(e)} [shape=box, style="rounded,dotted", fillcolor=white, fontcolor="#888888", label=${quote(`${e}\n(excluded)`)}];`,
+            );
             out.push(`  ${quote(e)} -> ${quote(s.name)} [style=dotted, color="#aaaaaa"];`);
         }
     }
@@ -94,11 +112,15 @@ export function planDot(stackName: string, stack: StackConfig, plan: RolloutPlan
     plan.criticalPath.forEach((n, i) => {
         const next = plan.criticalPath[i + 1];
         if (next && !plan.services[next].waitsFor.includes(n)) {
-            out.push(`  ${quote(n)} -> ${quote(next)} [color="#d62728", penwidth=2.5, style=bold, label="canary gate", fontsize=8, fontcolor="#d62728"];`);
+            out.push(
+                `  ${quote(n)} -> ${quote(next)} [color="#d62728", penwidth=2.5, style=bold, label="canary gate", fontsize=8, fontcolor="#d62728"];`,
+            );
         }
     });
     out.push(`  subgraph cluster_legend { label="legend"; fontsize=9; style=dashed;`);
-    out.push(`    "canary dependency" [fillcolor="#cfe8cf"]; "canary" [fillcolor="#ffd98a"]; "gated by the canary" [fillcolor="#eef3fb"]; "optional" [style="rounded,filled,dashed"];`);
+    out.push(
+        `    "canary dependency" [fillcolor="#cfe8cf"]; "canary" [fillcolor="#ffd98a"]; "gated by the canary" [fillcolor="#eef3fb"]; "optional" [style="rounded,filled,dashed"];`,
+    );
     out.push(`  }`);
     out.push("}");
     return out.join("\n");
@@ -106,7 +128,7 @@ export function planDot(stackName: string, stack: StackConfig, plan: RolloutPlan
 
 /** SVG of a DOT graph, drawn by Graphviz compiled to WebAssembly. */
 export async function renderSvg(dot: string): Promise<string> {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily
     const viz = await (require("@viz-js/viz") as typeof import("@viz-js/viz")).instance();
     return viz.renderString(dot, { format: "svg" });
 }

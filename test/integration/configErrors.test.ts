@@ -10,7 +10,17 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { buildOnlyConfig, copyDemo, createStack, ensureToolchain, ROOT, secondsSince, TempProject, tempProject, ToolchainStatus } from "./support/engine";
+import {
+    buildOnlyConfig,
+    copyDemo,
+    createStack,
+    ensureToolchain,
+    ROOT,
+    secondsSince,
+    TempProject,
+    tempProject,
+    ToolchainStatus,
+} from "./support/engine";
 
 const PASSWORD = process.env.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass";
 
@@ -30,7 +40,12 @@ async function previewMessage(stack: Stack, label: string): Promise<{ ok: boolea
  * A stack whose config is written into its stack file as structured YAML, as an operator's is
  * (createStack stores objects as JSON strings, and `config set --path` cannot reach into those).
  */
-async function structuredStack(project: TempProject, name: string, status: ToolchainStatus, config: Record<string, unknown>): Promise<Stack> {
+async function structuredStack(
+    project: TempProject,
+    name: string,
+    status: ToolchainStatus,
+    config: Record<string, unknown>,
+): Promise<Stack> {
     const stack = await createStack(project, name, status, {});
     const file = path.join(project.dir, `Pulumi.${name}.yaml`);
     const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
@@ -70,7 +85,9 @@ describe("config mistakes through the real engine", function () {
         const { ok, text } = await previewMessage(stack, "plaintext password, self gate");
         expect(ok).to.equal(false);
         expect(text).to.include("invalid stack config (2 problems):");
-        expect(text).to.include("ai-fleet:registryPassword: a secret written in plaintext in the stack file; set it encrypted instead: pulumi config set --secret registryPassword <value>");
+        expect(text).to.include(
+            "ai-fleet:registryPassword: a secret written in plaintext in the stack file; set it encrypted instead: pulumi config set --secret registryPassword <value>",
+        );
         expect(text).to.include('ai-fleet:rollout.gateStack: "organization/ai-fleet/plaintext-10" is this stack');
         expect(text).to.not.match(STACK_TRACE);
         expect((await stack.exportStack()).deployment.resources ?? []).to.have.length(0);
@@ -81,7 +98,9 @@ describe("config mistakes through the real engine", function () {
         await stack.setConfig("ai-fleet:services.SystemDigitalTwin.env.HF_TOKEN", { value: "hf_plain", secret: false }, true);
         const plain = await previewMessage(stack, "plaintext service token");
         expect(plain.ok).to.equal(false);
-        expect(plain.text).to.include("ai-fleet:services.SystemDigitalTwin.env.HF_TOKEN: HF_TOKEN looks like a secret and is written in plaintext in the stack file; set it encrypted: pulumi config set --secret --path 'services.SystemDigitalTwin.env.HF_TOKEN' <value>");
+        expect(plain.text).to.include(
+            "ai-fleet:services.SystemDigitalTwin.env.HF_TOKEN: HF_TOKEN looks like a secret and is written in plaintext in the stack file; set it encrypted: pulumi config set --secret --path 'services.SystemDigitalTwin.env.HF_TOKEN' <value>",
+        );
         expect(plain.text).to.not.match(STACK_TRACE);
         // The operator does what the message says; the engine then holds ai-fleet:services as a secret.
         await stack.setConfig("ai-fleet:services.SystemDigitalTwin.env.HF_TOKEN", { value: "hf_secret", secret: true }, true);

@@ -147,16 +147,20 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         log(`run ${RUN_ID}: bash scripts/local/up.sh`);
         const up = await run("bash", ["scripts/local/up.sh"], { echo: true, timeoutMs: 540000 });
         if (up.code !== 0) {
-            throw new Error(`bash scripts/local/up.sh failed (exit ${up.code}): the engine/registry are not up; nothing here can run.${show(up)}`);
+            throw new Error(
+                `bash scripts/local/up.sh failed (exit ${up.code}): the engine/registry are not up; nothing here can run.${show(up)}`,
+            );
         }
         env = await localEnv();
         buildCli = env.AI_FLEET_DOCKER_BUILD;
         cfg = loadStack("local");
         mainpc = loadStack("mainpc");
         const reg = cfg.stack.registry;
-        const fromEnv = reg.passwordEnv ? env[reg.passwordEnv] ?? process.env[reg.passwordEnv] : undefined;
+        const fromEnv = reg.passwordEnv ? (env[reg.passwordEnv] ?? process.env[reg.passwordEnv]) : undefined;
         if (!fromEnv) {
-            throw new Error(`the local stack reads its registry password from ${reg.passwordEnv}, which scripts/local/env.sh did not export`);
+            throw new Error(
+                `the local stack reads its registry password from ${reg.passwordEnv}, which scripts/local/env.sh did not export`,
+            );
         }
         registryPassword = fromEnv;
         const commit = await sourceCommit();
@@ -178,7 +182,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         dockerConfig = tempDockerConfig("ai-fleet-it-docker-");
         log(
             `engine and registry up; tag ${RUN_ID}; builder ${settings.builder ?? `the Docker host's own (${buildCli} build)`}; ` +
-            `cache ${settings.cache ? `${settings.cache.ref} mode=${settings.cache.mode}` : "none"}; DOCKER_CONFIG ${dockerConfig}`,
+                `cache ${settings.cache ? `${settings.cache.ref} mode=${settings.cache.mode}` : "none"}; DOCKER_CONFIG ${dockerConfig}`,
         );
     });
 
@@ -188,10 +192,15 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         if (rows.length > 0) {
             log("images built (size, build time, push):");
             for (const b of rows) {
-                const push = b.pushedBy === "build" ? "pushed by the build" : b.pushMs !== undefined ? `docker push ${(b.pushMs / 1000).toFixed(1)} s` : "not pushed";
+                const push =
+                    b.pushedBy === "build"
+                        ? "pushed by the build"
+                        : b.pushMs !== undefined
+                          ? `docker push ${(b.pushMs / 1000).toFixed(1)} s`
+                          : "not pushed";
                 log(
                     `  ${(b.machine + "/" + b.name).padEnd(36)} ${(b.sizeBytes / 1e6).toFixed(1).padStart(7)} MB ` +
-                    `build ${(b.buildMs / 1000).toFixed(1).padStart(6)} s  ${push.padEnd(20)} ${b.pinned ?? b.ref}`,
+                        `build ${(b.buildMs / 1000).toFixed(1).padStart(6)} s  ${push.padEnd(20)} ${b.pinned ?? b.ref}`,
                 );
             }
         }
@@ -201,18 +210,30 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             log("cleanup: AI_FLEET_IT_KEEP=1, images and registry tags kept");
         } else {
             for (const p of pushed) {
-                const status = await deleteManifest(cfg.stack.registry.host, p.repo, p.digest, cfg.stack.registry.username, registryPassword);
+                const status = await deleteManifest(
+                    cfg.stack.registry.host,
+                    p.repo,
+                    p.digest,
+                    cfg.stack.registry.username,
+                    registryPassword,
+                );
                 if (status !== 202 && status !== 404) log(`cleanup: DELETE ${p.repo}@${p.digest} answered ${status}`);
             }
             let caches = 0;
             for (const c of cacheTags) {
                 const digest = await manifestDigest(cfg.stack.registry.host, c.repo, c.tag, cfg.stack.registry.username, registryPassword);
-                if (digest && (await deleteManifest(cfg.stack.registry.host, c.repo, digest, cfg.stack.registry.username, registryPassword)) === 202) caches += 1;
+                if (
+                    digest &&
+                    (await deleteManifest(cfg.stack.registry.host, c.repo, digest, cfg.stack.registry.username, registryPassword)) === 202
+                )
+                    caches += 1;
             }
             if (localTags.size > 0) {
                 await run("docker", ["rmi", ...localTags]);
             }
-            log(`cleanup: deleted ${pushed.length} registry manifest(s) and ${caches} cache tag(s), untagged ${localTags.size} local image(s)`);
+            log(
+                `cleanup: deleted ${pushed.length} registry manifest(s) and ${caches} cache tag(s), untagged ${localTags.size} local image(s)`,
+            );
         }
         for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
     });
@@ -241,8 +262,17 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         log(`building ${req.kind} ${req.name} for ${s.profile.machine} FROM ${cmd.buildArgs.BASE_IMAGE} → ${ref}`);
         const b = await buildImage(buildCli, cmd, dockerConfig, opts.push);
         const entry: Built = {
-            name: req.name, kind: req.kind, machine: s.profile.machine, repository: req.repository, ref, cmd,
-            base: cmd.buildArgs.BASE_IMAGE, buildMs: b.buildMs, pushMs: b.pushMs, pushedBy: b.pushedBy, sizeBytes: (await inspectImage(ref)).Size,
+            name: req.name,
+            kind: req.kind,
+            machine: s.profile.machine,
+            repository: req.repository,
+            ref,
+            cmd,
+            base: cmd.buildArgs.BASE_IMAGE,
+            buildMs: b.buildMs,
+            pushMs: b.pushMs,
+            pushedBy: b.pushedBy,
+            sizeBytes: (await inspectImage(ref)).Size,
         };
         if (opts.push) {
             expect(b.digest, `${ref}: the push reported no digest`).to.match(/^sha256:[a-f0-9]{64}$/);
@@ -250,7 +280,9 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             entry.pinned = await resolve(pinnedRef(req.repository, b.digest as string));
             pushed.push({ repo: registryPath(req.repository), digest: b.digest as string });
         }
-        log(`  built ${req.name} in ${(b.buildMs / 1000).toFixed(1)} s, ${(entry.sizeBytes / 1e6).toFixed(1)} MB${entry.pinned ? `, pushed (${b.pushedBy}) ${entry.pinned}` : ""}`);
+        log(
+            `  built ${req.name} in ${(b.buildMs / 1000).toFixed(1)} s, ${(entry.sizeBytes / 1e6).toFixed(1)} MB${entry.pinned ? `, pushed (${b.pushedBy}) ${entry.pinned}` : ""}`,
+        );
         built.set(`${s.profile.machine}/${req.name}`, entry);
         return entry;
     }
@@ -267,7 +299,9 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         if (b.kind === "service") {
             const info = JSON.parse(await catFromImage(b.ref, "/app/build-info.json")) as Record<string, unknown>;
             expect(info.machine, `${b.ref}: /app/build-info.json machine (${JSON.stringify(info)})`).to.equal(b.cmd.buildArgs.MACHINE);
-            expect(info.torch_cuda_arch_list, `${b.ref}: /app/build-info.json torch_cuda_arch_list`).to.equal(b.cmd.buildArgs.TORCH_CUDA_ARCH_LIST);
+            expect(info.torch_cuda_arch_list, `${b.ref}: /app/build-info.json torch_cuda_arch_list`).to.equal(
+                b.cmd.buildArgs.TORCH_CUDA_ARCH_LIST,
+            );
             expect(info.base_image, `${b.ref}: /app/build-info.json base_image`).to.equal(b.base);
             expect(info.service, `${b.ref}: /app/build-info.json service`).to.equal(b.name);
             return info;
@@ -281,7 +315,10 @@ describe("integration: the real Docker engine and registry (local stack)", funct
      */
     async function expectLayeredOn(child: string, parent: string, addsLayers: boolean): Promise<void> {
         const [c, p] = await Promise.all([inspectImage(child), inspectImage(parent)]);
-        expect(c.RootFS.Layers.slice(0, p.RootFS.Layers.length), `${child} is not built on ${parent}: its layers do not start with the parent's`).to.deep.equal(p.RootFS.Layers);
+        expect(
+            c.RootFS.Layers.slice(0, p.RootFS.Layers.length),
+            `${child} is not built on ${parent}: its layers do not start with the parent's`,
+        ).to.deep.equal(p.RootFS.Layers);
         if (addsLayers) {
             expect(c.RootFS.Layers.length, `${child} adds no layer on ${parent}`).to.be.greaterThan(p.RootFS.Layers.length);
         }
@@ -296,11 +333,23 @@ describe("integration: the real Docker engine and registry (local stack)", funct
                 const fam = stack.families[name];
                 const parent = fam.parent !== undefined ? need(`local/${fam.parent}`).pinned : (fam.baseImage as string);
                 const b = await buildOne(
-                    { name, kind: "family", repository: imageRepository(stack.registry, cfg.profile.machine, name), ...familyBuildPaths(name, fam), baseImage: parent, buildArgs: fam.buildArgs },
+                    {
+                        name,
+                        kind: "family",
+                        repository: imageRepository(stack.registry, cfg.profile.machine, name),
+                        ...familyBuildPaths(name, fam),
+                        baseImage: parent,
+                        buildArgs: fam.buildArgs,
+                    },
                     settings,
                     { push: true },
                 );
-                expect(b.cmd.buildArgs, `${name}: build args`).to.deep.equal({ ...fam.buildArgs, MACHINE: "local", TORCH_CUDA_ARCH_LIST: cfg.profile.env.TORCH_CUDA_ARCH_LIST, BASE_IMAGE: parent });
+                expect(b.cmd.buildArgs, `${name}: build args`).to.deep.equal({
+                    ...fam.buildArgs,
+                    MACHINE: "local",
+                    TORCH_CUDA_ARCH_LIST: cfg.profile.env.TORCH_CUDA_ARCH_LIST,
+                    BASE_IMAGE: parent,
+                });
                 if (fam.parent !== undefined) {
                     expect(parent, `${name}: BASE_IMAGE is its parent by digest`).to.match(/@sha256:[a-f0-9]{64}$/);
                 }
@@ -321,8 +370,12 @@ describe("integration: the real Docker engine and registry (local stack)", funct
                 const family = need(`local/${svc.family}`);
                 const b = await buildOne(
                     {
-                        name, kind: "service", repository: imageRepository(stack.registry, cfg.profile.machine, svc.image ?? snake(name)),
-                        ...serviceBuildPaths(name, svc), baseImage: family.pinned, buildArgs: svc.buildArgs,
+                        name,
+                        kind: "service",
+                        repository: imageRepository(stack.registry, cfg.profile.machine, svc.image ?? snake(name)),
+                        ...serviceBuildPaths(name, svc),
+                        baseImage: family.pinned,
+                        buildArgs: svc.buildArgs,
                     },
                     settings,
                     { push: true },
@@ -330,7 +383,9 @@ describe("integration: the real Docker engine and registry (local stack)", funct
                 expect(b.cmd.buildArgs.BASE_IMAGE, `${name}: BASE_IMAGE is ${svc.family} by digest`).to.equal(family.pinned);
                 const info = await expectBuiltAsAsked(b);
                 expect(info.machine, `${name}: MACHINE in /app/build-info.json`).to.equal("local");
-                expect(info.torch_cuda_arch_list, `${name}: TORCH_CUDA_ARCH_LIST in /app/build-info.json`).to.equal(cfg.profile.env.TORCH_CUDA_ARCH_LIST);
+                expect(info.torch_cuda_arch_list, `${name}: TORCH_CUDA_ARCH_LIST in /app/build-info.json`).to.equal(
+                    cfg.profile.env.TORCH_CUDA_ARCH_LIST,
+                );
                 await expectLayeredOn(b.ref, family.ref, true);
             }
         });
@@ -342,8 +397,12 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             const s: BuildSettings = { ...settings, profile: mainpc.profile };
             const b = await buildOne(
                 {
-                    name, kind: "service", repository: imageRepository(cfg.stack.registry, mainpc.profile.machine, svc.image ?? snake(name)),
-                    ...serviceBuildPaths(name, svc), baseImage: family.pinned, buildArgs: svc.buildArgs,
+                    name,
+                    kind: "service",
+                    repository: imageRepository(cfg.stack.registry, mainpc.profile.machine, svc.image ?? snake(name)),
+                    ...serviceBuildPaths(name, svc),
+                    baseImage: family.pinned,
+                    buildArgs: svc.buildArgs,
                 },
                 s,
                 { push: false },
@@ -401,7 +460,9 @@ describe("integration: the real Docker engine and registry (local stack)", funct
 
         it("fails (exit 1) with a wrong password, saying the credentials were refused", async function () {
             const bp = need("local/base-python");
-            const r = await runComponentCommand(verificationCommand({ image: bp.ref, expectedDigest: bp.digest, registry: { ...creds(), password: "not-the-password" } }));
+            const r = await runComponentCommand(
+                verificationCommand({ image: bp.ref, expectedDigest: bp.digest, registry: { ...creds(), password: "not-the-password" } }),
+            );
             expect(r.code, `wrong password must fail${show(r)}`).to.equal(1);
             said("wrong password", r);
             expect(r.stderr, `stderr says credentials were refused${show(r)}`).to.match(/refused the credentials/);
@@ -434,7 +495,11 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             await run("docker", ["rm", "-f", name]);
             log(`running ${name} from ${image}: docker run -d ${flags.join(" ")}`);
             await must("docker", ["run", "-d", ...flags, image]);
-            await waitFor(`${name} answers on its service port ${servicePort}`, 30000, async () => (await httpGet(`http://127.0.0.1:${servicePort}/`)).status === 200);
+            await waitFor(
+                `${name} answers on its service port ${servicePort}`,
+                30000,
+                async () => (await httpGet(`http://127.0.0.1:${servicePort}/`)).status === 200,
+            );
         });
 
         it("is created with the hardening settings (inspect: user, init, read-only root, tmpfs, caps, no-new-privileges, restart, logs, healthcheck)", async function () {
@@ -450,7 +515,9 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             expect(hc.LogConfig, "log config").to.deep.equal({ Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } });
             expect(c.Config.Healthcheck.Interval, "healthcheck interval 15s").to.equal(15e9);
             expect(c.Config.Labels["ai-fleet.service"], "service label").to.equal(CANARY_SERVICE);
-            expect(c.Config.Labels, "no label names the rollout group (a move between groups must change nothing)").to.not.have.property("ai-fleet.rollout");
+            expect(c.Config.Labels, "no label names the rollout group (a move between groups must change nothing)").to.not.have.property(
+                "ai-fleet.rollout",
+            );
             for (const p of cs.ports) {
                 expect(Object.keys(c.NetworkSettings.Ports ?? {}), "published container ports").to.include(`${p.container}/tcp`);
             }
@@ -485,7 +552,12 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         it("GET /profile shows the local profile's values (OMP_NUM_THREADS=2, UVICORN_WORKERS=2, MEMORY_FRACTION=0.50, MACHINE=local)", async function () {
             const r = await httpGet(`http://127.0.0.1:${servicePort}/profile`);
             expect(r.status, `GET /profile: ${r.body}`).to.equal(200);
-            const profile = JSON.parse(r.body) as { env: Record<string, string | null>; uid: number; gid: number; build: Record<string, unknown> };
+            const profile = JSON.parse(r.body) as {
+                env: Record<string, string | null>;
+                uid: number;
+                gid: number;
+                build: Record<string, unknown>;
+            };
             expect(profile.env.OMP_NUM_THREADS, "OMP_NUM_THREADS").to.equal("2");
             expect(profile.env.UVICORN_WORKERS, "UVICORN_WORKERS").to.equal("2");
             expect(profile.env.MEMORY_FRACTION, "MEMORY_FRACTION").to.equal("0.50");
@@ -503,14 +575,19 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         it("becomes healthy by its Docker healthcheck", async function () {
             this.timeout(120000);
             let last = "";
-            const ms = await waitFor(`${name} healthy`, 100000, async () => {
-                const state = (await inspectContainer(name)).State;
-                last = JSON.stringify(state.Health);
-                if (state.Health?.Status === "unhealthy") {
-                    throw new Error(`container became unhealthy: ${last}`);
-                }
-                return state.Health?.Status === "healthy";
-            }, 1000).catch((e: Error) => {
+            const ms = await waitFor(
+                `${name} healthy`,
+                100000,
+                async () => {
+                    const state = (await inspectContainer(name)).State;
+                    last = JSON.stringify(state.Health);
+                    if (state.Health?.Status === "unhealthy") {
+                        throw new Error(`container became unhealthy: ${last}`);
+                    }
+                    return state.Health?.Status === "healthy";
+                },
+                1000,
+            ).catch((e: Error) => {
                 throw new Error(`${e.message}; health: ${last}`);
             });
             log(`  ${name} healthy after ${(ms / 1000).toFixed(1)} s of waiting`);
@@ -526,14 +603,22 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         const containers: Record<string, { name: string; health: number; service: number }> = {};
 
         /** Starts a demo container (the canary service's image) with DEMO_* switches. */
-        async function startDemo(what: string, demoEnv: Record<string, string>): Promise<{ name: string; health: number; service: number }> {
+        async function startDemo(
+            what: string,
+            demoEnv: Record<string, string>,
+        ): Promise<{ name: string; health: number; service: number }> {
             const [health, svcPort] = await freePorts(2);
             const name = containerName(what);
             await run("docker", ["rm", "-f", name]);
             const flags = ["--name", name, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true"];
             for (const [k, v] of Object.entries(SUITE_LABELS)) flags.push("--label", `${k}=${v}`);
             for (const [k, v] of Object.entries(demoEnv)) flags.push("--env", `${k}=${v}`);
-            flags.push("--publish", `127.0.0.1:${health}:${HEALTH_CONTAINER_PORT}`, "--publish", `127.0.0.1:${svcPort}:${SERVICE_CONTAINER_PORT}`);
+            flags.push(
+                "--publish",
+                `127.0.0.1:${health}:${HEALTH_CONTAINER_PORT}`,
+                "--publish",
+                `127.0.0.1:${svcPort}:${SERVICE_CONTAINER_PORT}`,
+            );
             await must("docker", ["run", "-d", ...flags, need(`local/${service}`).pinned]);
             log(`started ${name} (${JSON.stringify(demoEnv)}): health 127.0.0.1:${health}`);
             const c = { name, health, service: svcPort };
@@ -546,7 +631,10 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         }
 
         function probe(port: number, b: HealthBounds): Promise<RunResult> {
-            return runComponentCommand(healthCheckCommand({ service, host, port, path: "/health", bounds: b, digest: need(`local/${service}`).digest }), 60000);
+            return runComponentCommand(
+                healthCheckCommand({ service, host, port, path: "/health", bounds: b, digest: need(`local/${service}`).digest }),
+                60000,
+            );
         }
 
         /** The `last body "…"` of the probe's failure, decoded. */
@@ -632,7 +720,11 @@ describe("integration: the real Docker engine and registry (local stack)", funct
 
         it("DEMO_START_DELAY_S=30 with timeout 5: fails within the timeout, last status 503 starting", async function () {
             const c = await startDemo("delay30", { DEMO_START_DELAY_S: "30" });
-            await waitFor(`${c.name} /health answers 503`, 15000, async () => (await httpGet(`http://127.0.0.1:${c.health}/health`)).status === 503);
+            await waitFor(
+                `${c.name} /health answers 503`,
+                15000,
+                async () => (await httpGet(`http://127.0.0.1:${c.health}/health`)).status === 503,
+            );
             const r = await probe(c.health, bounds(5, 100));
             expect(r.code, `a 30 s starter must fail a 5 s timeout${show(r)}`).to.equal(1);
             said("30 s starter, 5 s timeout", r);
@@ -658,8 +750,15 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             const r = await run("docker", ["push", ref], { env: { ...process.env, DOCKER_CONFIG: empty }, timeoutMs: 120000 });
             expect(r.code, `push without credentials must fail${show(r)}`).to.not.equal(0);
             said("push without credentials", r);
-            expect(r.stdout + r.stderr, `push without credentials: the refusal${show(r)}`).to.match(/no basic auth credentials|unauthorized|authentication required/i);
-            const bad = await dockerLogin(tempDockerConfig("ai-fleet-it-badcreds-"), cfg.stack.registry.host, cfg.stack.registry.username, "not-the-password");
+            expect(r.stdout + r.stderr, `push without credentials: the refusal${show(r)}`).to.match(
+                /no basic auth credentials|unauthorized|authentication required/i,
+            );
+            const bad = await dockerLogin(
+                tempDockerConfig("ai-fleet-it-badcreds-"),
+                cfg.stack.registry.host,
+                cfg.stack.registry.username,
+                "not-the-password",
+            );
             expect(bad.code, `login with a wrong password must fail${show(bad)}`).to.not.equal(0);
             expect(bad.stdout + bad.stderr, `wrong password: the refusal${show(bad)}`).to.match(/unauthorized|authentication required/i);
         });
@@ -671,7 +770,13 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             expect(login.code, `docker login as ${reg.username}${show(login)}`).to.equal(0);
             const p = await dockerPush(ref, conf);
             pushed.push({ repo: registryPath(ref.replace(/:[^:/]+$/, "")), digest: p.digest });
-            const v = await runComponentCommand(verificationCommand({ image: ref, expectedDigest: p.digest, registry: { username: reg.username, password: registryPassword, insecure: reg.insecure } }));
+            const v = await runComponentCommand(
+                verificationCommand({
+                    image: ref,
+                    expectedDigest: p.digest,
+                    registry: { username: reg.username, password: registryPassword, insecure: reg.insecure },
+                }),
+            );
             expect(v.code, `the pushed tag is in the registry${show(v)}`).to.equal(0);
         });
     });

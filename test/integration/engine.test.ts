@@ -11,7 +11,17 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { buildOnlyConfig, copyDemo, createStack, ensureToolchain, ROOT, secondsSince, TempProject, tempProject, ToolchainStatus } from "./support/engine";
+import {
+    buildOnlyConfig,
+    copyDemo,
+    createStack,
+    ensureToolchain,
+    ROOT,
+    secondsSince,
+    TempProject,
+    tempProject,
+    ToolchainStatus,
+} from "./support/engine";
 
 const TAG = "it-engine";
 const timings: [string, string][] = [];
@@ -32,16 +42,20 @@ function registryDigest(ref: string, user: string, password: string): Promise<st
     }
     const [, host, repo, tag, digest] = m;
     return new Promise((resolve, reject) => {
-        const req = http.request(`http://${host}/v2/${repo}/manifests/${digest ?? tag}`, {
-            method: "HEAD",
-            headers: {
-                Authorization: "Basic " + Buffer.from(`${user}:${password}`).toString("base64"),
-                Accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json",
+        const req = http.request(
+            `http://${host}/v2/${repo}/manifests/${digest ?? tag}`,
+            {
+                method: "HEAD",
+                headers: {
+                    Authorization: "Basic " + Buffer.from(`${user}:${password}`).toString("base64"),
+                    Accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json",
+                },
             },
-        }, (res) => {
-            res.resume();
-            resolve(res.statusCode === 200 ? (res.headers["docker-content-digest"] as string) : undefined);
-        });
+            (res) => {
+                res.resume();
+                resolve(res.statusCode === 200 ? (res.headers["docker-content-digest"] as string) : undefined);
+            },
+        );
         req.on("error", reject);
         req.end();
     });
@@ -50,7 +64,9 @@ function registryDigest(ref: string, user: string, password: string): Promise<st
 type Images = Record<string, { pinned: string; ref: string }>;
 
 function changedImages(before: Images, after: Images): string[] {
-    return Object.keys(after).filter((k) => before[k]?.pinned !== after[k].pinned).sort();
+    return Object.keys(after)
+        .filter((k) => before[k]?.pinned !== after[k].pinned)
+        .sort();
 }
 
 describe("the real Pulumi engine", function () {
@@ -64,8 +80,13 @@ describe("the real Pulumi engine", function () {
         process.stderr.write(`[engine] local Docker engine and registry ready in ${secondsSince(up)}s\n`);
         const t = Date.now();
         status = ensureToolchain();
-        process.stderr.write(`[engine] toolchain ready in ${secondsSince(t)}s: pulumi ${status.pulumiVersion}, language host ${status.languageHostVersion}, plugins ${JSON.stringify(status.plugins)}\n`);
-        registry = { user: process.env.AI_FLEET_REGISTRY_USER ?? "fleet", password: process.env.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass" };
+        process.stderr.write(
+            `[engine] toolchain ready in ${secondsSince(t)}s: pulumi ${status.pulumiVersion}, language host ${status.languageHostVersion}, plugins ${JSON.stringify(status.plugins)}\n`,
+        );
+        registry = {
+            user: process.env.AI_FLEET_REGISTRY_USER ?? "fleet",
+            password: process.env.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass",
+        };
     });
 
     after(() => {
@@ -82,7 +103,11 @@ describe("the real Pulumi engine", function () {
             const cfg = buildOnlyConfig(path.join(ROOT, "demo"), registry.password);
             const services = JSON.parse(JSON.stringify(cfg["ai-fleet:services"]));
             services.SystemDigitalTwin.port = "7220";
-            const stack = await createStack(project, "bad-config", status, { ...cfg, "ai-fleet:services": services, "ai-fleet:rollout": { canary: ["NoSuchService"] } });
+            const stack = await createStack(project, "bad-config", status, {
+                ...cfg,
+                "ai-fleet:services": services,
+                "ai-fleet:rollout": { canary: ["NoSuchService"] },
+            });
             let message = "";
             await timed("preview of a rejected config", async () => {
                 try {
@@ -124,12 +149,21 @@ describe("the real Pulumi engine", function () {
         it("builds the family chain and the services with docker-build, pushes them, and exports digests the registry serves", async () => {
             const result = await timed("build-only up (cold or warm cache)", () => stack.up({ onOutput: (l) => process.stderr.write(l) }));
             first = result.outputs.images.value as Images;
-            expect(Object.keys(first).sort()).to.deep.equal(
-                ["AffectiveProcessingCenter", "CodeGenerator", "ModelOpsCoordinator", "RealTimeAudioPipeline", "ServiceRegistry", "SystemDigitalTwin", "base-python", "family-web"],
-            );
+            expect(Object.keys(first).sort()).to.deep.equal([
+                "AffectiveProcessingCenter",
+                "CodeGenerator",
+                "ModelOpsCoordinator",
+                "RealTimeAudioPipeline",
+                "ServiceRegistry",
+                "SystemDigitalTwin",
+                "base-python",
+                "family-web",
+            ]);
             for (const [name, image] of Object.entries(first)) {
                 expect(image.pinned, name).to.match(/^127\.0\.0\.1:5000\/ai-fleet\/demo\/local\/[a-z_-]+@sha256:[a-f0-9]{64}$/);
-                expect(await registryDigest(image.ref, registry.user, registry.password), `${name} in the registry`).to.equal(image.pinned.split("@")[1]);
+                expect(await registryDigest(image.ref, registry.user, registry.password), `${name} in the registry`).to.equal(
+                    image.pinned.split("@")[1],
+                );
             }
             expect(result.outputs.containers.value).to.deep.equal([]);
         });
@@ -157,7 +191,11 @@ describe("the real Pulumi engine", function () {
             fs.appendFileSync(path.join(demo, "families", "family-web", "Dockerfile"), '\nLABEL ai-fleet.test.touched="family-web"\n');
             const result = await timed("up after touching family-web", () => stack.up());
             process.stderr.write(`[engine] resource changes: ${JSON.stringify(result.summary.resourceChanges)}\n`);
-            expect(changedImages(first, result.outputs.images.value as Images)).to.deep.equal(["CodeGenerator", "ServiceRegistry", "family-web"]);
+            expect(changedImages(first, result.outputs.images.value as Images)).to.deep.equal([
+                "CodeGenerator",
+                "ServiceRegistry",
+                "family-web",
+            ]);
         });
     });
 
@@ -169,8 +207,13 @@ describe("the real Pulumi engine", function () {
         function startDemo(env: Record<string, string>): void {
             service = spawn("python3", [path.join(ROOT, "demo", "services", "system_digital_twin", "service.py")], {
                 env: {
-                    ...process.env, ...env, PYTHONPATH: path.join(ROOT, "demo", "families", "base-python"),
-                    DEMO_BIND: "127.0.0.1", SERVICE_PORT: String(port - 2), HEALTH_PORT: String(port - 1), HEALTH_HTTP_PORT: String(port),
+                    ...process.env,
+                    ...env,
+                    PYTHONPATH: path.join(ROOT, "demo", "families", "base-python"),
+                    DEMO_BIND: "127.0.0.1",
+                    SERVICE_PORT: String(port - 2),
+                    HEALTH_PORT: String(port - 1),
+                    HEALTH_HTTP_PORT: String(port),
                 },
                 stdio: "ignore",
             });
@@ -201,8 +244,14 @@ describe("the real Pulumi engine", function () {
             startDemo({ DEMO_HEALTH: "ok", DEMO_START_DELAY_S: "2" });
             const stack = await gateStack("gate-healthy", 30);
             const result = await timed("gate up, healthy service", () => stack.up());
-            expect(result.outputs.report.value).to.include({ service: "SystemDigitalTwin", healthy: true, url: `http://127.0.0.1:${port}/health` });
-            expect(Number(result.outputs.batchStartedMs.value), "the gated resource ran and recorded when").to.be.greaterThan(Date.now() - 120000);
+            expect(result.outputs.report.value).to.include({
+                service: "SystemDigitalTwin",
+                healthy: true,
+                url: `http://127.0.0.1:${port}/health`,
+            });
+            expect(Number(result.outputs.batchStartedMs.value), "the gated resource ran and recorded when").to.be.greaterThan(
+                Date.now() - 120000,
+            );
             await timed("gate destroy", () => stack.destroy());
         });
 
@@ -217,7 +266,9 @@ describe("the real Pulumi engine", function () {
                     message = String(e);
                 }
             });
-            expect(message).to.include(`health check failed: service SystemDigitalTwin on host 127.0.0.1: GET http://127.0.0.1:${port}/health: last status 200, last body "{\\"status\\": \\"degraded\\"`);
+            expect(message).to.include(
+                `health check failed: service SystemDigitalTwin on host 127.0.0.1: GET http://127.0.0.1:${port}/health: last status 200, last body "{\\"status\\": \\"degraded\\"`,
+            );
             const resources = (await stack.exportStack()).deployment.resources ?? [];
             expect(resources.map((r: { urn: string }) => r.urn).filter((u: string) => u.endsWith("::batch"))).to.deep.equal([]);
             await stack.destroy();
@@ -227,7 +278,9 @@ describe("the real Pulumi engine", function () {
     describe("the full local stack (containers)", () => {
         it("runs `pulumi up --stack local` with containers, then destroys it leaving none", async function () {
             if (!status.plugins.docker) {
-                process.stderr.write(`[engine] SKIPPED full local rollout: docker provider plugin 5.2.0 is missing (${status.missing?.docker ?? "not installed"})\n`);
+                process.stderr.write(
+                    `[engine] SKIPPED full local rollout: docker provider plugin 5.2.0 is missing (${status.missing?.docker ?? "not installed"})\n`,
+                );
                 this.skip();
             }
             const project = tempProject(ROOT);

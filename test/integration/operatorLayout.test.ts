@@ -86,8 +86,14 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         const login = await dockerLogin(dockerConfig, reg.host, reg.username, password);
         if (login.code !== 0) throw new Error(`docker login failed${show(login)}`);
         settings = {
-            profile: cfg.profile, tag: TAG, revision: "it13", created: "2025-08-19T00:00:00.000Z", contextRoot: checkout,
-            platform: cfg.stack.build.platform, buildOnPreview: false, builder: cfg.stack.build.builder,
+            profile: cfg.profile,
+            tag: TAG,
+            revision: "it13",
+            created: "2025-08-19T00:00:00.000Z",
+            contextRoot: checkout,
+            platform: cfg.stack.build.platform,
+            buildOnPreview: false,
+            builder: cfg.stack.build.builder,
             registry: { address: reg.host, username: reg.username, password },
         };
         // The operator's "old registry tag" that base-utils hard-codes: here the bare base image.
@@ -110,8 +116,22 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         const fam = cfg.stack.families[name];
         const svc = cfg.stack.services[name];
         const req = fam
-            ? { name, kind: "family" as const, repository: imageRepository(cfg.stack.registry, "local", name), ...familyBuildPaths(name, fam, cfg.stack.build.layout), baseImage: base, buildArgs: fam.buildArgs }
-            : { name, kind: "service" as const, repository: imageRepository(cfg.stack.registry, "local", snake(name)), ...serviceBuildPaths(name, svc, cfg.stack.build.layout), baseImage: base, buildArgs: svc.buildArgs };
+            ? {
+                  name,
+                  kind: "family" as const,
+                  repository: imageRepository(cfg.stack.registry, "local", name),
+                  ...familyBuildPaths(name, fam, cfg.stack.build.layout),
+                  baseImage: base,
+                  buildArgs: fam.buildArgs,
+              }
+            : {
+                  name,
+                  kind: "service" as const,
+                  repository: imageRepository(cfg.stack.registry, "local", snake(name)),
+                  ...serviceBuildPaths(name, svc, cfg.stack.build.layout),
+                  baseImage: base,
+                  buildArgs: svc.buildArgs,
+              };
         const cmd = await buildCommand(dockerBuildArgs(settings, req));
         cmd.argv.splice(1, 0, ...extra);
         const b = await buildImage("docker", cmd, dockerConfig, true);
@@ -124,7 +144,14 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
 
     function layerCheck(image: string, parent: string): Promise<RunResult> {
         const reg = cfg.stack.registry;
-        return runComponentCommand(verificationCommand({ image, registry: { username: reg.username, password, insecure: reg.insecure }, parent, platform: "linux/amd64" }));
+        return runComponentCommand(
+            verificationCommand({
+                image,
+                registry: { username: reg.username, password, insecure: reg.insecure },
+                parent,
+                platform: "linux/amd64",
+            }),
+        );
     }
 
     it("1. the preflight refuses the hard-coded bases, naming each Dockerfile and line, all at once", () => {
@@ -137,10 +164,16 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         }
         log(`preflight error:\n${message}`);
         expect(message).to.contain("(4 problems)");
-        expect(message).to.contain(`family base-utils (parent base-python): docker/base-images/base-utils/Dockerfile:2: the final stage builds FROM 127.0.0.1:5000/ai-fleet/it13-legacy/base-python:${OLD_TAG} instead of \${BASE_IMAGE}`);
-        expect(message).to.contain(`service SystemDigitalTwin (family base-utils): main_pc_code/agents/systemdigitaltwin/Dockerfile.optimized:1: the final stage (line 10) builds on stage "base" (line 1)`);
+        expect(message).to.contain(
+            `family base-utils (parent base-python): docker/base-images/base-utils/Dockerfile:2: the final stage builds FROM 127.0.0.1:5000/ai-fleet/it13-legacy/base-python:${OLD_TAG} instead of \${BASE_IMAGE}`,
+        );
+        expect(message).to.contain(
+            `service SystemDigitalTwin (family base-utils): main_pc_code/agents/systemdigitaltwin/Dockerfile.optimized:1: the final stage (line 10) builds on stage "base" (line 1)`,
+        );
         expect(message).to.contain("service NLU (family base-utils): main_pc_code/agents/nluagent/Dockerfile.optimized:3:");
-        expect(message).to.contain("service ServiceRegistry (family family-web): main_pc_code/agents/serviceregistry/Dockerfile.optimized:5:");
+        expect(message).to.contain(
+            "service ServiceRegistry (family family-web): main_pc_code/agents/serviceregistry/Dockerfile.optimized:5:",
+        );
         expect(message).to.not.contain("family base-python"); // hard-coded, but equal to the stack's baseImage
         expect(message).to.contain("npm run adopt-dockerfiles --");
     });
@@ -153,7 +186,10 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         }
         const project: TempProject = tempProject(path.resolve(__dirname, "..", ".."));
         temp.push(project.dir);
-        const stack = await createStack(project, "it13-operator", status, { ...stackKeys(checkout), [`${PROJECT}:registryPassword`]: password });
+        const stack = await createStack(project, "it13-operator", status, {
+            ...stackKeys(checkout),
+            [`${PROJECT}:registryPassword`]: password,
+        });
         engine = { project, stack };
         let message = "";
         try {
@@ -161,7 +197,12 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         } catch (e) {
             message = String(e);
         }
-        log(`pulumi preview error (tail):\n${message.split("\n").filter((l) => /problem|  - |adopt|error:/.test(l)).join("\n")}`);
+        log(
+            `pulumi preview error (tail):\n${message
+                .split("\n")
+                .filter((l) => /problem| {2}- |adopt|error:/.test(l))
+                .join("\n")}`,
+        );
         expect(message).to.contain("the build contexts under");
         expect(message).to.contain("docker/base-images/base-utils/Dockerfile:2: the final stage builds FROM");
         expect(message).to.not.match(/unhandled exception|at Object\.<anonymous>/i);
@@ -182,17 +223,29 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
     it("3. adopt-dockerfiles rewrites the copy, prints each change, reports the family mismatch, and is idempotent", async () => {
         const args = ["run", "--silent", "adopt-dockerfiles", "--", checkout, "--stack", STACK_FILE];
         const first = await run("npm", args);
-        log(`npm run adopt-dockerfiles -- <checkout> --stack test/fixtures/operator-repo.stack.yaml (exit ${first.code}):\n${first.stdout}`);
+        log(
+            `npm run adopt-dockerfiles -- <checkout> --stack test/fixtures/operator-repo.stack.yaml (exit ${first.code}):\n${first.stdout}`,
+        );
         expect(first.code, show(first)).to.equal(1); // the NLU mismatch is a finding
-        expect(first.stdout).to.contain(`docker/base-images/base-utils/Dockerfile:2: FROM 127.0.0.1:5000/ai-fleet/it13-legacy/base-python:${OLD_TAG} → FROM \${BASE_IMAGE}`);
+        expect(first.stdout).to.contain(
+            `docker/base-images/base-utils/Dockerfile:2: FROM 127.0.0.1:5000/ai-fleet/it13-legacy/base-python:${OLD_TAG} → FROM \${BASE_IMAGE}`,
+        );
         expect(first.stdout).to.contain("changed 5 Dockerfile(s); 1 already FROM ${BASE_IMAGE}; 1 finding(s)");
         expect(first.stdout).to.contain("main_pc_code/agents/nluagent/Dockerfile.optimized:3: FAMILY MISMATCH");
         const second = await run("npm", args);
         expect(second.stdout, show(second)).to.contain("changed 0 Dockerfile(s); 6 already FROM ${BASE_IMAGE}");
         const diff = await must("git", ["-C", checkout, "diff", "--numstat"]);
         log(`git diff --numstat after adoption:\n${diff.stdout}`);
-        const stats = diff.stdout.trim().split("\n").map((l) => l.split("\t"));
-        expect(stats.map((s) => s[2]).sort()).to.deep.equal(buildEntries(cfg.stack).map((e) => e.dockerfile).filter((f) => !f.includes("family-web")).sort());
+        const stats = diff.stdout
+            .trim()
+            .split("\n")
+            .map((l) => l.split("\t"));
+        expect(stats.map((s) => s[2]).sort()).to.deep.equal(
+            buildEntries(cfg.stack)
+                .map((e) => e.dockerfile)
+                .filter((f) => !f.includes("family-web"))
+                .sort(),
+        );
         for (const [added, removed, file] of stats) {
             // One ARG line added, each rewritten FROM replaced in place: nothing else.
             expect(Number(added) - Number(removed), file).to.equal(1);
@@ -234,15 +287,22 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         const reg = cfg.stack.registry;
         const repo = ref.slice(reg.host.length + 1, ref.indexOf("@"));
         const index = await new Promise<string>((ok, fail) => {
-            const headers = { Accept: "application/vnd.oci.image.index.v1+json", Authorization: "Basic " + Buffer.from(`${reg.username}:${password}`).toString("base64") };
+            const headers = {
+                Accept: "application/vnd.oci.image.index.v1+json",
+                Authorization: "Basic " + Buffer.from(`${reg.username}:${password}`).toString("base64"),
+            };
             http.get(`http://${reg.host}/v2/${repo}/manifests/${ref.split("@")[1]}`, { headers }, (res) => {
                 let text = "";
                 res.on("data", (c: Buffer) => (text += c.toString("utf8")));
-                res.on("end", () => (res.statusCode === 200 ? ok(text) : fail(new Error(`manifest of ${ref}: HTTP ${res.statusCode}: ${text}`))));
+                res.on("end", () =>
+                    res.statusCode === 200 ? ok(text) : fail(new Error(`manifest of ${ref}: HTTP ${res.statusCode}: ${text}`)),
+                );
             }).on("error", fail);
         });
         const body = JSON.parse(index) as { mediaType: string; manifests: { platform?: { os: string; architecture: string } }[] };
-        log(`${ref}: ${body.mediaType} with ${body.manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : "?")).join(", ")}`);
+        log(
+            `${ref}: ${body.mediaType} with ${body.manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : "?")).join(", ")}`,
+        );
         expect(body.mediaType).to.equal("application/vnd.oci.image.index.v1+json");
         const r = await layerCheck(ref, family);
         log(`layer check of the index: exit ${r.code}: ${r.stdout.trim()}${r.stderr.trim()}`);
@@ -261,17 +321,31 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         const result = await engine.stack.up({ onOutput: (l) => process.stderr.write(l) });
         const images = result.outputs.images.value as Record<string, { pinned: string; ref: string }>;
         const tag = result.outputs.tag.value as string;
-        log(`pulumi up in ${((Date.now() - started) / 1000).toFixed(1)} s: tag ${tag} (${result.outputs.tagSource.value}); ${JSON.stringify(result.summary.resourceChanges)}`);
+        log(
+            `pulumi up in ${((Date.now() - started) / 1000).toFixed(1)} s: tag ${tag} (${result.outputs.tagSource.value}); ${JSON.stringify(result.summary.resourceChanges)}`,
+        );
         for (const [name, image] of Object.entries(images)) {
             log(`  ${name}: ${image.pinned}`);
-            pushed.push({ repo: image.pinned.slice(cfg.stack.registry.host.length + 1, image.pinned.indexOf("@")), digest: image.pinned.split("@")[1] });
+            pushed.push({
+                repo: image.pinned.slice(cfg.stack.registry.host.length + 1, image.pinned.indexOf("@")),
+                digest: image.pinned.split("@")[1],
+            });
         }
         expect(result.outputs.tagSource.value).to.equal("dirty-tree");
         expect(tag).to.equal(resolveTag({ commit: readSourceCommit(checkout) }).tag);
-        expect(Object.keys(images).sort()).to.deep.equal(["NLU", "ServiceRegistry", "SystemDigitalTwin", "base-python", "base-utils", "family-web"]);
+        expect(Object.keys(images).sort()).to.deep.equal([
+            "NLU",
+            "ServiceRegistry",
+            "SystemDigitalTwin",
+            "base-python",
+            "base-utils",
+            "family-web",
+        ]);
         // The layer checks ran in the engine: each verification had its parent.
         const state = await engine.stack.exportStack();
-        const checks = (state.deployment.resources ?? []).filter((r: { type: string; urn: string }) => r.type === "command:local:Command" && r.urn.endsWith("-verify-check"));
+        const checks = (state.deployment.resources ?? []).filter(
+            (r: { type: string; urn: string }) => r.type === "command:local:Command" && r.urn.endsWith("-verify-check"),
+        );
         expect(checks.length).to.equal(6);
     });
 });

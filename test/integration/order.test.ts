@@ -8,7 +8,17 @@ import { expect } from "chai";
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { buildOnlyConfig, copyDemo, createStack, ensureToolchain, ROOT, secondsSince, TempProject, tempProject, ToolchainStatus } from "./support/engine";
+import {
+    buildOnlyConfig,
+    copyDemo,
+    createStack,
+    ensureToolchain,
+    ROOT,
+    secondsSince,
+    TempProject,
+    tempProject,
+    ToolchainStatus,
+} from "./support/engine";
 
 const TAG = "it-order";
 
@@ -20,7 +30,10 @@ interface Report {
 
 /** `docker inspect` of the stack's containers: name → start time and health. */
 function containers(): Record<string, { started: Date; health: string; image: string }> {
-    const ids = execFileSync("docker", ["ps", "-aq", "--filter", "label=ai-fleet.stack=local"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+    const ids = execFileSync("docker", ["ps", "-aq", "--filter", "label=ai-fleet.stack=local"], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .filter(Boolean);
     if (ids.length === 0) {
         return {};
     }
@@ -30,12 +43,18 @@ function containers(): Record<string, { started: Date; health: string; image: st
         Config: { Image: string; Labels: Record<string, string> };
     }[];
     return Object.fromEntries(
-        inspected.map((c) => [c.Config.Labels["ai-fleet.service"], { started: new Date(c.State.StartedAt), health: c.State.Health?.Status ?? "none", image: c.Config.Image }]),
+        inspected.map((c) => [
+            c.Config.Labels["ai-fleet.service"],
+            { started: new Date(c.State.StartedAt), health: c.State.Health?.Status ?? "none", image: c.Config.Image },
+        ]),
     );
 }
 
 function removeLocalContainers(): void {
-    const ids = execFileSync("docker", ["ps", "-aq", "--filter", "label=ai-fleet.stack=local"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+    const ids = execFileSync("docker", ["ps", "-aq", "--filter", "label=ai-fleet.stack=local"], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .filter(Boolean);
     if (ids.length > 0) {
         execFileSync("docker", ["rm", "-f", ...ids], { stdio: "ignore" });
     }
@@ -71,7 +90,10 @@ describe("the local stack in dependency order (real engine, real containers)", f
         cfg = buildOnlyConfig(demo, password);
         delete cfg["ai-fleet:phase"];
         cfg["ai-fleet:docker"] = { ...(cfg["ai-fleet:docker"] as object), runtime: "cli" };
-        cfg["ai-fleet:rollout"] = { ...(cfg["ai-fleet:rollout"] as object), health: { timeoutSeconds: 40, intervalSeconds: 0.5, retries: 200, requestTimeoutSeconds: 2 } };
+        cfg["ai-fleet:rollout"] = {
+            ...(cfg["ai-fleet:rollout"] as object),
+            health: { timeoutSeconds: 40, intervalSeconds: 0.5, retries: 200, requestTimeoutSeconds: 2 },
+        };
         stack = await createStack(project, "local", status, cfg);
     });
 
@@ -93,7 +115,14 @@ describe("the local stack in dependency order (real engine, real containers)", f
         const report = result.outputs.report.value as Report;
         expect(report.healthy, JSON.stringify(report)).to.equal(true);
         const running = containers();
-        expect(Object.keys(running).sort()).to.deep.equal(["AffectiveProcessingCenter", "CodeGenerator", "ModelOpsCoordinator", "RealTimeAudioPipeline", "ServiceRegistry", "SystemDigitalTwin"]);
+        expect(Object.keys(running).sort()).to.deep.equal([
+            "AffectiveProcessingCenter",
+            "CodeGenerator",
+            "ModelOpsCoordinator",
+            "RealTimeAudioPipeline",
+            "ServiceRegistry",
+            "SystemDigitalTwin",
+        ]);
         const order: [string, string][] = [
             ["SystemDigitalTwin", "ServiceRegistry"],
             ["ModelOpsCoordinator", "SystemDigitalTwin"],
@@ -107,7 +136,9 @@ describe("the local stack in dependency order (real engine, real containers)", f
         ];
         for (const [svc, dep] of order) {
             const healthyAt = new Date(report.services[dep].at);
-            process.stderr.write(`[order] ${dep} healthy ${healthyAt.toISOString()} → ${svc} started ${running[svc].started.toISOString()}\n`);
+            process.stderr.write(
+                `[order] ${dep} healthy ${healthyAt.toISOString()} → ${svc} started ${running[svc].started.toISOString()}\n`,
+            );
             expect(running[svc].started.getTime(), `${svc} started after ${dep} was healthy`).to.be.at.least(healthyAt.getTime());
         }
         for (const [name, c] of Object.entries(running)) {
@@ -121,7 +152,12 @@ describe("the local stack in dependency order (real engine, real containers)", f
             this.skip();
         }
         let text = "";
-        await stack.preview({ policyPacks: [path.join(ROOT, "policy")], onOutput: (l) => { text += l; } });
+        await stack.preview({
+            policyPacks: [path.join(ROOT, "policy")],
+            onOutput: (l) => {
+                text += l;
+            },
+        });
         expect(text).to.include("ai-fleet-hardening").and.not.include("[mandatory]");
     });
 
@@ -134,9 +170,14 @@ describe("the local stack in dependency order (real engine, real containers)", f
         const rollout = cfg["ai-fleet:rollout"] as { canary: string[] };
         const services = JSON.parse(JSON.stringify(cfg["ai-fleet:services"])) as Record<string, { dependsOn?: string[] }>;
         // CodeGenerator joins the canary; RealTimeAudioPipeline leaves it (and is then gated by it).
-        await stack.setConfig("ai-fleet:rollout", { value: JSON.stringify({ ...rollout, canary: ["ModelOpsCoordinator", "AffectiveProcessingCenter", "CodeGenerator"] }) });
+        await stack.setConfig("ai-fleet:rollout", {
+            value: JSON.stringify({ ...rollout, canary: ["ModelOpsCoordinator", "AffectiveProcessingCenter", "CodeGenerator"] }),
+        });
         const moved = await stack.preview({ diff: true });
-        expect(changes(moved.changeSummary as Record<string, number>), `moving between groups: ${JSON.stringify(moved.changeSummary)}`).to.deep.equal({});
+        expect(
+            changes(moved.changeSummary as Record<string, number>),
+            `moving between groups: ${JSON.stringify(moved.changeSummary)}`,
+        ).to.deep.equal({});
         const before = containers();
         const t = Date.now();
         const up = await stack.up();
@@ -153,7 +194,10 @@ describe("the local stack in dependency order (real engine, real containers)", f
         services.CodeGenerator.dependsOn = ["SystemDigitalTwin"];
         await stack.setConfig("ai-fleet:services", { value: JSON.stringify(services) });
         const depsPreview = await stack.preview();
-        expect(changes(depsPreview.changeSummary as Record<string, number>), `dependency change: ${JSON.stringify(depsPreview.changeSummary)}`).to.deep.equal({});
+        expect(
+            changes(depsPreview.changeSummary as Record<string, number>),
+            `dependency change: ${JSON.stringify(depsPreview.changeSummary)}`,
+        ).to.deep.equal({});
     });
 });
 
@@ -171,7 +215,14 @@ describe("stacks rolled out by the earlier Canary/Batch layout keep their resour
             this.skip();
         }
         service = spawn("python3", [path.join(ROOT, "demo", "services", "system_digital_twin", "service.py")], {
-            env: { ...process.env, PYTHONPATH: path.join(ROOT, "demo", "families", "base-python"), DEMO_BIND: "127.0.0.1", SERVICE_PORT: String(port - 2), HEALTH_PORT: String(port - 1), HEALTH_HTTP_PORT: String(port) },
+            env: {
+                ...process.env,
+                PYTHONPATH: path.join(ROOT, "demo", "families", "base-python"),
+                DEMO_BIND: "127.0.0.1",
+                SERVICE_PORT: String(port - 2),
+                HEALTH_PORT: String(port - 1),
+                HEALTH_HTTP_PORT: String(port),
+            },
             stdio: "ignore",
         });
         project = tempProject(path.join(ROOT, "test", "integration", "programs", "aliases"), "ai-fleet");
@@ -183,7 +234,11 @@ describe("stacks rolled out by the earlier Canary/Batch layout keep their resour
 
     for (const group of ["canary", "batch"]) {
         it(`moves a check out of the old ${group} group without replacing it`, async () => {
-            const stack = await createStack(project, `aliases-${group}`, status, { "aliases:layout": group, "aliases:port": String(port), "aliases:digest": `sha256:${"a".repeat(64)}` });
+            const stack = await createStack(project, `aliases-${group}`, status, {
+                "aliases:layout": group,
+                "aliases:port": String(port),
+                "aliases:digest": `sha256:${"a".repeat(64)}`,
+            });
             await stack.up();
             await stack.setConfig("aliases:layout", { value: "graph" });
             const preview = await stack.preview();

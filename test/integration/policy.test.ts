@@ -12,7 +12,17 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { containerArgs } from "../../components/serviceContainer";
 import { containerSettingsFor } from "../../deploy";
-import { buildOnlyConfig, copyDemo, createStack, ensureToolchain, ROOT, secondsSince, TempProject, tempProject, ToolchainStatus } from "./support/engine";
+import {
+    buildOnlyConfig,
+    copyDemo,
+    createStack,
+    ensureToolchain,
+    ROOT,
+    secondsSince,
+    TempProject,
+    tempProject,
+    ToolchainStatus,
+} from "./support/engine";
 import { loadStack } from "./support/stack";
 
 const POLICY = path.join(ROOT, "policy");
@@ -30,7 +40,9 @@ async function run(label: string, fn: (onOutput: (l: string) => void) => Promise
     let text = "";
     let ok = true;
     try {
-        await fn((l) => { text += l; });
+        await fn((l) => {
+            text += l;
+        });
     } catch (e) {
         ok = false;
         text += String(e);
@@ -43,10 +55,12 @@ async function run(label: string, fn: (onOutput: (l: string) => void) => Promise
 function localSpec(service: string, edit?: (spec: Record<string, any>) => void, hardening?: Record<string, unknown>): Record<string, any> {
     const cfg = loadStack("local");
     const settings = containerSettingsFor(cfg, service);
-    const spec = JSON.parse(JSON.stringify({
-        ...containerArgs({ ...settings, hardening: { ...settings.hardening, ...hardening } }),
-        image: `127.0.0.1:5000/ai-fleet/demo/local/${service.toLowerCase()}@${DIGEST}`,
-    }));
+    const spec = JSON.parse(
+        JSON.stringify({
+            ...containerArgs({ ...settings, hardening: { ...settings.hardening, ...hardening } }),
+            image: `127.0.0.1:5000/ai-fleet/demo/local/${service.toLowerCase()}@${DIGEST}`,
+        }),
+    );
     edit?.(spec);
     return spec;
 }
@@ -59,7 +73,9 @@ describe("the policy pack through the real Pulumi CLI", function () {
         execFileSync("bash", [path.join(ROOT, "scripts", "local", "up.sh")], { stdio: ["ignore", process.stderr, process.stderr] });
         status = ensureToolchain();
         if (!status.policyAnalyzer) {
-            process.stderr.write(`[policy] SKIPPED: the language host cannot run policy packs: ${status.missing?.policyAnalyzer ?? "unknown reason"}\n`);
+            process.stderr.write(
+                `[policy] SKIPPED: the language host cannot run policy packs: ${status.missing?.policyAnalyzer ?? "unknown reason"}\n`,
+            );
             this.skip();
         }
         process.stderr.write(`[policy] policy analyzer: ${status.policyAnalyzer}\n`);
@@ -91,7 +107,9 @@ describe("the policy pack through the real Pulumi CLI", function () {
             expect(preview.ok, preview.text).to.equal(true);
             expect(preview.text).to.include("ai-fleet-hardening");
             expect(preview.text).to.include("hardening-opt-outs");
-            expect(preview.text).to.include('ai-local-system-digital-twin: opts out of hardening "readOnlyRoot" (services.SystemDigitalTwin.hardening.readOnlyRoot), waiving mandatory policy read-only-root: the root filesystem is writable');
+            expect(preview.text).to.include(
+                'ai-local-system-digital-twin: opts out of hardening "readOnlyRoot" (services.SystemDigitalTwin.hardening.readOnlyRoot), waiving mandatory policy read-only-root: the root filesystem is writable',
+            );
             expect(preview.text).to.not.include("[mandatory]");
             const up = await run("up, hardened containers", (onOutput) => stack.up({ policyPacks: [POLICY], onOutput }));
             expect(up.ok, up.text).to.equal(true);
@@ -99,15 +117,29 @@ describe("the policy pack through the real Pulumi CLI", function () {
         });
 
         const broken: [string, string, (spec: Record<string, any>) => void][] = [
-            ["a container running as root", "non-root-user", (s) => { s.user = "0:0"; }],
-            ["an image pinned by tag only", "image-pinned-by-digest", (s) => { s.image = "127.0.0.1:5000/ai-fleet/demo/local/service_registry:latest"; }],
+            [
+                "a container running as root",
+                "non-root-user",
+                (s) => {
+                    s.user = "0:0";
+                },
+            ],
+            [
+                "an image pinned by tag only",
+                "image-pinned-by-digest",
+                (s) => {
+                    s.image = "127.0.0.1:5000/ai-fleet/demo/local/service_registry:latest";
+                },
+            ],
         ];
         for (const [what, policy, edit] of broken) {
             it(`fails preview and up on ${what}, naming ${policy}, and creates nothing`, async () => {
                 const stack = await stackWith(`broken-${policy}`, { "ai-local-service-registry": localSpec("ServiceRegistry", edit) });
                 const preview = await run(`preview, ${what}`, (onOutput) => stack.preview({ policyPacks: [POLICY], onOutput }));
                 expect(preview.ok, preview.text).to.equal(false);
-                expect(preview.text).to.match(new RegExp(`\\[mandatory\\]\\s+${policy}\\s+\\(command:local:Command: ai-local-service-registry\\)`));
+                expect(preview.text).to.match(
+                    new RegExp(`\\[mandatory\\]\\s+${policy}\\s+\\(command:local:Command: ai-local-service-registry\\)`),
+                );
                 const up = await run(`up, ${what}`, (onOutput) => stack.up({ policyPacks: [POLICY], onOutput }));
                 expect(up.ok, up.text).to.equal(false);
                 expect(up.text).to.include(policy);
@@ -129,7 +161,12 @@ describe("the policy pack through the real Pulumi CLI", function () {
             project = tempProject(ROOT);
             const demo = copyDemo(project.dir);
             project.env.FORCE_IMAGE_TAG = TAG;
-            stack = await createStack(project, "local-build-policy", status, buildOnlyConfig(demo, process.env.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass"));
+            stack = await createStack(
+                project,
+                "local-build-policy",
+                status,
+                buildOnlyConfig(demo, process.env.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass"),
+            );
         });
         after(async () => {
             if (stack) {

@@ -22,7 +22,16 @@ import { changesOf, lastRelease } from "../../cli/decide";
 import { containerArgs, goDuration } from "../../components/serviceContainer";
 import { containerSettingsFor } from "../../deploy";
 import { containerName } from "../../naming";
-import { copyDemo, createStack, ensureToolchain, localStackConfig, offlineEnv, ROOT, secondsSince, ToolchainStatus } from "./support/engine";
+import {
+    copyDemo,
+    createStack,
+    ensureToolchain,
+    localStackConfig,
+    offlineEnv,
+    ROOT,
+    secondsSince,
+    ToolchainStatus,
+} from "./support/engine";
 import { freePorts, httpGet, log, tail } from "./support/proc";
 
 const MACHINE = "it9";
@@ -37,10 +46,14 @@ function programCopy(): { dir: string; stateDir: string } {
     // The program is every top-level file and folder but what only tests and state use (scripts/trivy.sh runs at scan time).
     const notProgram = new Set(["node_modules", ".git", ".pulumi-state", "test", "bench", "demo", "docs"]);
     for (const entry of fs.readdirSync(ROOT)) {
-        if (!notProgram.has(entry) && !/^Pulumi\..*yaml$/.test(entry)) fs.cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
+        if (!notProgram.has(entry) && !/^Pulumi\..*yaml$/.test(entry))
+            fs.cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
     }
     const profile = JSON.parse(fs.readFileSync(path.join(ROOT, "profiles", "local.json"), "utf8"));
-    fs.writeFileSync(path.join(dir, "profiles", `${MACHINE}.json`), JSON.stringify({ ...profile, machine: MACHINE, description: "issue 9's rollout test" }, null, 2));
+    fs.writeFileSync(
+        path.join(dir, "profiles", `${MACHINE}.json`),
+        JSON.stringify({ ...profile, machine: MACHINE, description: "issue 9's rollout test" }, null, 2),
+    );
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: ai-fleet\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
     const stateDir = path.join(dir, ".state");
@@ -71,7 +84,10 @@ async function stackConfig(demo: string, password: string): Promise<Record<strin
         "ai-fleet:docker": { host: "unix:///var/run/docker.sock", healthHost: "127.0.0.1", bindAddress: "127.0.0.1", runtime: "cli" },
         "ai-fleet:build": { ...(cfg["ai-fleet:build"] as object), contextRoot: demo },
         "ai-fleet:services": services,
-        "ai-fleet:rollout": { ...(cfg["ai-fleet:rollout"] as object), health: { timeoutSeconds: 15, intervalSeconds: 1, retries: 15, requestTimeoutSeconds: 2 } },
+        "ai-fleet:rollout": {
+            ...(cfg["ai-fleet:rollout"] as object),
+            health: { timeoutSeconds: 15, intervalSeconds: 1, retries: 15, requestTimeoutSeconds: 2 },
+        },
         "ai-fleet:registryPassword": password,
     };
 }
@@ -92,15 +108,35 @@ describe("npm run rollout through the real engine (cli container runtime)", func
     let release1: { tag: string; images: Record<string, string> };
 
     /** Runs a cli/ command as `npm run <cmd>` does, its output streamed to our stderr. `onLine` may kill it. */
-    function cli(cmd: "rollout" | "rollback" | "status", args: string[], extraEnv: Record<string, string> = {}, onOut?: (all: string, child: ChildProcess) => void): Promise<CliRun> {
+    function cli(
+        cmd: "rollout" | "rollback" | "status",
+        args: string[],
+        extraEnv: Record<string, string> = {},
+        onOut?: (all: string, child: ChildProcess) => void,
+    ): Promise<CliRun> {
         const started = Date.now();
         return new Promise((resolve) => {
-            const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "cli", `${cmd}.ts`), "--stack", STACK, "--cwd", prog.dir, "--backend", `file://${prog.stateDir}`, ...args], {
-                cwd: ROOT,
-                env: { ...process.env, ...env, ...extraEnv },
-                detached: true, // its own process group: the kill test kills the whole run at once
-                stdio: ["ignore", "pipe", "pipe"],
-            });
+            const child = spawn(
+                process.execPath,
+                [
+                    "-r",
+                    "ts-node/register/transpile-only",
+                    path.join(ROOT, "cli", `${cmd}.ts`),
+                    "--stack",
+                    STACK,
+                    "--cwd",
+                    prog.dir,
+                    "--backend",
+                    `file://${prog.stateDir}`,
+                    ...args,
+                ],
+                {
+                    cwd: ROOT,
+                    env: { ...process.env, ...env, ...extraEnv },
+                    detached: true, // its own process group: the kill test kills the whole run at once
+                    stdio: ["ignore", "pipe", "pipe"],
+                },
+            );
             let out = "";
             const take = (c: Buffer): void => {
                 out += c.toString("utf8");
@@ -114,14 +150,19 @@ describe("npm run rollout through the real engine (cli container runtime)", func
     }
 
     function containerImage(service: string): string {
-        return execFileSync("docker", ["inspect", "--format", "{{.Config.Image}}", containerName(MACHINE, service)], { encoding: "utf8" }).trim();
+        return execFileSync("docker", ["inspect", "--format", "{{.Config.Image}}", containerName(MACHINE, service)], {
+            encoding: "utf8",
+        }).trim();
     }
 
     async function healthNow(): Promise<Record<string, string>> {
         const report = (await stack.outputs()).report.value as { services: Record<string, { url: string }> };
         const out: Record<string, string> = {};
         for (const [svc, r] of Object.entries(report.services)) {
-            out[svc] = await httpGet(r.url).then((res) => String((JSON.parse(res.body) as { status?: string }).status), (e: Error) => `no answer: ${e.message}`);
+            out[svc] = await httpGet(r.url).then(
+                (res) => String((JSON.parse(res.body) as { status?: string }).status),
+                (e: Error) => `no answer: ${e.message}`,
+            );
         }
         return out;
     }
@@ -133,7 +174,10 @@ describe("npm run rollout through the real engine (cli container runtime)", func
             let text = fs.readFileSync(file, "utf8").replace(/^import os; os\.environ\["DEMO_HEALTH"\].*\n/m, "");
             if (dir === degraded) {
                 // The broken release: this canary's new image answers {"status": "degraded"}.
-                text = text.replace("from demo_server import", 'import os; os.environ["DEMO_HEALTH"] = "degraded"  # it9: broken release\nfrom demo_server import');
+                text = text.replace(
+                    "from demo_server import",
+                    'import os; os.environ["DEMO_HEALTH"] = "degraded"  # it9: broken release\nfrom demo_server import',
+                );
             }
             fs.writeFileSync(file, `${text.trimEnd()}\n# ${tagLine}\n`);
         }
@@ -143,13 +187,20 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         execFileSync("bash", [path.join(ROOT, "scripts", "local", "up.sh")], { stdio: ["ignore", process.stderr, process.stderr] });
         status = ensureToolchain();
         if (!status.plugins.docker) {
-            log(`NOTE: containers are started by the cli runtime (docker run through @pulumi/command) because the docker provider plugin is missing: ${status.missing?.docker ?? "not installed"}`);
+            log(
+                `NOTE: containers are started by the cli runtime (docker run through @pulumi/command) because the docker provider plugin is missing: ${status.missing?.docker ?? "not installed"}`,
+            );
         }
         prog = programCopy();
         demo = copyDemo(prog.dir);
         env = offlineEnv(prog.stateDir);
         const password = env.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass";
-        stack = await createStack({ dir: prog.dir, stateDir: prog.stateDir, env, cleanup: () => undefined }, STACK, status, await stackConfig(demo, password));
+        stack = await createStack(
+            { dir: prog.dir, stateDir: prog.stateDir, env, cleanup: () => undefined },
+            STACK,
+            status,
+            await stackConfig(demo, password),
+        );
     });
 
     after(async () => {
@@ -178,9 +229,18 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         expect(Object.values(await healthNow())).to.deep.equal(SERVICES.map(() => "ok"));
         // What the docker provider would read back: Docker keeps nanoseconds, terraform-provider-docker
         // prints them with Go's Duration.String(); the given form must be that form (no ~healthcheck).
-        const hc = JSON.parse(execFileSync("docker", ["inspect", "--format", "{{json .Config.Healthcheck}}", containerName(MACHINE, "ModelOpsCoordinator")], { encoding: "utf8" })) as Record<string, number>;
-        const readBack = { interval: goDuration(hc.Interval / 1e9), timeout: goDuration(hc.Timeout / 1e9), startPeriod: goDuration(hc.StartPeriod / 1e9) };
-        const given = containerArgs(containerSettingsFor(parseStackConfig({ ...rawLocal(), machine: "local" }), "ModelOpsCoordinator")).healthcheck as Record<string, unknown>;
+        const hc = JSON.parse(
+            execFileSync("docker", ["inspect", "--format", "{{json .Config.Healthcheck}}", containerName(MACHINE, "ModelOpsCoordinator")], {
+                encoding: "utf8",
+            }),
+        ) as Record<string, number>;
+        const readBack = {
+            interval: goDuration(hc.Interval / 1e9),
+            timeout: goDuration(hc.Timeout / 1e9),
+            startPeriod: goDuration(hc.StartPeriod / 1e9),
+        };
+        const given = containerArgs(containerSettingsFor(parseStackConfig({ ...rawLocal(), machine: "local" }), "ModelOpsCoordinator"))
+            .healthcheck as Record<string, unknown>;
         expect(readBack).to.deep.equal({ interval: given.interval, timeout: given.timeout, startPeriod: given.startPeriod });
         figures.push(`first rollout (build + ${SERVICES.length} containers + checks): ${(r.ms / 1000).toFixed(1)}s`);
     });
@@ -189,7 +249,9 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         stack.workspace.envVars.FORCE_IMAGE_TAG = "it9-r1";
         const up = await stack.up({ onOutput: (l) => process.stderr.write(l) });
         const changes = changesOf(up.summary.resourceChanges as Record<string, number>);
-        figures.push(`pulumi up after a successful rollout: ${JSON.stringify(changes)} changes, ${up.summary.resourceChanges?.same ?? 0} unchanged`);
+        figures.push(
+            `pulumi up after a successful rollout: ${JSON.stringify(changes)} changes, ${up.summary.resourceChanges?.same ?? 0} unchanged`,
+        );
         expect(changes).to.deep.equal({});
     });
 
@@ -197,9 +259,13 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         touchServices("release it9-r2", "real_time_audio_pipeline");
         const r = await cli("rollout", [], { FORCE_IMAGE_TAG: "it9-r2" });
         expect(r.code, tail(r.out, 30)).to.equal(1);
-        expect(r.out).to.match(/health gate failed: RealTimeAudioPipeline \(http:\/\/127\.0\.0\.1:\d+\/health\): last status 200, last body "\{\\"status\\": \\"degraded\\"/);
+        expect(r.out).to.match(
+            /health gate failed: RealTimeAudioPipeline \(http:\/\/127\.0\.0\.1:\d+\/health\): last status 200, last body "\{\\"status\\": \\"degraded\\"/,
+        );
         expect(r.out).to.include(`npm run rollback -- --stack ${STACK}`);
-        expect(r.out, "a failed update leaves the outputs of the last one that passed").to.include("the failed update left the stack's release output at it9-r1");
+        expect(r.out, "a failed update leaves the outputs of the last one that passed").to.include(
+            "the failed update left the stack's release output at it9-r1",
+        );
         expect(r.out).to.include("ROLLED BACK: restored release it9-r1");
         for (const svc of SERVICES) expect(containerImage(svc), svc).to.equal(release1.images[svc]);
         expect(await healthNow()).to.deep.equal(Object.fromEntries(SERVICES.map((s) => [s, "ok"])));
@@ -211,7 +277,8 @@ describe("npm run rollout through the real engine (cli container runtime)", func
     it("npm run status shows every service on the release it runs, healthy now, with its rollout time", async () => {
         const r = await cli("status", []);
         expect(r.code, r.out).to.equal(0);
-        for (const svc of SERVICES) expect(r.out).to.match(new RegExp(`${svc}\\s+it9-r1\\s+sha256:[a-f0-9]{12}…\\s+ok\\s+\\d{4}-\\d\\d-\\d\\dT`));
+        for (const svc of SERVICES)
+            expect(r.out).to.match(new RegExp(`${svc}\\s+it9-r1\\s+sha256:[a-f0-9]{12}…\\s+ok\\s+\\d{4}-\\d\\d-\\d\\dT`));
     });
 
     it("a rollout killed mid-update leaves a lock and pending operations that the next rollout clears, then converges", async () => {
@@ -224,15 +291,22 @@ describe("npm run rollout through the real engine (cli container runtime)", func
             }
         });
         expect(killedAt, "the update reached the containers before the kill").to.be.greaterThan(0);
-        const locks = execFileSync("find", [path.join(prog.stateDir, ".pulumi", "locks"), "-name", "*.json"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+        const locks = execFileSync("find", [path.join(prog.stateDir, ".pulumi", "locks"), "-name", "*.json"], { encoding: "utf8" })
+            .trim()
+            .split("\n")
+            .filter(Boolean);
         const pending = ((await stack.exportStack()).deployment.pending_operations ?? []) as { type: string; resource: { urn: string } }[];
-        figures.push(`killed rollout (exit ${killed.code}) left: ${locks.length} lock file(s) ${locks.map((l) => fs.readFileSync(l, "utf8").trim()).join(" ")}; ${pending.length} pending operation(s): ${pending.map((p) => `${p.type} ${p.resource.urn.split("::").pop()}`).join(", ")}`);
+        figures.push(
+            `killed rollout (exit ${killed.code}) left: ${locks.length} lock file(s) ${locks.map((l) => fs.readFileSync(l, "utf8").trim()).join(" ")}; ${pending.length} pending operation(s): ${pending.map((p) => `${p.type} ${p.resource.urn.split("::").pop()}`).join(", ")}`,
+        );
         expect(locks.length).to.equal(1);
         const again = await cli("rollout", [], { FORCE_IMAGE_TAG: "it9-r3" });
         expect(again.code, tail(again.out, 30)).to.equal(0);
         expect(again.out).to.match(/cleared the stack's lock .*a run that is gone/);
         if (pending.length > 0) expect(again.out).to.include(`${pending.length} pending operation(s) left by an interrupted run`);
-        expect(fs.readdirSync(path.join(prog.stateDir, ".pulumi", "locks"), { recursive: true }).filter((f) => String(f).endsWith(".json"))).to.deep.equal([]);
+        expect(
+            fs.readdirSync(path.join(prog.stateDir, ".pulumi", "locks"), { recursive: true }).filter((f) => String(f).endsWith(".json")),
+        ).to.deep.equal([]);
         expect(lastRelease(await stack.outputs())?.tag).to.equal("it9-r3");
         expect(Object.values(await healthNow())).to.deep.equal(SERVICES.map(() => "ok"));
         figures.push(`recovering rollout after the kill (lock cleared, pending resolved, converged): ${(again.ms / 1000).toFixed(1)}s`);
@@ -244,8 +318,12 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         touchServices("release it9-r4", "real_time_audio_pipeline");
         const r = await cli("rollout", ["--no-rollback"], { FORCE_IMAGE_TAG: "it9-r4" });
         expect(r.code, tail(r.out, 30)).to.equal(1);
-        expect(r.out).to.include("--no-rollback: the failed state stays for debugging; roll back with `npm run rollback -- --stack it9-rollout` (to release it9-r3)");
-        expect(containerImage("RealTimeAudioPipeline"), "the failed canary stays on the broken release").to.not.equal(before.images.RealTimeAudioPipeline);
+        expect(r.out).to.include(
+            "--no-rollback: the failed state stays for debugging; roll back with `npm run rollback -- --stack it9-rollout` (to release it9-r3)",
+        );
+        expect(containerImage("RealTimeAudioPipeline"), "the failed canary stays on the broken release").to.not.equal(
+            before.images.RealTimeAudioPipeline,
+        );
         expect((await healthNow()).RealTimeAudioPipeline).to.equal("degraded");
         const back = await cli("rollback", []);
         expect(back.code, tail(back.out, 30)).to.equal(0);
@@ -260,7 +338,15 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         const dir = path.join(prog.stateDir, ".pulumi", "locks", "organization", "ai-fleet", STACK);
         fs.mkdirSync(dir, { recursive: true });
         const lock = path.join(dir, "00000000-it9-live-lock.json");
-        fs.writeFileSync(lock, JSON.stringify({ pid: holder.pid, username: os.userInfo().username, hostname: os.hostname(), timestamp: new Date().toISOString() }));
+        fs.writeFileSync(
+            lock,
+            JSON.stringify({
+                pid: holder.pid,
+                username: os.userInfo().username,
+                hostname: os.hostname(),
+                timestamp: new Date().toISOString(),
+            }),
+        );
         try {
             const started = Date.now();
             const r = await cli("rollout", [], { FORCE_IMAGE_TAG: "it9-r3" });

@@ -89,7 +89,8 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         this.timeout(1800000);
         log(`it11 ${TAG}: bash scripts/local/up.sh`);
         const up = await run("bash", ["scripts/local/up.sh"], { echo: true, timeoutMs: 1500000 });
-        if (up.code !== 0) throw new Error(`bash scripts/local/up.sh failed: the engine/registry are not up; nothing here can run.${show(up)}`);
+        if (up.code !== 0)
+            throw new Error(`bash scripts/local/up.sh failed: the engine/registry are not up; nothing here can run.${show(up)}`);
         const env = await localEnv();
         cfg = loadStack("local");
         registryPassword = env[cfg.stack.registry.passwordEnv as string];
@@ -111,9 +112,16 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         const repo = (name: string) => `${reg.host}/${reg.org}/${reg.namespace}/it11/${name}`;
         const commit = await sourceCommit();
         const settings: BuildSettings = {
-            profile: cfg.profile, tag: TAG, revision: commit.sha, created: commit.created, sourceUrl: cfg.stack.build.sourceUrl,
-            contextRoot: cfg.stack.build.contextRoot, platform: cfg.stack.build.platform, cache: undefined,
-            buildOnPreview: false, builder: cfg.stack.build.builder,
+            profile: cfg.profile,
+            tag: TAG,
+            revision: commit.sha,
+            created: commit.created,
+            sourceUrl: cfg.stack.build.sourceUrl,
+            contextRoot: cfg.stack.build.contextRoot,
+            platform: cfg.stack.build.platform,
+            cache: undefined,
+            buildOnPreview: false,
+            builder: cfg.stack.build.builder,
             registry: { address: reg.host, username: reg.username, password: registryPassword },
         };
         const dockerConfig = freshDockerConfig(tempDir("ai-fleet-it11-docker-"));
@@ -125,7 +133,13 @@ describe("integration: the vulnerability gate with the real Trivy on real images
             const b = await buildImage(env.AI_FLEET_DOCKER_BUILD, cmd, dockerConfig, true);
             pushed.push({ repo: req.repository.slice(req.repository.indexOf("/") + 1), digest: b.digest as string });
             // As in a rollout: the scan takes the reference that verification pinned.
-            const v = await runComponentCommand(verificationCommand({ image: cmd.tags[0], expectedDigest: b.digest, registry: { username: reg.username, password: registryPassword, insecure: reg.insecure } }));
+            const v = await runComponentCommand(
+                verificationCommand({
+                    image: cmd.tags[0],
+                    expectedDigest: b.digest,
+                    registry: { username: reg.username, password: registryPassword, insecure: reg.insecure },
+                }),
+            );
             if (v.code !== 0) throw new Error(`verification of ${cmd.tags[0]} failed${show(v)}`);
             pinned.set(name, parseVerification(v.stdout, name).pinned);
             log(`  built ${name} in ${(b.buildMs / 1000).toFixed(1)} s, verified ${pinned.get(name)}`);
@@ -133,12 +147,24 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         for (const name of familyOrder(cfg.stack.families)) {
             const fam = cfg.stack.families[name];
             const parent = fam.parent !== undefined ? need(fam.parent) : (fam.baseImage as string);
-            await buildPushVerify(name, { name, kind: "family", repository: repo(name), ...familyBuildPaths(name, fam), baseImage: parent, buildArgs: fam.buildArgs });
+            await buildPushVerify(name, {
+                name,
+                kind: "family",
+                repository: repo(name),
+                ...familyBuildPaths(name, fam),
+                baseImage: parent,
+                buildArgs: fam.buildArgs,
+            });
         }
         for (const name of Object.keys(cfg.stack.services).sort()) {
             const svc = cfg.stack.services[name];
             await buildPushVerify(name, {
-                name, kind: "service", repository: repo(svc.image ?? snake(name)), ...serviceBuildPaths(name, svc), baseImage: need(svc.family), buildArgs: svc.buildArgs,
+                name,
+                kind: "service",
+                repository: repo(svc.image ?? snake(name)),
+                ...serviceBuildPaths(name, svc),
+                baseImage: need(svc.family),
+                buildArgs: svc.buildArgs,
             });
         }
     });
@@ -152,7 +178,8 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         if (KEEP) {
             log("cleanup: AI_FLEET_IT_KEEP=1, images and registry tags kept");
         } else if (cfg) {
-            for (const p of pushed) await deleteManifest(cfg.stack.registry.host, p.repo, p.digest, cfg.stack.registry.username, registryPassword);
+            for (const p of pushed)
+                await deleteManifest(cfg.stack.registry.host, p.repo, p.digest, cfg.stack.registry.username, registryPassword);
             if (localTags.length > 0) await run("docker", ["rmi", ...localTags]);
             log(`cleanup: deleted ${pushed.length} registry manifest(s), untagged ${localTags.length} local image(s)`);
         }
@@ -165,7 +192,9 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         timings.push(["scan SystemDigitalTwin, cold (empty layer cache), gate fails", r.ms]);
         expect(r.code, show(r)).to.equal(1);
         expect(r.stdout.trim(), "no report on failure").to.equal("");
-        expect(r.stderr).to.include(`vulnerability gate failed: ${image} (service SystemDigitalTwin): 1 vulnerability at or above CRITICAL`);
+        expect(r.stderr).to.include(
+            `vulnerability gate failed: ${image} (service SystemDigitalTwin): 1 vulnerability at or above CRITICAL`,
+        );
         expect(r.stderr).to.match(new RegExp(`${CVE_TINI} \\(CRITICAL\\) in tini 0\\.19\\.0-1\\S*, fixed in 0\\.19\\.0-1\\+deb12u1`));
         expect(r.stderr, "HIGH is under the CRITICAL threshold").to.not.include(CVE_GLIBC);
         log(`  the gate said: ${r.stderr.trim().split("\n").slice(0, 2).join(" | ")}`);
@@ -181,9 +210,19 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         expect(report.os).to.match(/^debian 12\./);
         expect(report.counts).to.include({ CRITICAL: 1, HIGH: 2 });
         expect(report.allowed).to.have.length(1);
-        expect(report.allowed[0]).to.include({ id: CVE_TINI, pkg: "tini", fixed: "0.19.0-1+deb12u1", reason: allow[0].reason, expires: "2099-12-31" });
-        expect(report.allowed[0].note).to.match(new RegExp(`^${CVE_TINI} \\(CRITICAL\\) in tini 0\\.19\\.0-1\\S* allowed until 2099-12-31: made-up advisory`));
-        expect(r.stderr).to.include(`vulnerability gate: ${need("SystemDigitalTwin")} (service SystemDigitalTwin): ${report.allowed[0].note}`);
+        expect(report.allowed[0]).to.include({
+            id: CVE_TINI,
+            pkg: "tini",
+            fixed: "0.19.0-1+deb12u1",
+            reason: allow[0].reason,
+            expires: "2099-12-31",
+        });
+        expect(report.allowed[0].note).to.match(
+            new RegExp(`^${CVE_TINI} \\(CRITICAL\\) in tini 0\\.19\\.0-1\\S* allowed until 2099-12-31: made-up advisory`),
+        );
+        expect(r.stderr).to.include(
+            `vulnerability gate: ${need("SystemDigitalTwin")} (service SystemDigitalTwin): ${report.allowed[0].note}`,
+        );
         // The same image again on the same cache: its layers are cached now.
         const warm = await scan("SystemDigitalTwin", need("SystemDigitalTwin"), policy(cache, { allow }));
         expect(warm.code, show(warm)).to.equal(0);
@@ -216,7 +255,23 @@ describe("integration: the vulnerability gate with the real Trivy on real images
     it("passes every demo service when the DB has nothing that matches them", async () => {
         const cache = tempDir("ai-fleet-it11-nomatch-");
         const spec = path.join(cache, "spec.json");
-        fs.writeFileSync(spec, JSON.stringify({ advisories: [{ platform: "debian 12", source: "debian", package: "openssh", id: "CVE-2099-0100", fixedVersion: "1:99.0p1-1", severity: "CRITICAL", title: "t", description: "d" }] }));
+        fs.writeFileSync(
+            spec,
+            JSON.stringify({
+                advisories: [
+                    {
+                        platform: "debian 12",
+                        source: "debian",
+                        package: "openssh",
+                        id: "CVE-2099-0100",
+                        fixedVersion: "1:99.0p1-1",
+                        severity: "CRITICAL",
+                        title: "t",
+                        description: "d",
+                    },
+                ],
+            }),
+        );
         await must("bash", ["scripts/trivy.sh", "--test-db", cache, spec]);
         const r = await scan("ServiceRegistry", need("ServiceRegistry"), policy(cache, { severity: "LOW" }));
         expect(r.code, show(r)).to.equal(0);
@@ -246,7 +301,10 @@ describe("integration: the vulnerability gate with the real Trivy on real images
             expect(r.code, `${services[i]}${show(r)}`).to.equal(0);
             return parseScanReport(r.stdout, services[i]);
         });
-        for (const rep of reports) log(`  ${rep.service.padEnd(28)} trivy ${rep.scanSeconds.toFixed(1)} s, waited ${rep.waitedSeconds.toFixed(1)} s for the cache`);
+        for (const rep of reports)
+            log(
+                `  ${rep.service.padEnd(28)} trivy ${rep.scanSeconds.toFixed(1)} s, waited ${rep.waitedSeconds.toFixed(1)} s for the cache`,
+            );
         timings.push(["five service scans started together, cold cache (what the gate adds to a first rollout)", total]);
         const again = Date.now();
         const warm = await Promise.all(services.map((s) => scan(s, need(s), policy(cache, { allow }))));
@@ -272,8 +330,13 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         function scanStack(name: string, extra: Record<string, unknown>) {
             const reg = cfg.stack.registry;
             return createStack(project, name, status, {
-                "scan:service": "SystemDigitalTwin", "scan:image": need("SystemDigitalTwin"), "scan:registryHost": reg.host,
-                "scan:registryUser": reg.username, "scan:cacheDir": cache, "scan:trivy": trivy, ...extra,
+                "scan:service": "SystemDigitalTwin",
+                "scan:image": need("SystemDigitalTwin"),
+                "scan:registryHost": reg.host,
+                "scan:registryUser": reg.username,
+                "scan:cacheDir": cache,
+                "scan:trivy": trivy,
+                ...extra,
             }).then(async (stack) => {
                 await stack.setConfig("scan:registryPassword", { value: registryPassword, secret: true });
                 return stack;
@@ -292,7 +355,10 @@ describe("integration: the vulnerability gate with the real Trivy on real images
             timings.push(["engine: pulumi up, gate fails", Date.now() - started]);
             expect(message).to.include("vulnerability gate failed:").and.include(`${CVE_TINI} (CRITICAL) in tini 0.19.0-1`);
             const urns = ((await stack.exportStack()).deployment.resources ?? []).map((r: { urn: string }) => r.urn);
-            expect(urns.filter((u: string) => u.endsWith("::container")), "no container").to.deep.equal([]);
+            expect(
+                urns.filter((u: string) => u.endsWith("::container")),
+                "no container",
+            ).to.deep.equal([]);
             await stack.destroy();
         });
 
@@ -321,10 +387,15 @@ describe("integration: the vulnerability gate with the real Trivy on real images
             expect(changes.replace ?? 0, JSON.stringify(changes)).to.equal(0);
             expect(changes.create ?? 0, JSON.stringify(changes)).to.equal(0);
             expect(ops, "what the engine did").to.include("update container");
-            expect(ops.filter((o) => o.endsWith("svc-scan-trivy") && !o.startsWith("same ")), "the scan command did not run").to.deep.equal([]);
+            expect(
+                ops.filter((o) => o.endsWith("svc-scan-trivy") && !o.startsWith("same ")),
+                "the scan command did not run",
+            ).to.deep.equal([]);
             log(`  config-only up: ${ops.join(", ")}`);
             // A new policy (here: the allow-list) re-runs the scan.
-            await stack.setConfig("scan:allow", { value: JSON.stringify([...allow, { id: "CVE-2099-0099", reason: "r", expires: "2099-12-31" }]) });
+            await stack.setConfig("scan:allow", {
+                value: JSON.stringify([...allow, { id: "CVE-2099-0099", reason: "r", expires: "2099-12-31" }]),
+            });
             const third = await stack.up();
             expect((third.summary.resourceChanges ?? {}).replace ?? 0, JSON.stringify(third.summary.resourceChanges)).to.be.greaterThan(0);
             await stack.destroy();

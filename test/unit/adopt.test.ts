@@ -17,7 +17,9 @@ describe("adopt-dockerfiles rewrite", () => {
     it("rewrites base-utils' hard-coded FROM, keeping the syntax line first and every other byte", () => {
         const before = `# syntax=docker/dockerfile:1.6\nFROM ${GHCR}/base-python:20250812-latest\nRUN echo hi \\\n && true\nUSER appuser\n`;
         const r = changed(adoptDockerfile(before));
-        expect(r.text).to.equal(`# syntax=docker/dockerfile:1.6\nARG BASE_IMAGE=${GHCR}/base-python:20250812-latest\nFROM \${BASE_IMAGE}\nRUN echo hi \\\n && true\nUSER appuser\n`);
+        expect(r.text).to.equal(
+            `# syntax=docker/dockerfile:1.6\nARG BASE_IMAGE=${GHCR}/base-python:20250812-latest\nFROM \${BASE_IMAGE}\nRUN echo hi \\\n && true\nUSER appuser\n`,
+        );
         expect(r.changes).to.deep.equal([
             { line: 2, after: `ARG BASE_IMAGE=${GHCR}/base-python:20250812-latest` },
             { line: 2, before: `FROM ${GHCR}/base-python:20250812-latest`, after: "FROM ${BASE_IMAGE}" },
@@ -52,8 +54,14 @@ describe("adopt-dockerfiles rewrite", () => {
 
     it("rewrites every stage FROM the same hard-coded reference (a builder stage on the same family)", () => {
         const before = `FROM ${GHCR}/family-web:20250812-latest AS builder\nRUN true\nFROM ${GHCR}/family-web:20250812-latest\nFROM python:3.11 AS other\nFROM builder\n`;
-        const r = changed(adoptDockerfile(`FROM ${GHCR}/family-web:20250812-latest AS builder\nRUN true\nFROM ${GHCR}/family-web:20250812-latest\nCOPY --from=builder /a /a\n`));
-        expect(r.text).to.equal(`ARG BASE_IMAGE=${GHCR}/family-web:20250812-latest\nFROM \${BASE_IMAGE} AS builder\nRUN true\nFROM \${BASE_IMAGE}\nCOPY --from=builder /a /a\n`);
+        const r = changed(
+            adoptDockerfile(
+                `FROM ${GHCR}/family-web:20250812-latest AS builder\nRUN true\nFROM ${GHCR}/family-web:20250812-latest\nCOPY --from=builder /a /a\n`,
+            ),
+        );
+        expect(r.text).to.equal(
+            `ARG BASE_IMAGE=${GHCR}/family-web:20250812-latest\nFROM \${BASE_IMAGE} AS builder\nRUN true\nFROM \${BASE_IMAGE}\nCOPY --from=builder /a /a\n`,
+        );
         expect(r.changes.map((c) => c.line)).to.deep.equal([1, 1, 3]);
         expect(changed(adoptDockerfile(before)).text.split("\n")[4]).to.equal("FROM python:3.11 AS other");
     });
@@ -75,7 +83,11 @@ describe("adopt-dockerfiles rewrite", () => {
     it("names the family a Dockerfile defaults to, before and after adoption", () => {
         const families = ["base-cpu-pydeps", "family-web"];
         const text = `FROM ${GHCR}/family-web:20250812-latest AS base\nFROM base\n`;
-        expect(defaultBaseFamily(text, families)).to.deep.equal({ family: "family-web", ref: `${GHCR}/family-web:20250812-latest`, line: 1 });
+        expect(defaultBaseFamily(text, families)).to.deep.equal({
+            family: "family-web",
+            ref: `${GHCR}/family-web:20250812-latest`,
+            line: 1,
+        });
         expect(defaultBaseFamily(changed(adoptDockerfile(text)).text, families)).to.deep.include({ family: "family-web", line: 1 });
         expect(defaultBaseFamily("FROM python:3.11\n", families)).to.equal(undefined);
     });

@@ -23,8 +23,15 @@ const REF = (svc: string, c: string) => `127.0.0.1:5000/ai-fleet/demo/local/${sv
 describe("the rollout command's decisions", () => {
     it("parses --stack, --no-rollback, --to, --cwd, --backend and refuses what a command does not take", () => {
         expect(parseCliArgs(["--stack", "local", "--no-rollback"], "rollout")).to.include({ stack: "local", noRollback: true });
-        expect(parseCliArgs(["--stack=mainpc", "--to", "20250111-656873b3"], "rollback")).to.include({ stack: "mainpc", to: "20250111-656873b3" });
-        expect(parseCliArgs(["-s", "pc2", "--cwd", "/x", "--backend", "file:///s"], "status")).to.include({ stack: "pc2", cwd: "/x", backend: "file:///s" });
+        expect(parseCliArgs(["--stack=mainpc", "--to", "20250111-656873b3"], "rollback")).to.include({
+            stack: "mainpc",
+            to: "20250111-656873b3",
+        });
+        expect(parseCliArgs(["-s", "pc2", "--cwd", "/x", "--backend", "file:///s"], "status")).to.include({
+            stack: "pc2",
+            cwd: "/x",
+            backend: "file:///s",
+        });
         expect(() => parseCliArgs([], "rollout")).to.throw("--stack is required");
         expect(() => parseCliArgs(["--stack", "local", "--to", "x"], "rollout")).to.throw("--to is an option of rollback");
         expect(() => parseCliArgs(["--stack", "local", "--no-rollback"], "rollback")).to.throw("--no-rollback is an option of rollout");
@@ -36,14 +43,16 @@ describe("the rollout command's decisions", () => {
         const images = { ModelOpsCoordinator: REF("model_ops_coordinator", "a") };
         expect(lastRelease({ release: { value: { tag: "r1", images } } })).to.deep.equal({ tag: "r1", images });
         expect(lastRelease({})).to.equal(undefined);
-        expect(lastRelease({ release: { value: { tag: "r1", images: { X: "repo:tag" } } } }), "an unpinned image is no release").to.equal(undefined);
+        expect(lastRelease({ release: { value: { tag: "r1", images: { X: "repo:tag" } } } }), "an unpinned image is no release").to.equal(
+            undefined,
+        );
     });
 
     it("reads the failed service, URL, last status and body from the engine's error text", () => {
         const text =
             'error: exit status 1: running "node probes/health-probe.js":\nStderr:\n[health] x\n' +
             'health check failed: service RealTimeAudioPipeline on host 127.0.0.1: GET http://127.0.0.1:6558/health: last status 200, last body "{\\"status\\": \\"degraded\\"}"; HTTP 200, status "degraded" is not "ok"; gave up after 15 attempt(s)\n' +
-            "health check failed: service RealTimeAudioPipeline on host 127.0.0.1: GET http://127.0.0.1:6558/health: last status 200, last body \"x\"\n" +
+            'health check failed: service RealTimeAudioPipeline on host 127.0.0.1: GET http://127.0.0.1:6558/health: last status 200, last body "x"\n' +
             "health check failed: service Executor on host mainpc: GET http://mainpc:6607/health: last status none (no HTTP answer), last body (ECONNREFUSED connect ECONNREFUSED); no answer\n";
         const found = healthFailures(text);
         expect(found.map((f) => f.service)).to.deep.equal(["RealTimeAudioPipeline", "Executor"]);
@@ -64,7 +73,10 @@ describe("the rollout command's decisions", () => {
 
     it("describes pending operations and counts only real changes", () => {
         const lines = describePending([
-            { type: "creating", resource: { urn: "urn:pulumi:s::ai-fleet::command:local:Command::ai-local-x-container", type: "command:local:Command" } },
+            {
+                type: "creating",
+                resource: { urn: "urn:pulumi:s::ai-fleet::command:local:Command::ai-local-x-container", type: "command:local:Command" },
+            },
             { type: "updating", resource: { urn: "urn:pulumi:s::ai-fleet::command:local:Command::ai-local-x-health-probe" } },
         ]);
         expect(lines[0]).to.match(/^creating command:local:Command ai-local-x-container: not in the state: the next update creates it/);
@@ -84,19 +96,29 @@ describe("the release record and the overrides the program reads", () => {
     it("records every service's pinned image once every required service passed", () => {
         const images = { A: REF("a", "1"), B: REF("b", "2"), C: REF("c", "3") };
         expect(releaseRecord(report(true), images, ["B", "A"])).to.deep.equal({ tag: "r2", images: { A: images.A, B: images.B } });
-        expect(releaseRecord(report(true, { C: { healthy: false, required: false } }), images, ["A", "B", "C"]).images.C, "an optional service's failure does not block the record").to.equal(images.C);
+        expect(
+            releaseRecord(report(true, { C: { healthy: false, required: false } }), images, ["A", "B", "C"]).images.C,
+            "an optional service's failure does not block the record",
+        ).to.equal(images.C);
         expect(() => releaseRecord(report(false, { C: { healthy: false } }), images, ["A"])).to.throw("release r2 did not pass: C");
         expect(() => releaseRecord(report(true), { A: "repo:tag" }, ["A"])).to.throw("service A has no image pinned by digest");
     });
 
     it("parses the rollback release and the runtime, naming the variable on a bad value", () => {
         const images = { A: REF("a", "1") };
-        expect(parseOverrides({ [RELEASE_ENV]: JSON.stringify({ tag: "r1", images }), [RUNTIME_ENV]: "cli" })).to.deep.equal({ release: { tag: "r1", images }, runtime: "cli" });
-        expect(parseOverrides({ [RELEASE_ENV]: JSON.stringify({ tag: "r1" }) })).to.deep.equal({ release: { tag: "r1", images: undefined } });
+        expect(parseOverrides({ [RELEASE_ENV]: JSON.stringify({ tag: "r1", images }), [RUNTIME_ENV]: "cli" })).to.deep.equal({
+            release: { tag: "r1", images },
+            runtime: "cli",
+        });
+        expect(parseOverrides({ [RELEASE_ENV]: JSON.stringify({ tag: "r1" }) })).to.deep.equal({
+            release: { tag: "r1", images: undefined },
+        });
         expect(parseOverrides({})).to.deep.equal({});
         expect(() => parseOverrides({ [RELEASE_ENV]: "{" })).to.throw(`${RELEASE_ENV} is not JSON`);
         expect(() => parseOverrides({ [RELEASE_ENV]: JSON.stringify({ tag: "-bad" }) })).to.throw(`${RELEASE_ENV}.tag`);
-        expect(() => parseOverrides({ [RELEASE_ENV]: JSON.stringify({ tag: "r1", images: { A: "repo:r1" } }) })).to.throw(`${RELEASE_ENV}.images.A: expected repo@sha256`);
+        expect(() => parseOverrides({ [RELEASE_ENV]: JSON.stringify({ tag: "r1", images: { A: "repo:r1" } }) })).to.throw(
+            `${RELEASE_ENV}.images.A: expected repo@sha256`,
+        );
         expect(() => parseOverrides({ [RUNTIME_ENV]: "podman" })).to.throw(`${RUNTIME_ENV}: expected provider or cli`);
     });
 
@@ -139,7 +161,9 @@ describe("stack locks in a file backend (real files, real processes)", () => {
         const live = spawn("sleep", ["30"]);
         try {
             writeLock("live", { pid: live.pid, username: "root", hostname: os.hostname(), timestamp: new Date().toISOString() });
-            expect(() => clearStaleLocks(`file://${dir}`, "ai-fleet", "local")).to.throw(/stack local is locked; nothing was changed:[\s\S]*held by a running process/);
+            expect(() => clearStaleLocks(`file://${dir}`, "ai-fleet", "local")).to.throw(
+                /stack local is locked; nothing was changed:[\s\S]*held by a running process/,
+            );
             expect(fs.existsSync(path.join(lockDir(), "live.json"))).to.equal(true);
         } finally {
             live.kill();
@@ -155,15 +179,28 @@ describe("the health probe's failure names the rollback command", function () {
         await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
         try {
             const port = (server.address() as AddressInfo).port;
-            const spec = healthCheckCommand({ service: "X", host: "127.0.0.1", port, path: "/health", bounds: { timeoutSeconds: 1, intervalSeconds: 0.2, retries: 3, requestTimeoutSeconds: 1 }, digest: D("0"), rollbackCommand: "npm run rollback -- --stack local" });
+            const spec = healthCheckCommand({
+                service: "X",
+                host: "127.0.0.1",
+                port,
+                path: "/health",
+                bounds: { timeoutSeconds: 1, intervalSeconds: 0.2, retries: 3, requestTimeoutSeconds: 1 },
+                digest: D("0"),
+                rollbackCommand: "npm run rollback -- --stack local",
+            });
             const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-                const child = spawn("sh", ["-c", spec.create], { cwd: path.join(__dirname, "..", ".."), env: { ...process.env, ...spec.environment } });
+                const child = spawn("sh", ["-c", spec.create], {
+                    cwd: path.join(__dirname, "..", ".."),
+                    env: { ...process.env, ...spec.environment },
+                });
                 let stderr = "";
                 child.stderr.on("data", (d) => (stderr += d));
                 child.on("close", (code) => resolve({ code, stderr }));
             });
             expect(run.code).to.equal(1);
-            expect(run.stderr).to.match(/health check failed: service X on host 127\.0\.0\.1: .*last body "\{\\"status\\":\\"degraded\\"\}"[^\n]*\nroll back to the last release that passed: run `npm run rollback -- --stack local`/);
+            expect(run.stderr).to.match(
+                /health check failed: service X on host 127\.0\.0\.1: .*last body "\{\\"status\\":\\"degraded\\"\}"[^\n]*\nroll back to the last release that passed: run `npm run rollback -- --stack local`/,
+            );
         } finally {
             server.close();
         }
@@ -178,10 +215,26 @@ describe("the container healthcheck in the form the docker provider reads back",
 
     it("gives interval, timeout and start period in that form (a `60s` would read back as `1m0s`: ~healthcheck on every up)", () => {
         const hc = containerArgs({
-            service: "S", machine: "local", containerName: "ai-local-s", ports: [], bindAddress: "127.0.0.1", env: {},
-            hardening: { user: "10001:10001", init: true, readOnlyRoot: true, tmpfs: ["/tmp"], noNewPrivileges: true, dropAllCapabilities: true },
+            service: "S",
+            machine: "local",
+            containerName: "ai-local-s",
+            ports: [],
+            bindAddress: "127.0.0.1",
+            env: {},
+            hardening: {
+                user: "10001:10001",
+                init: true,
+                readOnlyRoot: true,
+                tmpfs: ["/tmp"],
+                noNewPrivileges: true,
+                dropAllCapabilities: true,
+            },
             health: { containerPort: 8008, path: "/health" },
         }).healthcheck as { interval: string; timeout: string; startPeriod: string };
-        expect({ interval: hc.interval, timeout: hc.timeout, startPeriod: hc.startPeriod }).to.deep.equal({ interval: "15s", timeout: "5s", startPeriod: "1m0s" });
+        expect({ interval: hc.interval, timeout: hc.timeout, startPeriod: hc.startPeriod }).to.deep.equal({
+            interval: "15s",
+            timeout: "5s",
+            startPeriod: "1m0s",
+        });
     });
 });

@@ -1,6 +1,15 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, configKeyIsSecret, configSecretness, engineSecretKeysKnown, healthEndpoint, parseStackConfig, publishedPorts, rawStackConfig } from "../../config";
+import {
+    ConfigError,
+    configKeyIsSecret,
+    configSecretness,
+    engineSecretKeysKnown,
+    healthEndpoint,
+    parseStackConfig,
+    publishedPorts,
+    rawStackConfig,
+} from "../../config";
 import { StackContext } from "../../configChecks";
 import { isSecretEnvName } from "../../policy/secretNames";
 import { fleetConfig, rawFromStackFile } from "./harness";
@@ -63,7 +72,12 @@ describe("stack config", () => {
     it("fills defaults in one place: hardening, health path, rollout bounds", () => {
         const { stack } = fleetConfig("mainpc");
         expect(stack.services.Executor.hardening).to.deep.equal({
-            user: "10001:10001", init: true, readOnlyRoot: true, tmpfs: ["/tmp"], noNewPrivileges: true, dropAllCapabilities: true,
+            user: "10001:10001",
+            init: true,
+            readOnlyRoot: true,
+            tmpfs: ["/tmp"],
+            noNewPrivileges: true,
+            dropAllCapabilities: true,
         });
         expect(stack.services.Executor.health.path).to.equal("/health");
         expect(stack.phase).to.equal("all");
@@ -89,61 +103,353 @@ describe("stack config", () => {
     // (with the stack's context where the class needs it: which stack this is, which keys are secret).
     const DIGEST = "sha256:" + "ab".repeat(32);
     const broken: [string, (raw: any) => void, string, StackContext?][] = [
-        ["a misspelt top-level key", (r) => { r.servces = {}; }, 'ai-fleet:<root>: Unrecognized key: "servces"'],
-        ["a port given as a string", (r) => { r.services.Executor.port = "5606"; }, "ai-fleet:services.Executor.port: Invalid input: expected number, received string"],
-        ["a port out of range", (r) => { r.services.Executor.port = 70000; }, "ai-fleet:services.Executor.port: Too big: expected number to be <=65535"],
-        ["an unknown key in a service", (r) => { r.services.Executor.replicas = 2; }, 'ai-fleet:services.Executor: Unrecognized key: "replicas"'],
-        ["a service of an unknown family", (r) => { r.services.Executor.family = "family-rust"; }, 'ai-fleet:services.Executor.family: unknown family "family-rust"'],
-        ["a family cycle", (r) => { r.families["base-python"] = { parent: "base-cpu-pydeps" }; }, "ai-fleet:families.base-cpu-pydeps.parent: family cycle: base-cpu-pydeps → base-utils → base-python → base-cpu-pydeps"],
-        ["a family with an unknown parent", (r) => { r.families["family-web"].parent = "base-node"; }, 'ai-fleet:families.family-web.parent: unknown family "base-node"'],
-        ["a family with both parent and baseImage", (r) => { r.families["family-web"].baseImage = "python:3.11-slim"; }, "ai-fleet:families.family-web: expected exactly one of 'parent' (another family) or 'baseImage' (an external image)"],
-        ["a base image with two tags", (r) => { r.families["base-python"].baseImage = "base-python:3.11-slim:20250111-656873b3"; }, "ai-fleet:families.base-python.baseImage: expected an image reference [registry/]repository[:tag][@sha256:digest] with one tag at most"],
-        ["a canary entry naming no service", (r) => { r.rollout.canary.push("ModelOpsCoordinatr"); }, 'ai-fleet:rollout.canary.3: canary entry "ModelOpsCoordinatr" names no service'],
-        ["two services on one host port (fleet defect 7)", (r) => { r.services.RealTimeAudioPipeline.ports[2].host = 5802; r.services.RealTimeAudioPipeline.health.hostPort = 5802; }, "ai-fleet:services.DynamicIdentity.ports: host port 5802/tcp is already bound by RealTimeAudioPipeline on this machine"],
-        ["an HTTP health port on another service's port", (r) => { delete r.services.ProactiveAgent.health; }, "ai-fleet:services.ProactiveAgent.ports: host port 6625/tcp is already bound by ToneDetector on this machine"],
-        ["a health port nobody publishes", (r) => { r.services.ModelOpsCoordinator.health.hostPort = 8214; }, "ai-fleet:services.ModelOpsCoordinator.health.hostPort: health host port 8214 is not among the service's published tcp host ports (7212, 8212, 8213)"],
-        ["a health path without /", (r) => { r.services.Executor.health = { path: "health" }; }, "ai-fleet:services.Executor.health.path: expected a path starting with /"],
-        ["a Docker host that is no URL", (r) => { r.docker.host = "mainpc:2375"; }, "ai-fleet:docker.host: expected ssh://user@host, unix:///path/to/docker.sock or tcp://host:port"],
-        ["an unknown machine profile", (r) => { r.machine = "pc3"; }, 'ai-fleet:machine: no machine profile "pc3"'],
-        ["a GPU request on a machine without GPU", (r) => { r.machine = "local"; }, 'ai-fleet:services.ModelOpsCoordinator.gpu: machine "local" has no GPU in its profile; set gpu: false'],
-        ["a cache mode buildx does not know", (r) => { r.build.cache.mode = "all"; }, 'ai-fleet:build.cache.mode: Invalid option: expected one of "max"|"min"'],
-        ["a batch with no gate at all", (r) => { r.rollout.canary = []; }, "ai-fleet:rollout.canary: no canary and no gateStack: the batch would roll out ungated"],
-        ["a user that is not UID:GID", (r) => { r.services.Executor.hardening = { user: "appuser" }; }, "ai-fleet:services.Executor.hardening.user: expected UID:GID in numbers, e.g. 10001:10001"],
-        ["an uppercase image repository", (r) => { r.services.Executor.image = "Executor"; }, "ai-fleet:services.Executor.image: expected a lowercase repository name component"],
-        ["a deploy image not pinned by digest", (r) => { r.phase = "deploy"; r.deploy = { images: { Executor: "ghcr.io/haymayndzultra/ai_system/mainpc/executor:20250111-656873b3" } }; }, "ai-fleet:deploy.images.Executor: expected a reference pinned by @sha256:digest"],
+        [
+            "a misspelt top-level key",
+            (r) => {
+                r.servces = {};
+            },
+            'ai-fleet:<root>: Unrecognized key: "servces"',
+        ],
+        [
+            "a port given as a string",
+            (r) => {
+                r.services.Executor.port = "5606";
+            },
+            "ai-fleet:services.Executor.port: Invalid input: expected number, received string",
+        ],
+        [
+            "a port out of range",
+            (r) => {
+                r.services.Executor.port = 70000;
+            },
+            "ai-fleet:services.Executor.port: Too big: expected number to be <=65535",
+        ],
+        [
+            "an unknown key in a service",
+            (r) => {
+                r.services.Executor.replicas = 2;
+            },
+            'ai-fleet:services.Executor: Unrecognized key: "replicas"',
+        ],
+        [
+            "a service of an unknown family",
+            (r) => {
+                r.services.Executor.family = "family-rust";
+            },
+            'ai-fleet:services.Executor.family: unknown family "family-rust"',
+        ],
+        [
+            "a family cycle",
+            (r) => {
+                r.families["base-python"] = { parent: "base-cpu-pydeps" };
+            },
+            "ai-fleet:families.base-cpu-pydeps.parent: family cycle: base-cpu-pydeps → base-utils → base-python → base-cpu-pydeps",
+        ],
+        [
+            "a family with an unknown parent",
+            (r) => {
+                r.families["family-web"].parent = "base-node";
+            },
+            'ai-fleet:families.family-web.parent: unknown family "base-node"',
+        ],
+        [
+            "a family with both parent and baseImage",
+            (r) => {
+                r.families["family-web"].baseImage = "python:3.11-slim";
+            },
+            "ai-fleet:families.family-web: expected exactly one of 'parent' (another family) or 'baseImage' (an external image)",
+        ],
+        [
+            "a base image with two tags",
+            (r) => {
+                r.families["base-python"].baseImage = "base-python:3.11-slim:20250111-656873b3";
+            },
+            "ai-fleet:families.base-python.baseImage: expected an image reference [registry/]repository[:tag][@sha256:digest] with one tag at most",
+        ],
+        [
+            "a canary entry naming no service",
+            (r) => {
+                r.rollout.canary.push("ModelOpsCoordinatr");
+            },
+            'ai-fleet:rollout.canary.3: canary entry "ModelOpsCoordinatr" names no service',
+        ],
+        [
+            "two services on one host port (fleet defect 7)",
+            (r) => {
+                r.services.RealTimeAudioPipeline.ports[2].host = 5802;
+                r.services.RealTimeAudioPipeline.health.hostPort = 5802;
+            },
+            "ai-fleet:services.DynamicIdentity.ports: host port 5802/tcp is already bound by RealTimeAudioPipeline on this machine",
+        ],
+        [
+            "an HTTP health port on another service's port",
+            (r) => {
+                delete r.services.ProactiveAgent.health;
+            },
+            "ai-fleet:services.ProactiveAgent.ports: host port 6625/tcp is already bound by ToneDetector on this machine",
+        ],
+        [
+            "a health port nobody publishes",
+            (r) => {
+                r.services.ModelOpsCoordinator.health.hostPort = 8214;
+            },
+            "ai-fleet:services.ModelOpsCoordinator.health.hostPort: health host port 8214 is not among the service's published tcp host ports (7212, 8212, 8213)",
+        ],
+        [
+            "a health path without /",
+            (r) => {
+                r.services.Executor.health = { path: "health" };
+            },
+            "ai-fleet:services.Executor.health.path: expected a path starting with /",
+        ],
+        [
+            "a Docker host that is no URL",
+            (r) => {
+                r.docker.host = "mainpc:2375";
+            },
+            "ai-fleet:docker.host: expected ssh://user@host, unix:///path/to/docker.sock or tcp://host:port",
+        ],
+        [
+            "an unknown machine profile",
+            (r) => {
+                r.machine = "pc3";
+            },
+            'ai-fleet:machine: no machine profile "pc3"',
+        ],
+        [
+            "a GPU request on a machine without GPU",
+            (r) => {
+                r.machine = "local";
+            },
+            'ai-fleet:services.ModelOpsCoordinator.gpu: machine "local" has no GPU in its profile; set gpu: false',
+        ],
+        [
+            "a cache mode buildx does not know",
+            (r) => {
+                r.build.cache.mode = "all";
+            },
+            'ai-fleet:build.cache.mode: Invalid option: expected one of "max"|"min"',
+        ],
+        [
+            "a batch with no gate at all",
+            (r) => {
+                r.rollout.canary = [];
+            },
+            "ai-fleet:rollout.canary: no canary and no gateStack: the batch would roll out ungated",
+        ],
+        [
+            "a user that is not UID:GID",
+            (r) => {
+                r.services.Executor.hardening = { user: "appuser" };
+            },
+            "ai-fleet:services.Executor.hardening.user: expected UID:GID in numbers, e.g. 10001:10001",
+        ],
+        [
+            "an uppercase image repository",
+            (r) => {
+                r.services.Executor.image = "Executor";
+            },
+            "ai-fleet:services.Executor.image: expected a lowercase repository name component",
+        ],
+        [
+            "a deploy image not pinned by digest",
+            (r) => {
+                r.phase = "deploy";
+                r.deploy = { images: { Executor: "ghcr.io/haymayndzultra/ai_system/mainpc/executor:20250111-656873b3" } };
+            },
+            "ai-fleet:deploy.images.Executor: expected a reference pinned by @sha256:digest",
+        ],
         // Paths that leave the build context root.
-        ["a context that climbs out of the checkout", (r) => { r.services.Executor.context = "../secrets"; }, 'ai-fleet:services.Executor.context: "../secrets" leaves build.contextRoot (it resolves to "../secrets")'],
-        ["a context that climbs out through a subdirectory", (r) => { r.families["family-web"].context = "docker/../../outside"; }, 'ai-fleet:families.family-web.context: "docker/../../outside" leaves build.contextRoot (it resolves to "../outside")'],
-        ["an absolute Dockerfile", (r) => { r.services.Executor.dockerfile = "/etc/Dockerfile"; }, 'ai-fleet:services.Executor.dockerfile: expected a path relative to build.contextRoot, got the absolute path "/etc/Dockerfile"'],
-        ["a Dockerfile that names a directory", (r) => { r.services.Executor.dockerfile = "executor/"; }, 'ai-fleet:services.Executor.dockerfile: "executor/" names a directory; expected the path of a Dockerfile, e.g. "executor/Dockerfile"'],
+        [
+            "a context that climbs out of the checkout",
+            (r) => {
+                r.services.Executor.context = "../secrets";
+            },
+            'ai-fleet:services.Executor.context: "../secrets" leaves build.contextRoot (it resolves to "../secrets")',
+        ],
+        [
+            "a context that climbs out through a subdirectory",
+            (r) => {
+                r.families["family-web"].context = "docker/../../outside";
+            },
+            'ai-fleet:families.family-web.context: "docker/../../outside" leaves build.contextRoot (it resolves to "../outside")',
+        ],
+        [
+            "an absolute Dockerfile",
+            (r) => {
+                r.services.Executor.dockerfile = "/etc/Dockerfile";
+            },
+            'ai-fleet:services.Executor.dockerfile: expected a path relative to build.contextRoot, got the absolute path "/etc/Dockerfile"',
+        ],
+        [
+            "a Dockerfile that names a directory",
+            (r) => {
+                r.services.Executor.dockerfile = "executor/";
+            },
+            'ai-fleet:services.Executor.dockerfile: "executor/" names a directory; expected the path of a Dockerfile, e.g. "executor/Dockerfile"',
+        ],
         // Health-check bounds that contradict each other.
-        ["a health timeout shorter than one interval", (r) => { r.rollout.health = { timeoutSeconds: 3, intervalSeconds: 5, retries: 60, requestTimeoutSeconds: 2 }; }, "ai-fleet:rollout.health.timeoutSeconds: timeoutSeconds (3) is shorter than one intervalSeconds (5)"],
-        ["a request timeout longer than the whole timeout", (r) => { r.rollout.health = { timeoutSeconds: 10, intervalSeconds: 1, retries: 10, requestTimeoutSeconds: 30 }; }, "ai-fleet:rollout.health.requestTimeoutSeconds: requestTimeoutSeconds (30) is longer than the whole timeoutSeconds (10)"],
-        ["retries that run out long before the timeout", (r) => { r.rollout.health = { timeoutSeconds: 300, intervalSeconds: 5, retries: 10, requestTimeoutSeconds: 5 }; }, "ai-fleet:rollout.health.retries: 10 retries every 5s (requests of up to 5s) give up after at most 95s, before timeoutSeconds (300s) can matter; expected retries >= 31 or timeoutSeconds <= 95"],
+        [
+            "a health timeout shorter than one interval",
+            (r) => {
+                r.rollout.health = { timeoutSeconds: 3, intervalSeconds: 5, retries: 60, requestTimeoutSeconds: 2 };
+            },
+            "ai-fleet:rollout.health.timeoutSeconds: timeoutSeconds (3) is shorter than one intervalSeconds (5)",
+        ],
+        [
+            "a request timeout longer than the whole timeout",
+            (r) => {
+                r.rollout.health = { timeoutSeconds: 10, intervalSeconds: 1, retries: 10, requestTimeoutSeconds: 30 };
+            },
+            "ai-fleet:rollout.health.requestTimeoutSeconds: requestTimeoutSeconds (30) is longer than the whole timeoutSeconds (10)",
+        ],
+        [
+            "retries that run out long before the timeout",
+            (r) => {
+                r.rollout.health = { timeoutSeconds: 300, intervalSeconds: 5, retries: 10, requestTimeoutSeconds: 5 };
+            },
+            "ai-fleet:rollout.health.retries: 10 retries every 5s (requests of up to 5s) give up after at most 95s, before timeoutSeconds (300s) can matter; expected retries >= 31 or timeoutSeconds <= 95",
+        ],
         // Gate and image references that cannot work.
-        ["a gate on this very stack", (r) => { r.rollout.gateStack = "organization/ai-fleet/mainpc"; }, 'ai-fleet:rollout.gateStack: "organization/ai-fleet/mainpc" is this stack: its batch would wait on its own canary report'],
-        ["deploying the images of this very stack", (r) => { r.phase = "deploy"; r.deploy = { imagesFromStack: "organization/ai-fleet/mainpc" }; }, 'ai-fleet:deploy.imagesFromStack: "organization/ai-fleet/mainpc" is this stack'],
+        [
+            "a gate on this very stack",
+            (r) => {
+                r.rollout.gateStack = "organization/ai-fleet/mainpc";
+            },
+            'ai-fleet:rollout.gateStack: "organization/ai-fleet/mainpc" is this stack: its batch would wait on its own canary report',
+        ],
+        [
+            "deploying the images of this very stack",
+            (r) => {
+                r.phase = "deploy";
+                r.deploy = { imagesFromStack: "organization/ai-fleet/mainpc" };
+            },
+            'ai-fleet:deploy.imagesFromStack: "organization/ai-fleet/mainpc" is this stack',
+        ],
         // Deploy entries that name nothing the stack has.
-        ["a deploy image for no service or family", (r) => { r.phase = "deploy"; r.deploy = { images: { Executr: `ghcr.io/haymayndzultra/ai_system/mainpc/executor@${DIGEST}` } }; }, 'ai-fleet:deploy.images.Executr: "Executr" names no service or family of this stack'],
+        [
+            "a deploy image for no service or family",
+            (r) => {
+                r.phase = "deploy";
+                r.deploy = { images: { Executr: `ghcr.io/haymayndzultra/ai_system/mainpc/executor@${DIGEST}` } };
+            },
+            'ai-fleet:deploy.images.Executr: "Executr" names no service or family of this stack',
+        ],
         // Addresses that are not addresses.
-        ["a bind address that is a host name", (r) => { r.docker.bindAddress = "mainpc"; }, 'ai-fleet:docker.bindAddress: "mainpc" is not an IP address; expected an IPv4 or IPv6 address'],
-        ["a bind address with an extra octet", (r) => { r.docker.bindAddress = "192.168.1.20.5"; }, 'ai-fleet:docker.bindAddress: "192.168.1.20.5" is not an IP address'],
-        ["an IPv6 bind address in brackets", (r) => { r.docker.bindAddress = "[::1]"; }, 'ai-fleet:docker.bindAddress: "[::1]": expected an IP address without brackets, e.g. "::1"'],
-        ["a health host given as a URL", (r) => { r.docker.healthHost = "http://mainpc:8080"; }, 'ai-fleet:docker.healthHost: "http://mainpc:8080" is not a host name or IP address'],
+        [
+            "a bind address that is a host name",
+            (r) => {
+                r.docker.bindAddress = "mainpc";
+            },
+            'ai-fleet:docker.bindAddress: "mainpc" is not an IP address; expected an IPv4 or IPv6 address',
+        ],
+        [
+            "a bind address with an extra octet",
+            (r) => {
+                r.docker.bindAddress = "192.168.1.20.5";
+            },
+            'ai-fleet:docker.bindAddress: "192.168.1.20.5" is not an IP address',
+        ],
+        [
+            "an IPv6 bind address in brackets",
+            (r) => {
+                r.docker.bindAddress = "[::1]";
+            },
+            'ai-fleet:docker.bindAddress: "[::1]": expected an IP address without brackets, e.g. "::1"',
+        ],
+        [
+            "a health host given as a URL",
+            (r) => {
+                r.docker.healthHost = "http://mainpc:8080";
+            },
+            'ai-fleet:docker.healthHost: "http://mainpc:8080" is not a host name or IP address',
+        ],
         // More classes found by editing the real mainpc file and running it through the program.
-        ["a build cache on a registry the builds cannot log in to", (r) => { r.build.cache.ref = "docker.io/haymayndzultra/cache"; }, 'ai-fleet:build.cache.ref: the cache "docker.io/haymayndzultra/cache" is on docker.io, but the builds only have credentials for registry.host (ghcr.io)'],
-        ["plain HTTP to a registry that is not on loopback", (r) => { r.registry.insecure = true; }, "ai-fleet:registry.insecure: plain HTTP is for a loopback registry only, and ghcr.io is not one"],
-        ["a build arg the machine profile sets", (r) => { r.services.Executor.buildArgs = { MACHINE: "pc2" }; }, "ai-fleet:services.Executor.buildArgs.MACHINE: MACHINE is set by the program from the machine profile; a value here would be ignored"],
-        ["a BASE_IMAGE build arg on a family", (r) => { r.families["family-web"].buildArgs = { BASE_IMAGE: "python:3.12-slim" }; }, "ai-fleet:families.family-web.buildArgs.BASE_IMAGE: BASE_IMAGE is set by the program from the family's parent or baseImage"],
-        ["a password in the Docker host URL", (r) => { r.docker.host = "ssh://ai:hunter2@mainpc"; }, "ai-fleet:docker.host: the ssh URL carries a password in plaintext"],
-        ["a token in the source URL", (r) => { r.build.sourceUrl = "https://x-access-token:ghp_abc@github.com/haymayndzultra/ai_system"; }, "ai-fleet:build.sourceUrl: the URL carries a password or token in plaintext"],
-        ["a deploy image on a registry without credentials", (r) => { r.phase = "deploy"; r.deploy = { images: { Executor: `docker.io/someone/executor@${DIGEST}` } }; }, 'ai-fleet:deploy.images.Executor: "docker.io/someone/executor@sha256:abab'],
-        ["two services whose container names collide", (r) => { r.services.Tts = { ...r.services.TTS, port: 15801, healthPort: 16901, health: { hostPort: 16902 }, image: "tts_two" }; }, "ai-fleet:services.Tts: its container name ai-<machine>-tts is also TTS's; rename one of the services"],
-        ["a tmpfs over the root filesystem", (r) => { r.services.Executor.hardening = { tmpfs: ["/tmp", "/"] }; }, 'ai-fleet:services.Executor.hardening.tmpfs.1: "/" would cover the whole root filesystem'],
-        ["a tmpfs mounted twice", (r) => { r.services.Executor.hardening = { tmpfs: ["/tmp", "/tmp/"] }; }, 'ai-fleet:services.Executor.hardening.tmpfs.1: "/tmp/" is mounted twice'],
+        [
+            "a build cache on a registry the builds cannot log in to",
+            (r) => {
+                r.build.cache.ref = "docker.io/haymayndzultra/cache";
+            },
+            'ai-fleet:build.cache.ref: the cache "docker.io/haymayndzultra/cache" is on docker.io, but the builds only have credentials for registry.host (ghcr.io)',
+        ],
+        [
+            "plain HTTP to a registry that is not on loopback",
+            (r) => {
+                r.registry.insecure = true;
+            },
+            "ai-fleet:registry.insecure: plain HTTP is for a loopback registry only, and ghcr.io is not one",
+        ],
+        [
+            "a build arg the machine profile sets",
+            (r) => {
+                r.services.Executor.buildArgs = { MACHINE: "pc2" };
+            },
+            "ai-fleet:services.Executor.buildArgs.MACHINE: MACHINE is set by the program from the machine profile; a value here would be ignored",
+        ],
+        [
+            "a BASE_IMAGE build arg on a family",
+            (r) => {
+                r.families["family-web"].buildArgs = { BASE_IMAGE: "python:3.12-slim" };
+            },
+            "ai-fleet:families.family-web.buildArgs.BASE_IMAGE: BASE_IMAGE is set by the program from the family's parent or baseImage",
+        ],
+        [
+            "a password in the Docker host URL",
+            (r) => {
+                r.docker.host = "ssh://ai:hunter2@mainpc";
+            },
+            "ai-fleet:docker.host: the ssh URL carries a password in plaintext",
+        ],
+        [
+            "a token in the source URL",
+            (r) => {
+                r.build.sourceUrl = "https://x-access-token:ghp_abc@github.com/haymayndzultra/ai_system";
+            },
+            "ai-fleet:build.sourceUrl: the URL carries a password or token in plaintext",
+        ],
+        [
+            "a deploy image on a registry without credentials",
+            (r) => {
+                r.phase = "deploy";
+                r.deploy = { images: { Executor: `docker.io/someone/executor@${DIGEST}` } };
+            },
+            'ai-fleet:deploy.images.Executor: "docker.io/someone/executor@sha256:abab',
+        ],
+        [
+            "two services whose container names collide",
+            (r) => {
+                r.services.Tts = { ...r.services.TTS, port: 15801, healthPort: 16901, health: { hostPort: 16902 }, image: "tts_two" };
+            },
+            "ai-fleet:services.Tts: its container name ai-<machine>-tts is also TTS's; rename one of the services",
+        ],
+        [
+            "a tmpfs over the root filesystem",
+            (r) => {
+                r.services.Executor.hardening = { tmpfs: ["/tmp", "/"] };
+            },
+            'ai-fleet:services.Executor.hardening.tmpfs.1: "/" would cover the whole root filesystem',
+        ],
+        [
+            "a tmpfs mounted twice",
+            (r) => {
+                r.services.Executor.hardening = { tmpfs: ["/tmp", "/tmp/"] };
+            },
+            'ai-fleet:services.Executor.hardening.tmpfs.1: "/tmp/" is mounted twice',
+        ],
         // Secrets given in plaintext.
-        ["a registry password in plaintext", () => undefined, "ai-fleet:registryPassword: a secret written in plaintext in the stack file; set it encrypted instead: pulumi config set --secret registryPassword <value>", { ...MAINPC, secretness: { registryPassword: false } }],
-        ["a token in a service's environment in plaintext", (r) => { r.services.Executor.env = { HF_TOKEN: "hf_abcdef" }; }, "ai-fleet:services.Executor.env.HF_TOKEN: HF_TOKEN looks like a secret and is written in plaintext in the stack file; set it encrypted: pulumi config set --secret --path 'services.Executor.env.HF_TOKEN' <value>"],
+        [
+            "a registry password in plaintext",
+            () => undefined,
+            "ai-fleet:registryPassword: a secret written in plaintext in the stack file; set it encrypted instead: pulumi config set --secret registryPassword <value>",
+            { ...MAINPC, secretness: { registryPassword: false } },
+        ],
+        [
+            "a token in a service's environment in plaintext",
+            (r) => {
+                r.services.Executor.env = { HF_TOKEN: "hf_abcdef" };
+            },
+            "ai-fleet:services.Executor.env.HF_TOKEN: HF_TOKEN looks like a secret and is written in plaintext in the stack file; set it encrypted: pulumi config set --secret --path 'services.Executor.env.HF_TOKEN' <value>",
+        ],
     ];
     for (const [what, edit, message, context] of broken) {
         it(`rejects ${what}`, () => {
@@ -154,31 +460,74 @@ describe("stack config", () => {
 
     it("accepts each real stack file as it is, knowing which stack it is", () => {
         for (const stack of ["mainpc", "pc2", "local"]) {
-            expect(issuesOf(stack, () => undefined, { self: `organization/ai-fleet/${stack}`, secretness: {} }), stack).to.deep.equal([]);
+            expect(
+                issuesOf(stack, () => undefined, { self: `organization/ai-fleet/${stack}`, secretness: {} }),
+                stack,
+            ).to.deep.equal([]);
         }
     });
 
     it("calls nothing plaintext when the engine named no secret keys at all", () => {
-        expect(issuesOf("mainpc", (r) => { r.services.Executor.env = { HF_TOKEN: "hf_abcdef" }; }, { self: MAINPC.self })).to.deep.equal([]);
+        expect(
+            issuesOf(
+                "mainpc",
+                (r) => {
+                    r.services.Executor.env = { HF_TOKEN: "hf_abcdef" };
+                },
+                { self: MAINPC.self },
+            ),
+        ).to.deep.equal([]);
     });
 
     it("accepts the registry password and a service token once they are secrets", () => {
         const secret = { ...MAINPC, secretness: { registryPassword: true, services: true } };
-        expect(issuesOf("mainpc", (r) => { r.services.Executor.env = { HF_TOKEN: "hf_abcdef" }; }, secret)).to.deep.equal([]);
+        expect(
+            issuesOf(
+                "mainpc",
+                (r) => {
+                    r.services.Executor.env = { HF_TOKEN: "hf_abcdef" };
+                },
+                secret,
+            ),
+        ).to.deep.equal([]);
     });
 
     it("accepts a secret's file reference and names that only look alike", () => {
-        expect(issuesOf("mainpc", (r) => { r.services.Executor.env = { HF_TOKEN_FILE: "/run/secrets/hf_token", AWS_ACCESS_KEY_ID: "AKIA", KEYBOARD: "us", TOKENIZERS_PARALLELISM: "false" }; })).to.deep.equal([]);
-        expect(["HF_TOKEN", "DB_PASSWORD", "CLIENT_SECRET", "OPENAI_API_KEY", "signing-key", "REGISTRY_CREDENTIALS"].filter((n) => !isSecretEnvName(n))).to.deep.equal([]);
-        expect(["HF_TOKEN_FILE", "AWS_ACCESS_KEY_ID", "KEYBOARD_LAYOUT", "TOKENIZERS_PARALLELISM", "SECRET_PATH", "OMP_NUM_THREADS"].filter(isSecretEnvName)).to.deep.equal([]);
+        expect(
+            issuesOf("mainpc", (r) => {
+                r.services.Executor.env = {
+                    HF_TOKEN_FILE: "/run/secrets/hf_token",
+                    AWS_ACCESS_KEY_ID: "AKIA",
+                    KEYBOARD: "us",
+                    TOKENIZERS_PARALLELISM: "false",
+                };
+            }),
+        ).to.deep.equal([]);
+        expect(
+            ["HF_TOKEN", "DB_PASSWORD", "CLIENT_SECRET", "OPENAI_API_KEY", "signing-key", "REGISTRY_CREDENTIALS"].filter(
+                (n) => !isSecretEnvName(n),
+            ),
+        ).to.deep.equal([]);
+        expect(
+            ["HF_TOKEN_FILE", "AWS_ACCESS_KEY_ID", "KEYBOARD_LAYOUT", "TOKENIZERS_PARALLELISM", "SECRET_PATH", "OMP_NUM_THREADS"].filter(
+                isSecretEnvName,
+            ),
+        ).to.deep.equal([]);
     });
 
     it("reads which keys are secret the way the engine hands them to the program (PULUMI_CONFIG_SECRET_KEYS)", () => {
         // The SDK's store, as the language host fills it: config plus the engine's list of secret keys.
         const saved = pulumi.runtime.allConfig();
         try {
-            pulumi.runtime.setAllConfig({ "ai-fleet:registryPassword": "hunter2", "ai-fleet:services": "{}", "ai-fleet:machine": "mainpc" }, ["ai-fleet:services"]);
-            expect(configSecretness(pulumi.runtime.allConfig(), configKeyIsSecret)).to.deep.equal({ registryPassword: false, services: true, machine: false });
+            pulumi.runtime.setAllConfig(
+                { "ai-fleet:registryPassword": "hunter2", "ai-fleet:services": "{}", "ai-fleet:machine": "mainpc" },
+                ["ai-fleet:services"],
+            );
+            expect(configSecretness(pulumi.runtime.allConfig(), configKeyIsSecret)).to.deep.equal({
+                registryPassword: false,
+                services: true,
+                machine: false,
+            });
             pulumi.runtime.setAllConfig({ "ai-fleet:registryPassword": "hunter2" }, ["ai-fleet:registryPassword"]);
             expect(configSecretness(pulumi.runtime.allConfig(), configKeyIsSecret)).to.deep.equal({ registryPassword: true });
             expect(engineSecretKeysKnown()).to.equal(true);

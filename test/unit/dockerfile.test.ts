@@ -55,8 +55,14 @@ describe("Dockerfile reader", () => {
         // A blank line or a comment ends the directives: a later `# syntax=` is a comment.
         expect(parseDockerfile(`# a comment\n# syntax=docker/dockerfile:1\nFROM x\n`).directives).to.deep.equal([]);
         expect(parseDockerfile(`\n# escape=\`\nFROM x\n`).escape).to.equal("\\");
-        expect(parseDockerfile(`#  Syntax = docker/dockerfile:1 \n# escape=\`\nFROM x\n`).directives.map((d) => d.name)).to.deep.equal(["syntax", "escape"]);
-        expect(() => parseDockerfile(`# syntax=a\n# syntax=b\nFROM x\n`)).to.throw(DockerfileSyntaxError, /only one syntax parser directive/);
+        expect(parseDockerfile(`#  Syntax = docker/dockerfile:1 \n# escape=\`\nFROM x\n`).directives.map((d) => d.name)).to.deep.equal([
+            "syntax",
+            "escape",
+        ]);
+        expect(() => parseDockerfile(`# syntax=a\n# syntax=b\nFROM x\n`)).to.throw(
+            DockerfileSyntaxError,
+            /only one syntax parser directive/,
+        );
     });
 
     it("joins continuation lines (with the escape directive's character) and drops comments inside them", () => {
@@ -64,15 +70,27 @@ describe("Dockerfile reader", () => {
         expect(df.stages[0]).to.include({ image: "busybox:1", name: "one", line: 2, endLine: 5 });
         expect(df.instructions[1]).to.include({ keyword: "RUN", args: "echo \\" });
         const bs = parseDockerfile("FROM --platform=$BUILDPLATFORM \\\n   python:3.11-slim \\\n   AS Build\n");
-        expect(bs.stages[0]).to.deep.include({ flags: ["--platform=$BUILDPLATFORM"], image: "python:3.11-slim", name: "build", line: 1, endLine: 3 });
+        expect(bs.stages[0]).to.deep.include({
+            flags: ["--platform=$BUILDPLATFORM"],
+            image: "python:3.11-slim",
+            name: "build",
+            line: 1,
+            endLine: 3,
+        });
     });
 
     it("keeps global ARGs (before the first FROM) apart from a stage's own", () => {
         const df = parseDockerfile(FINAL_STAGE_ARG);
         expect(df.globalArgs).to.deep.equal([]);
-        expect(df.stages[0].args.map((a) => [a.name, a.default, a.line])).to.deep.equal([["BASE_IMAGE", `${GHCR}/family-web:20250812-latest`, 3]]);
+        expect(df.stages[0].args.map((a) => [a.name, a.default, a.line])).to.deep.equal([
+            ["BASE_IMAGE", `${GHCR}/family-web:20250812-latest`, 3],
+        ]);
         const g = parseDockerfile(`ARG REG=ghcr.io A="x y" B\nFROM $REG/a\n`);
-        expect(g.globalArgs.map((a) => [a.name, a.default])).to.deep.equal([["REG", "ghcr.io"], ["A", "x y"], ["B", undefined]]);
+        expect(g.globalArgs.map((a) => [a.name, a.default])).to.deep.equal([
+            ["REG", "ghcr.io"],
+            ["A", "x y"],
+            ["B", undefined],
+        ]);
     });
 
     it("does not read a heredoc's body as instructions", () => {
@@ -122,14 +140,18 @@ describe("chain proof", () => {
     it("refuses a Dockerfile.optimized whose final stage builds on a stage with a hard-coded family", () => {
         const p = chainProblem(parseDockerfile(OPTIMIZED), { kind: "parent", parent: "base-cpu-pydeps" });
         expect(p?.line).to.equal(2);
-        expect(p?.message).to.contain(`the final stage (line 10) builds on stage "base" (line 2), which builds FROM ${GHCR}/base-cpu-pydeps:20250812-latest instead of \${BASE_IMAGE}`);
+        expect(p?.message).to.contain(
+            `the final stage (line 10) builds on stage "base" (line 2), which builds FROM ${GHCR}/base-cpu-pydeps:20250812-latest instead of \${BASE_IMAGE}`,
+        );
     });
 
     it("refuses ${BASE_IMAGE} declared only inside a stage: FROM cannot see it", () => {
         const p = chainProblem(parseDockerfile(FINAL_STAGE_ARG), { kind: "parent", parent: "family-web" });
         expect(p?.line).to.equal(4);
         expect(p?.message).to.contain("builds FROM ${BASE_IMAGE} (= nothing) instead of ${BASE_IMAGE}");
-        expect(p?.message).to.contain("BASE_IMAGE is not declared by an ARG before the first FROM (line 3 declares it inside a stage, where FROM cannot see it)");
+        expect(p?.message).to.contain(
+            "BASE_IMAGE is not declared by an ARG before the first FROM (line 3 declares it inside a stage, where FROM cannot see it)",
+        );
     });
 
     it("refuses an ARG BASE_IMAGE that the final stage does not use", () => {

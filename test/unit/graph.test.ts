@@ -30,7 +30,12 @@ describe("the dependency graph of the real stack files", () => {
     });
 
     it("rolls the canary's dependency closure out before the canary, and gates the other 37 on it", () => {
-        expect(mainpc.canaryDependencies).to.deep.equal(["MemoryFusionHub", "ServiceRegistry", "SystemDigitalTwin", "UnifiedObservabilityCenter"]);
+        expect(mainpc.canaryDependencies).to.deep.equal([
+            "MemoryFusionHub",
+            "ServiceRegistry",
+            "SystemDigitalTwin",
+            "UnifiedObservabilityCenter",
+        ]);
         expect(mainpc.gated).to.have.length(37).and.not.include.members(["ModelOpsCoordinator", "SystemDigitalTwin"]);
         expect(mainpc.services.SelfHealingSupervisor.group).to.equal("gated");
         expect(mainpc.services.ModelOpsCoordinator.waitsFor).to.deep.equal(["SystemDigitalTwin", "UnifiedObservabilityCenter"]);
@@ -38,23 +43,47 @@ describe("the dependency graph of the real stack files", () => {
 
     it("finds the critical path through the canary gate on mainpc and the longest chain on pc2", () => {
         expect(mainpc.criticalPath).to.deep.equal([
-            "ServiceRegistry", "SystemDigitalTwin", "ModelOpsCoordinator", "AffectiveProcessingCenter", "TTS", "StreamingTTS", "Empathy",
+            "ServiceRegistry",
+            "SystemDigitalTwin",
+            "ModelOpsCoordinator",
+            "AffectiveProcessingCenter",
+            "TTS",
+            "StreamingTTS",
+            "Empathy",
         ]);
-        expect(pc2.criticalPath).to.deep.equal(["UnifiedObservabilityCenter", "ResourceManager", "AsyncProcessor", "TaskScheduler", "AdvancedRouter", "RemoteConnector"]);
+        expect(pc2.criticalPath).to.deep.equal([
+            "UnifiedObservabilityCenter",
+            "ResourceManager",
+            "AsyncProcessor",
+            "TaskScheduler",
+            "AdvancedRouter",
+            "RemoteConnector",
+        ]);
         expect(mainpc.waves.map((w) => w.length)).to.deep.equal([2, 2, 1, 2, 22, 13, 2]);
     });
 
     it("keeps pc2's one cross-machine edge on the relay alone, and the excluded FusedAudioPreprocessor visible", () => {
         const remote = Object.values(pc2.services).filter((s) => s.remote.length > 0);
-        expect(remote.map((s) => [s.name, s.remote])).to.deep.equal([["SpeechRelayService", [{ stack: "mainpc", service: "StreamingTTS" }]]]);
+        expect(remote.map((s) => [s.name, s.remote])).to.deep.equal([
+            ["SpeechRelayService", [{ stack: "mainpc", service: "StreamingTTS" }]],
+        ]);
         expect(pc2.services.SpeechRelayService.waitsFor).to.deep.equal(["VisionProcessing"]);
         expect(mainpc.services.StreamingSpeechRecognition.excluded).to.deep.equal(["FusedAudioPreprocessor"]);
         expect(mainpc.services.StreamingSpeechRecognition.waitsFor).to.deep.equal(["STT", "SystemDigitalTwin"]);
     });
 
     it("marks the six optional mainpc services, and every pc2 service required", () => {
-        const optional = Object.values(mainpc.services).filter((s) => !s.required).map((s) => s.name);
-        expect(optional).to.have.members(["TinyLlamaServiceEnhanced", "SmartHomeAgent", "CognitiveModel", "AudioCapture", "StreamingSpeechRecognition", "ObservabilityDashboardAPI"]);
+        const optional = Object.values(mainpc.services)
+            .filter((s) => !s.required)
+            .map((s) => s.name);
+        expect(optional).to.have.members([
+            "TinyLlamaServiceEnhanced",
+            "SmartHomeAgent",
+            "CognitiveModel",
+            "AudioCapture",
+            "StreamingSpeechRecognition",
+            "ObservabilityDashboardAPI",
+        ]);
         expect(Object.values(pc2.services).every((s) => s.required)).to.equal(true);
     });
 });
@@ -74,12 +103,18 @@ describe("graph helpers", () => {
 
     it("refuses to plan a cycle", () => {
         const svc = (deps: string[]) => ({ dependsOn: deps, required: true });
-        expect(() => planRollout({ services: { a: svc(["b"]), b: svc(["a"]) }, canary: [], excluded: {} })).to.throw("dependency cycle: a → b → a");
+        expect(() => planRollout({ services: { a: svc(["b"]), b: svc(["a"]) }, canary: [], excluded: {} })).to.throw(
+            "dependency cycle: a → b → a",
+        );
     });
 
     it("lets a gated service start as soon as its own dependencies and the canary are healthy: no level barrier", () => {
         const svc = (deps: string[]) => ({ dependsOn: deps, required: true });
-        const plan = planRollout({ services: { root: svc([]), slow1: svc(["root"]), slow2: svc(["slow1"]), quick: svc(["root"]), canary: svc(["root"]) }, canary: ["canary"], excluded: {} });
+        const plan = planRollout({
+            services: { root: svc([]), slow1: svc(["root"]), slow2: svc(["slow1"]), quick: svc(["root"]), canary: svc(["root"]) },
+            canary: ["canary"],
+            excluded: {},
+        });
         expect([plan.services.root.wave, plan.services.canary.wave]).to.deep.equal([0, 1]);
         expect(plan.services.quick.wave).to.equal(2);
         expect(plan.services.slow2.wave).to.equal(3);
@@ -97,16 +132,21 @@ describe("dependency config errors, by key path", () => {
     });
 
     it("prints a cycle", () => {
-        const issues = problems("mainpc", (raw) => raw.services.ServiceRegistry.dependsOn = ["Executor"]);
+        const issues = problems("mainpc", (raw) => (raw.services.ServiceRegistry.dependsOn = ["Executor"]));
         expect(issues).to.have.length(1);
-        expect(issues[0]).to.match(/^ai-fleet:services\.\w+\.dependsOn: dependency cycle: /).and.include("Executor → ").and.include("ServiceRegistry");
+        expect(issues[0])
+            .to.match(/^ai-fleet:services\.\w+\.dependsOn: dependency cycle: /)
+            .and.include("Executor → ")
+            .and.include("ServiceRegistry");
     });
 
     it("refuses a cross-machine dependency that no gate stack can answer", () => {
         expect(problems("mainpc", (raw) => raw.services.Executor.dependsOn.push("pc2/CacheManager"))).to.deep.equal([
             'ai-fleet:services.Executor.dependsOn.2: "pc2/CacheManager" is on another machine, but no rollout.gateStack can answer for it; set rollout.gateStack to …/pc2',
         ]);
-        expect(problems("pc2", (raw) => raw.services.SpeechRelayService.dependsOn = ["VisionProcessing", "pc3/StreamingTTS"])).to.deep.equal([
+        expect(
+            problems("pc2", (raw) => (raw.services.SpeechRelayService.dependsOn = ["VisionProcessing", "pc3/StreamingTTS"])),
+        ).to.deep.equal([
             'ai-fleet:services.SpeechRelayService.dependsOn.1: "pc3/StreamingTTS" names stack "pc3", but rollout.gateStack is stack "mainpc": only the gate stack\'s services can be waited for',
         ]);
     });
@@ -116,17 +156,25 @@ describe("dependency config errors, by key path", () => {
             raw.services.SystemDigitalTwin.required = false;
             raw.rollout.canary.push("CognitiveModel");
         });
-        expect(issues).to.include("ai-fleet:rollout.canary.3: canary service CognitiveModel is optional (required: false); a canary must be required, or its failure would gate nothing");
-        expect(issues).to.include("ai-fleet:services.UnifiedSystemAgent.dependsOn.0: required service UnifiedSystemAgent depends on SystemDigitalTwin, which is optional (required: false); make SystemDigitalTwin required or UnifiedSystemAgent optional");
+        expect(issues).to.include(
+            "ai-fleet:rollout.canary.3: canary service CognitiveModel is optional (required: false); a canary must be required, or its failure would gate nothing",
+        );
+        expect(issues).to.include(
+            "ai-fleet:services.UnifiedSystemAgent.dependsOn.0: required service UnifiedSystemAgent depends on SystemDigitalTwin, which is optional (required: false); make SystemDigitalTwin required or UnifiedSystemAgent optional",
+        );
     });
 
     it("refuses a dependency dropped silently: without rollout.excluded, FusedAudioPreprocessor is an error", () => {
-        expect(problems("mainpc", (raw) => delete raw.rollout.excluded)[0]).to.match(/^ai-fleet:services\.StreamingSpeechRecognition\.dependsOn\.0: "FusedAudioPreprocessor" names no service/);
-        expect(problems("mainpc", (raw) => raw.rollout.excluded.Executor = "x")).to.deep.equal(["ai-fleet:rollout.excluded.Executor: Executor is a service of this stack; it cannot also be excluded"]);
+        expect(problems("mainpc", (raw) => delete raw.rollout.excluded)[0]).to.match(
+            /^ai-fleet:services\.StreamingSpeechRecognition\.dependsOn\.0: "FusedAudioPreprocessor" names no service/,
+        );
+        expect(problems("mainpc", (raw) => (raw.rollout.excluded.Executor = "x"))).to.deep.equal([
+            "ai-fleet:rollout.excluded.Executor: Executor is a service of this stack; it cannot also be excluded",
+        ]);
     });
 
     it("reports a dependency listed twice and one on itself", () => {
-        const issues = problems("mainpc", (raw) => raw.services.Executor.dependsOn = ["Executor", "NLU", "NLU"]);
+        const issues = problems("mainpc", (raw) => (raw.services.Executor.dependsOn = ["Executor", "NLU", "NLU"]));
         expect(issues).to.have.members([
             "ai-fleet:services.Executor.dependsOn.0: Executor cannot depend on itself",
             'ai-fleet:services.Executor.dependsOn.2: "NLU" is listed twice',

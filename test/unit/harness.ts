@@ -36,7 +36,13 @@ export interface Scenario {
 }
 
 export const registered: Registered[] = [];
-export const scenario: Scenario = { failHealth: new Set(), unhealthyReport: new Set(), missingImages: new Set(), stackOutputs: {}, scanFindings: {} };
+export const scenario: Scenario = {
+    failHealth: new Set(),
+    unhealthyReport: new Set(),
+    missingImages: new Set(),
+    stackOutputs: {},
+    scanFindings: {},
+};
 
 /** Deterministic fake digest of a string. */
 export function fakeDigest(s: string): string {
@@ -56,14 +62,39 @@ function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
         const required = env.FLEET_REQUIRED !== "false";
         if (scenario.failHealth.has(service) && !required) {
             // As the real probe does for an optional service: a report of the failure, exit 0.
-            const report = { service, host: env.FLEET_HOST, url: env.FLEET_HEALTH_URL, healthy: false, status: "degraded", httpStatus: 200, attempts: 60, elapsedSeconds: 300, digest: env.FLEET_DIGEST, required, problem: "status \"degraded\" is not \"ok\"" };
+            const report = {
+                service,
+                host: env.FLEET_HOST,
+                url: env.FLEET_HEALTH_URL,
+                healthy: false,
+                status: "degraded",
+                httpStatus: 200,
+                attempts: 60,
+                elapsedSeconds: 300,
+                digest: env.FLEET_DIGEST,
+                required,
+                problem: 'status "degraded" is not "ok"',
+            };
             return { ...inputs, stdout: JSON.stringify(report), stderr: "" };
         }
         if (scenario.failHealth.has(service)) {
-            throw new Error(`health check failed: service ${service} on host ${env.FLEET_HOST}: GET ${env.FLEET_HEALTH_URL}: last status 200, last body "{\\"status\\":\\"degraded\\"}"`);
+            throw new Error(
+                `health check failed: service ${service} on host ${env.FLEET_HOST}: GET ${env.FLEET_HEALTH_URL}: last status 200, last body "{\\"status\\":\\"degraded\\"}"`,
+            );
         }
         const healthy = !scenario.unhealthyReport.has(service);
-        const report = { service, host: env.FLEET_HOST, url: env.FLEET_HEALTH_URL, healthy, status: healthy ? "ok" : "degraded", httpStatus: 200, attempts: 1, elapsedSeconds: 0.1, digest: env.FLEET_DIGEST, required };
+        const report = {
+            service,
+            host: env.FLEET_HOST,
+            url: env.FLEET_HEALTH_URL,
+            healthy,
+            status: healthy ? "ok" : "degraded",
+            httpStatus: 200,
+            attempts: 1,
+            elapsedSeconds: 0.1,
+            digest: env.FLEET_DIGEST,
+            required,
+        };
         return { ...inputs, stdout: JSON.stringify(report), stderr: "" };
     }
     if (env.FLEET_SCAN_IMAGE !== undefined) {
@@ -73,13 +104,32 @@ function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
         const findings = scenario.scanFindings[service] ?? [];
         const decision = decide(findings, { severity, allow: JSON.parse(env.FLEET_SCAN_ALLOW) }, new Date());
         if (!decision.passed) {
-            throw new Error(`vulnerability gate failed: ${failureMessage(`${env.FLEET_SCAN_IMAGE} (service ${service})`, decision, severity)}`);
+            throw new Error(
+                `vulnerability gate failed: ${failureMessage(`${env.FLEET_SCAN_IMAGE} (service ${service})`, decision, severity)}`,
+            );
         }
         const digest = env.FLEET_SCAN_IMAGE.slice(env.FLEET_SCAN_IMAGE.indexOf("@") + 1);
         const report = {
-            service, image: env.FLEET_SCAN_IMAGE, digest, passed: true, severity, os: "debian 12.12", findings: findings.length, counts: decision.counts,
-            allowed: decision.allowed.map((f) => ({ id: f.id, severity: f.severity, pkg: f.pkg, installed: f.installed, fixed: f.fixed, reason: f.reason, expires: f.expires, note: allowedNote(f) })),
-            scanSeconds: 0.1, waitedSeconds: 0,
+            service,
+            image: env.FLEET_SCAN_IMAGE,
+            digest,
+            passed: true,
+            severity,
+            os: "debian 12.12",
+            findings: findings.length,
+            counts: decision.counts,
+            allowed: decision.allowed.map((f) => ({
+                id: f.id,
+                severity: f.severity,
+                pkg: f.pkg,
+                installed: f.installed,
+                fixed: f.fixed,
+                reason: f.reason,
+                expires: f.expires,
+                note: allowedNote(f),
+            })),
+            scanSeconds: 0.1,
+            waitedSeconds: 0,
         };
         return { ...inputs, stdout: JSON.stringify(report), stderr: "" };
     }
@@ -94,7 +144,15 @@ function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
     }
     if (env.FLEET_CONTAINER_NAME !== undefined) {
         // The cli runtime's `container.js up`: the id of the container it started.
-        return { ...inputs, stdout: JSON.stringify({ id: fakeDigest(env.FLEET_CONTAINER_NAME + env.FLEET_IMAGE).slice(7), name: env.FLEET_CONTAINER_NAME, image: env.FLEET_IMAGE }), stderr: "" };
+        return {
+            ...inputs,
+            stdout: JSON.stringify({
+                id: fakeDigest(env.FLEET_CONTAINER_NAME + env.FLEET_IMAGE).slice(7),
+                name: env.FLEET_CONTAINER_NAME,
+                image: env.FLEET_IMAGE,
+            }),
+            stderr: "",
+        };
     }
     return { ...inputs, stdout: "", stderr: "" };
 }
@@ -106,14 +164,23 @@ pulumi.runtime.setMocks(
             switch (args.type) {
                 case "docker-build:index:Image": {
                     const digest = fakeDigest(JSON.stringify([args.name, args.inputs.tags, args.inputs.buildArgs]));
-                    return { id: args.name, state: { ...args.inputs, digest, ref: `${args.inputs.tags[0]}@${digest}`, contextHash: "ctx" } };
+                    return {
+                        id: args.name,
+                        state: { ...args.inputs, digest, ref: `${args.inputs.tags[0]}@${digest}`, contextHash: "ctx" },
+                    };
                 }
                 case "command:local:Command":
                     return { id: args.name, state: commandOutputs(args.inputs) };
                 case "docker:index/remoteImage:RemoteImage":
-                    return { id: args.name, state: { ...args.inputs, imageId: fakeDigest(args.inputs.name), repoDigest: args.inputs.name } };
+                    return {
+                        id: args.name,
+                        state: { ...args.inputs, imageId: fakeDigest(args.inputs.name), repoDigest: args.inputs.name },
+                    };
                 case "pulumi:pulumi:StackReference":
-                    return { id: args.inputs.name, state: { ...args.inputs, outputs: scenario.stackOutputs[args.inputs.name] ?? {}, secretOutputNames: [] } };
+                    return {
+                        id: args.inputs.name,
+                        state: { ...args.inputs, outputs: scenario.stackOutputs[args.inputs.name] ?? {}, secretOutputNames: [] },
+                    };
                 default:
                     return { id: `${args.name}-id`, state: args.inputs };
             }

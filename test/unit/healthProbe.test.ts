@@ -20,7 +20,14 @@ interface ProbeRun {
 }
 
 function runProbe(service: string, port: number, bounds = FAST, pathName = "/health"): Promise<ProbeRun> {
-    const { create, environment } = healthCheckCommand({ service, host: "127.0.0.1", port, path: pathName, bounds, digest: "sha256:" + "0".repeat(64) });
+    const { create, environment } = healthCheckCommand({
+        service,
+        host: "127.0.0.1",
+        port,
+        path: pathName,
+        bounds,
+        digest: "sha256:" + "0".repeat(64),
+    });
     return new Promise((resolve) => {
         const child = spawn("sh", ["-c", create], { cwd: ROOT, env: { ...process.env, ...environment } });
         let stdout = "";
@@ -47,13 +54,20 @@ async function serve(respond: (elapsedMs: number) => { status: number; body: str
 describe("the health probe (real HTTP on loopback)", function () {
     this.timeout(20000);
 
-    it("passes on {\"status\":\"ok\"} with extra fields and reports service, URL and attempts", async () => {
+    it('passes on {"status":"ok"} with extra fields and reports service, URL and attempts', async () => {
         const s = await serve(() => ({ status: 200, body: JSON.stringify({ status: "ok", uptime_s: 3, models: 2 }) }));
         const run = await runProbe("ModelOpsCoordinator", s.port);
         await s.close();
         expect(run.code, run.stderr).to.equal(0);
         const report = parseHealthReport(run.stdout, "ModelOpsCoordinator");
-        expect(report).to.include({ service: "ModelOpsCoordinator", healthy: true, status: "ok", httpStatus: 200, attempts: 1, url: `http://127.0.0.1:${s.port}/health` });
+        expect(report).to.include({
+            service: "ModelOpsCoordinator",
+            healthy: true,
+            status: "ok",
+            httpStatus: 200,
+            attempts: 1,
+            url: `http://127.0.0.1:${s.port}/health`,
+        });
     });
 
     it("fails on a 200 whose status is not ok, naming service, host, URL, status and body", async () => {
@@ -61,7 +75,9 @@ describe("the health probe (real HTTP on loopback)", function () {
         const run = await runProbe("AffectiveProcessingCenter", s.port, { ...FAST, timeoutSeconds: 1 });
         await s.close();
         expect(run.code).to.equal(1);
-        expect(run.stderr).to.include(`health check failed: service AffectiveProcessingCenter on host 127.0.0.1: GET http://127.0.0.1:${s.port}/health: last status 200, last body "{\\"status\\":\\"degraded\\",\\"reason\\":\\"model not loaded\\"}"`);
+        expect(run.stderr).to.include(
+            `health check failed: service AffectiveProcessingCenter on host 127.0.0.1: GET http://127.0.0.1:${s.port}/health: last status 200, last body "{\\"status\\":\\"degraded\\",\\"reason\\":\\"model not loaded\\"}"`,
+        );
         expect(run.stdout).to.equal("");
     });
 
@@ -83,7 +99,9 @@ describe("the health probe (real HTTP on loopback)", function () {
     });
 
     it("waits for a service that turns healthy before the timeout", async () => {
-        const s = await serve((ms) => (ms < 1000 ? { status: 503, body: '{"status":"starting"}' } : { status: 200, body: '{"status":"ok"}' }));
+        const s = await serve((ms) =>
+            ms < 1000 ? { status: 503, body: '{"status":"starting"}' } : { status: 200, body: '{"status":"ok"}' },
+        );
         const run = await runProbe("SystemDigitalTwin", s.port);
         await s.close();
         expect(run.code, run.stderr).to.equal(0);

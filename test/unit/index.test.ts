@@ -85,6 +85,8 @@ describe("index.ts with Pulumi.mainpc.yaml", function () {
     it("takes the registry password from the environment variable the stack names, as a secret", async () => {
         const build = ofType(T.image)[0];
         expect(JSON.stringify(build.inputs.registries)).to.include("4dabf18193072939515e22adb298388d");
-        expect(JSON.stringify(await Promise.all(Object.values(program.images).map((i) => valueOf(i.pinned))))).to.not.include("ghp_from-the-environment");
+        expect(JSON.stringify(await Promise.all(Object.values(program.images).map((i) => valueOf(i.pinned))))).to.not.include(
+            "ghp_from-the-environment",
+        );
     });
 });

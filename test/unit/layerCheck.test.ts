@@ -13,7 +13,7 @@ const REPO = "ghcr.io/haymayndzultra/ai_system/mainpc";
 
 describe("layer check wiring (mocks)", function () {
     this.timeout(60000);
-    let images: Record<string, string> = {};
+    const images: Record<string, string> = {};
 
     before(async () => {
         resetWorld();

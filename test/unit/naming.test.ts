@@ -30,8 +30,18 @@ describe("names, image references and tags", () => {
     }
 
     it("splits a reference into registry, repository, tag and digest", () => {
-        expect(parseImageRef("127.0.0.1:5000/ai/svc:t1")).to.deep.equal({ registry: "127.0.0.1:5000", repository: "ai/svc", tag: "t1", digest: undefined });
-        expect(parseImageRef("nvidia/cuda:12.1.1")).to.deep.equal({ registry: undefined, repository: "nvidia/cuda", tag: "12.1.1", digest: undefined });
+        expect(parseImageRef("127.0.0.1:5000/ai/svc:t1")).to.deep.equal({
+            registry: "127.0.0.1:5000",
+            repository: "ai/svc",
+            tag: "t1",
+            digest: undefined,
+        });
+        expect(parseImageRef("nvidia/cuda:12.1.1")).to.deep.equal({
+            registry: undefined,
+            repository: "nvidia/cuda",
+            tag: "12.1.1",
+            digest: undefined,
+        });
     });
 
     it("tags with the commit's own date (UTC) and an 8-character SHA", () => {

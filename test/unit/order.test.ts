@@ -13,7 +13,11 @@ import { fleetConfig, ofType, resetWorld, scenario, settle, T, unwrapSecret, val
 const TAG = "20250111-656873b3";
 
 function run(stack: string, edit?: (raw: any) => void): FleetOutputs {
-    return deploy({ config: fleetConfig(stack, edit), release: resolveTag({ forced: TAG }), registryPassword: pulumi.secret("unit-test-password") });
+    return deploy({
+        config: fleetConfig(stack, edit),
+        release: resolveTag({ forced: TAG }),
+        registryPassword: pulumi.secret("unit-test-password"),
+    });
 }
 
 /** Awaits the outputs; returns the first error (outputs behind a failed resource never resolve). */
@@ -31,7 +35,9 @@ async function finish(out: FleetOutputs): Promise<unknown> {
 /** Services that got a container, by config name. */
 function rolledOut(stack: string): string[] {
     const byContainer = new Map(Object.keys(fleetConfig(stack).stack.services).map((s) => [`ai-${stack}-${kebab(s)}-container`, s]));
-    return ofType(T.container).map((c) => byContainer.get(c.name) as string).sort();
+    return ofType(T.container)
+        .map((c) => byContainer.get(c.name) as string)
+        .sort();
 }
 
 /** What waits for `name` in the stack file as written: its dependents, and behind a canary everything the canary gates. */
@@ -53,7 +59,12 @@ describe("dependency order under mocks (real stack files)", function () {
 
     const cases: { stack: string; fails: string; containers: number; also?: string[] }[] = [
         // 40 services depend on SystemDigitalTwin, and the canary needs it: only what it does not need remains.
-        { stack: "mainpc", fails: "SystemDigitalTwin", containers: 4, also: ["MemoryFusionHub", "ServiceRegistry", "SystemDigitalTwin", "UnifiedObservabilityCenter"] },
+        {
+            stack: "mainpc",
+            fails: "SystemDigitalTwin",
+            containers: 4,
+            also: ["MemoryFusionHub", "ServiceRegistry", "SystemDigitalTwin", "UnifiedObservabilityCenter"],
+        },
         // The canary needs MemoryFusionHub (AffectiveProcessingCenter), so the gated 37 wait too.
         { stack: "mainpc", fails: "MemoryFusionHub", containers: 6 },
         // A gated service: its six dependents stay back, the other 37 roll out.
@@ -66,7 +77,12 @@ describe("dependency order under mocks (real stack files)", function () {
             if (c.stack === "pc2") {
                 scenario.stackOutputs["organization/ai-fleet/mainpc"] = {
                     canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} },
-                    report: { machine: "mainpc", tag: TAG, healthy: true, services: { StreamingTTS: { service: "StreamingTTS", healthy: true, url: "u", status: "ok" } } },
+                    report: {
+                        machine: "mainpc",
+                        tag: TAG,
+                        healthy: true,
+                        services: { StreamingTTS: { service: "StreamingTTS", healthy: true, url: "u", status: "ok" } },
+                    },
                 };
             }
             scenario.failHealth.add(c.fails);
@@ -74,7 +90,10 @@ describe("dependency order under mocks (real stack files)", function () {
             expect(String(error)).to.include(`health check failed: service ${c.fails}`);
             const got = rolledOut(c.stack);
             const blocked = heldBack(c.stack, c.fails);
-            expect([...blocked].filter((b) => got.includes(b)), "dependents that got a container").to.deep.equal([]);
+            expect(
+                [...blocked].filter((b) => got.includes(b)),
+                "dependents that got a container",
+            ).to.deep.equal([]);
             expect(got).to.have.members(Object.keys(fleetConfig(c.stack).stack.services).filter((s) => !blocked.has(s)));
             expect(got).to.have.length(c.containers);
             if (c.also) {
@@ -94,9 +113,17 @@ describe("dependency order under mocks (real stack files)", function () {
     });
 
     it("passes each container its dependencies' health URLs on the stack network as FLEET_DEPENDENCIES, when rollout.exposeDependencies", async () => {
-        expect(await finish(run("mainpc", (raw) => { raw.rollout.exposeDependencies = true; }))).to.equal(undefined);
+        expect(
+            await finish(
+                run("mainpc", (raw) => {
+                    raw.rollout.exposeDependencies = true;
+                }),
+            ),
+        ).to.equal(undefined);
         const moc = ofType(T.container).find((c) => c.name === "ai-mainpc-model-ops-coordinator-container");
-        expect(moc?.inputs.envs).to.include("FLEET_DEPENDENCIES=SystemDigitalTwin=http://ai-mainpc-system-digital-twin:8221/health,UnifiedObservabilityCenter=http://ai-mainpc-unified-observability-center:9111/health");
+        expect(moc?.inputs.envs).to.include(
+            "FLEET_DEPENDENCIES=SystemDigitalTwin=http://ai-mainpc-system-digital-twin:8221/health,UnifiedObservabilityCenter=http://ai-mainpc-unified-observability-center:9111/health",
+        );
         const registry = ofType(T.container).find((c) => c.name === "ai-mainpc-service-registry-container");
         expect(registry?.inputs.envs.some((e: string) => e.startsWith("FLEET_DEPENDENCIES="))).to.equal(false);
     });
@@ -115,7 +142,12 @@ describe("container environments when the services config is a secret", function
         const config = { ...fleetConfig("pc2"), secretServices: true };
         scenario.stackOutputs["organization/ai-fleet/mainpc"] = {
             canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} },
-            report: { machine: "mainpc", tag: TAG, healthy: true, services: { StreamingTTS: { service: "StreamingTTS", healthy: true, url: "u", status: "ok" } } },
+            report: {
+                machine: "mainpc",
+                tag: TAG,
+                healthy: true,
+                services: { StreamingTTS: { service: "StreamingTTS", healthy: true, url: "u", status: "ok" } },
+            },
         };
         await finish(deploy({ config, release: resolveTag({ forced: TAG }), registryPassword: pulumi.secret("p") }));
         const containers = ofType(T.container);
@@ -126,9 +158,19 @@ describe("container environments when the services config is a secret", function
         resetWorld();
         scenario.stackOutputs["organization/ai-fleet/mainpc"] = {
             canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} },
-            report: { machine: "mainpc", tag: TAG, healthy: true, services: { StreamingTTS: { service: "StreamingTTS", healthy: true, url: "u", status: "ok" } } },
+            report: {
+                machine: "mainpc",
+                tag: TAG,
+                healthy: true,
+                services: { StreamingTTS: { service: "StreamingTTS", healthy: true, url: "u", status: "ok" } },
+            },
         };
-        const cli = { ...fleetConfig("pc2", (raw) => { raw.docker.runtime = "cli"; }), secretServices: true };
+        const cli = {
+            ...fleetConfig("pc2", (raw) => {
+                raw.docker.runtime = "cli";
+            }),
+            secretServices: true,
+        };
         await finish(deploy({ config: cli, release: resolveTag({ forced: TAG }), registryPassword: pulumi.secret("p") }));
         const commands = ofType(T.command).filter((c) => c.name.endsWith("-container"));
         expect(commands).to.have.length(23);
@@ -143,7 +185,9 @@ describe("the cli container runtime under mocks", function () {
     before(resetWorld);
 
     it("starts each container with `docker run` through a command carrying the same hardened settings, the password only on stdin", async () => {
-        const out = run("mainpc", (raw) => { raw.docker.runtime = "cli"; });
+        const out = run("mainpc", (raw) => {
+            raw.docker.runtime = "cli";
+        });
         expect(await finish(out)).to.equal(undefined);
         expect(ofType(T.container).length + ofType(T.provider).length + ofType(T.remoteImage).length).to.equal(0);
         const cmd = ofType(T.command).find((c) => c.name === "ai-mainpc-executor-container");
@@ -151,8 +195,13 @@ describe("the cli container runtime under mocks", function () {
         expect(cmd?.inputs.delete).to.equal("node probes/container.js down");
         const env = unwrapSecret(cmd?.inputs.environment) as Record<string, string>;
         const flags = JSON.parse(env.FLEET_DOCKER_RUN) as string[];
-        expect(flags.join(" ")).to.include("--user 10001:10001 --init --read-only --tmpfs /tmp:rw,noexec,nosuid,size=64m --security-opt no-new-privileges:true --cap-drop ALL --restart unless-stopped");
-        expect(flags.join(" ")).to.include("--publish 0.0.0.0:5606:5606/tcp").and.include("--log-opt max-size=10m").and.include("--label ai-fleet.gate=passed");
+        expect(flags.join(" ")).to.include(
+            "--user 10001:10001 --init --read-only --tmpfs /tmp:rw,noexec,nosuid,size=64m --security-opt no-new-privileges:true --cap-drop ALL --restart unless-stopped",
+        );
+        expect(flags.join(" "))
+            .to.include("--publish 0.0.0.0:5606:5606/tcp")
+            .and.include("--log-opt max-size=10m")
+            .and.include("--label ai-fleet.gate=passed");
         expect(env.FLEET_IMAGE).to.match(/^ghcr\.io\/haymayndzultra\/ai_system\/mainpc\/executor@sha256:[a-f0-9]{64}$/);
         expect(JSON.parse(env.FLEET_CONTAINER_SPEC)).to.include({ user: "10001:10001", readOnly: true, image: env.FLEET_IMAGE });
         expect(JSON.stringify(cmd?.inputs.environment)).to.not.include("unit-test-password");

@@ -14,7 +14,9 @@ describe("npm run plan", function () {
         const { stack } = fleetConfig("mainpc");
         const text = planText("mainpc", stack, rolloutPlanOf(stack));
         expect(text).to.include("stack mainpc: 44 services, 6 dependency levels (2 / 4 / 8 / 22 / 6 / 2)");
-        expect(text).to.include("critical path (7 health checks one after another): ServiceRegistry → SystemDigitalTwin → ModelOpsCoordinator → AffectiveProcessingCenter → TTS → StreamingTTS → Empathy");
+        expect(text).to.include(
+            "critical path (7 health checks one after another): ServiceRegistry → SystemDigitalTwin → ModelOpsCoordinator → AffectiveProcessingCenter → TTS → StreamingTTS → Empathy",
+        );
         expect(text).to.include("needs first (4): MemoryFusionHub, ServiceRegistry, SystemDigitalTwin, UnifiedObservabilityCenter");
         expect(text).to.include("gates (37): ");
         expect(text).to.include("excluded: StreamingSpeechRecognition lists FusedAudioPreprocessor");
@@ -36,6 +38,8 @@ describe("npm run plan", function () {
             expect(svg, name).to.include(`>${name}</text>`);
         }
         expect(svg).to.include(">canary gate</text>").and.include("FusedAudioPreprocessor");
-        expect((svg.match(/<path[^>]*stroke="#d62728"/g) ?? []).length, "critical path edges (one path each)").to.equal(plan.criticalPath.length - 1);
+        expect((svg.match(/<path[^>]*stroke="#d62728"/g) ?? []).length, "critical path edges (one path each)").to.equal(
+            plan.criticalPath.length - 1,
+        );
     });
 });

@@ -5,7 +5,13 @@
  * The inputs are the program's own (containerArgs of the real stack files), then broken one way each.
  */
 import { expect } from "chai";
-import { PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy, unknownCheckingProxy, UnknownValueError } from "@pulumi/policy";
+import {
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    unknownCheckingProxy,
+    UnknownValueError,
+} from "@pulumi/policy";
 import { containerArgs } from "../../components/serviceContainer";
 import { containerSettingsFor } from "../../deploy";
 import { CONTAINER_SPEC_ENV, DOCKER_CONTAINER, LOCAL_COMMAND, normaliseContainer, OPT_OUTS_LABEL } from "../../policy/container";
@@ -30,11 +36,17 @@ function fleetSpec(service = "ModelOpsCoordinator", edit?: (raw: Record<string, 
 function resourceOf(runtime: Runtime, spec: Spec): { type: string; props: Record<string, any> } {
     return runtime === "docker"
         ? { type: DOCKER_CONTAINER, props: spec }
-        : { type: LOCAL_COMMAND, props: { create: "docker run …", environment: { [CONTAINER_SPEC_ENV]: JSON.stringify(spec), FLEET_SERVICE: "x" } } };
+        : {
+              type: LOCAL_COMMAND,
+              props: { create: "docker run …", environment: { [CONTAINER_SPEC_ENV]: JSON.stringify(spec), FLEET_SERVICE: "x" } },
+          };
 }
 
 const OPTS: PolicyResourceOptions = {
-    protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+    protect: false,
+    ignoreChanges: [],
+    aliases: [],
+    customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
     additionalSecretOutputs: [],
 } as unknown as PolicyResourceOptions;
 
@@ -43,13 +55,29 @@ async function validate(policy: ResourceValidationPolicy, type: string, props: R
     const out: string[] = [];
     const proxied = unknownCheckingProxy(props);
     const args: ResourceValidationArgs = {
-        type, props: proxied, urn: `urn:pulumi:test::ai-fleet::${type}::${name}`, name, opts: OPTS, stackTags: new Map(),
-        isType: () => false, asType: () => undefined, getConfig: <T extends object>() => ({}) as T,
-        notApplicable: (reason?: string): never => { throw new Error(`notApplicable: ${reason}`); },
+        type,
+        props: proxied,
+        urn: `urn:pulumi:test::ai-fleet::${type}::${name}`,
+        name,
+        opts: OPTS,
+        stackTags: new Map(),
+        isType: () => false,
+        asType: () => undefined,
+        getConfig: <T extends object>() => ({}) as T,
+        notApplicable: (reason?: string): never => {
+            throw new Error(`notApplicable: ${reason}`);
+        },
     };
-    const validations = policy.validateResource === undefined ? [] : Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
+    const validations =
+        policy.validateResource === undefined
+            ? []
+            : Array.isArray(policy.validateResource)
+              ? policy.validateResource
+              : [policy.validateResource];
     for (const v of validations) {
-        await v(args, (m?: string) => { out.push(m ?? "(no message)"); });
+        await v(args, (m?: string) => {
+            out.push(m ?? "(no message)");
+        });
     }
     return out;
 }
@@ -80,23 +108,35 @@ describe("policy pack: the container shape both runtimes share", () => {
         const command = fields(LOCAL_COMMAND, resourceOf("command", spec).props);
         expect(command).to.deep.equal(docker);
         expect(docker).to.deep.include({
-            name: "ai-mainpc-model-ops-coordinator", image: IMAGE, user: "10001:10001", readOnlyRoot: true,
-            securityOpts: ["no-new-privileges:true"], capabilities: { adds: [], drops: ["ALL"] }, privileged: false,
-            logDriver: "json-file", requestsGpu: true, optOuts: [],
+            name: "ai-mainpc-model-ops-coordinator",
+            image: IMAGE,
+            user: "10001:10001",
+            readOnlyRoot: true,
+            securityOpts: ["no-new-privileges:true"],
+            capabilities: { adds: [], drops: ["ALL"] },
+            privileged: false,
+            logDriver: "json-file",
+            requestsGpu: true,
+            optOuts: [],
         });
         expect(docker.env).to.include({ OMP_NUM_THREADS: "16", SERVICE_NAME: "ModelOpsCoordinator" });
         expect(docker.labels).to.include({ "ai-fleet.machine": "mainpc", "ai-fleet.service": "ModelOpsCoordinator" });
     });
 
     it("ignores other resources, and a Command that carries no FLEET_CONTAINER_SPEC", async () => {
-        expect(normaliseContainer(LOCAL_COMMAND, { create: "node probes/health-probe.js", environment: { FLEET_SERVICE: "x" } })).to.equal(undefined);
+        expect(normaliseContainer(LOCAL_COMMAND, { create: "node probes/health-probe.js", environment: { FLEET_SERVICE: "x" } })).to.equal(
+            undefined,
+        );
         expect(normaliseContainer(LOCAL_COMMAND, { create: "true" })).to.equal(undefined);
         expect(normaliseContainer("docker-build:index:Image", { tags: ["x"] })).to.equal(undefined);
         expect(await verdicts(LOCAL_COMMAND, { create: "docker ps", environment: { FLEET_HEALTH_URL: "http://x" } })).to.deep.equal({});
     });
 
     it("takes labels as docker's [{label, value}] list or as a map, and KEY=VALUE envs", () => {
-        const c = normaliseContainer(LOCAL_COMMAND, resourceOf("command", { image: IMAGE, labels: { a: "1" }, envs: ["A=1=2", "B="] }).props)!;
+        const c = normaliseContainer(
+            LOCAL_COMMAND,
+            resourceOf("command", { image: IMAGE, labels: { a: "1" }, envs: ["A=1=2", "B="] }).props,
+        )!;
         expect(c.labels).to.deep.equal({ a: "1" });
         expect(c.env).to.deep.equal({ A: "1=2", B: "" });
     });
@@ -133,7 +173,10 @@ describe("policy pack: the container shape both runtimes share", () => {
 describe("policy pack: the policies on resource inputs", () => {
     for (const runtime of ["docker", "command"] as Runtime[]) {
         it(`passes the fleet's own hardened containers (${runtime} runtime): every mainpc and local service`, async () => {
-            for (const [machine, services] of [["mainpc", ["ModelOpsCoordinator", "Executor", "Chitchat"]], ["local", ["ServiceRegistry", "RealTimeAudioPipeline"]]] as const) {
+            for (const [machine, services] of [
+                ["mainpc", ["ModelOpsCoordinator", "Executor", "Chitchat"]],
+                ["local", ["ServiceRegistry", "RealTimeAudioPipeline"]],
+            ] as const) {
                 for (const service of services) {
                     const { type, props } = resourceOf(runtime, fleetSpec(service, undefined, machine));
                     expect(await verdicts(type, props), `${machine}/${service}`).to.deep.equal({});
@@ -144,21 +187,112 @@ describe("policy pack: the policies on resource inputs", () => {
 
     // One violation of each mandatory policy, through both runtimes.
     const mandatory: [string, (s: Spec) => void, string][] = [
-        ["non-root-user", (s) => { s.user = "0:0"; }, 'runs as root (user "0:0")'],
-        ["non-root-user", (s) => { delete s.user; }, "no user set, so it runs as the image's user"],
-        ["non-root-user", (s) => { s.user = "appuser"; }, 'user "appuser" is a name, not a UID'],
-        ["read-only-root", (s) => { s.readOnly = false; }, "the root filesystem is writable"],
-        ["no-new-privileges", (s) => { s.securityOpts = []; }, 'securityOpts lack "no-new-privileges:true"'],
-        ["drop-all-capabilities", (s) => { delete s.capabilities; }, 'capabilities are not all dropped; expected capabilities.drops: ["ALL"]'],
-        ["drop-all-capabilities", (s) => { s.capabilities = { drops: ["ALL"], adds: ["NET_ADMIN"] }; }, "adds back capabilities NET_ADMIN"],
-        ["not-privileged", (s) => { s.privileged = true; }, "runs privileged"],
-        ["no-host-namespaces", (s) => { s.networkMode = "host"; }, 'networkMode "host" shares the host\'s network namespace'],
-        ["no-host-namespaces", (s) => { s.pidMode = "host"; }, 'pidMode "host" shares the host\'s PID namespace'],
-        ["image-pinned-by-digest", (s) => { s.image = "ghcr.io/haymayndzultra/ai_system/mainpc/model_ops_coordinator:20250111-656873b3"; }, 'is not pinned by digest; expected repo@sha256:<digest>'],
-        ["log-rotation", (s) => { delete s.logDriver; delete s.logOpts; }, "no logDriver, so the daemon's default (json-file without rotation) fills the disk"],
-        ["log-rotation", (s) => { s.logOpts = {}; }, 'logDriver "json-file" without logOpts max-size never rotates'],
-        ["no-plaintext-secret-env", (s) => { s.envs = [...s.envs, "HF_TOKEN=hf_abcdef"]; }, "HF_TOKEN carries its value in plaintext in the container's environment"],
-        ["no-plaintext-secret-env", (s) => { s.envs = [...s.envs, "DB_PASSWORD=hunter2"]; }, "DB_PASSWORD carries its value in plaintext"],
+        [
+            "non-root-user",
+            (s) => {
+                s.user = "0:0";
+            },
+            'runs as root (user "0:0")',
+        ],
+        [
+            "non-root-user",
+            (s) => {
+                delete s.user;
+            },
+            "no user set, so it runs as the image's user",
+        ],
+        [
+            "non-root-user",
+            (s) => {
+                s.user = "appuser";
+            },
+            'user "appuser" is a name, not a UID',
+        ],
+        [
+            "read-only-root",
+            (s) => {
+                s.readOnly = false;
+            },
+            "the root filesystem is writable",
+        ],
+        [
+            "no-new-privileges",
+            (s) => {
+                s.securityOpts = [];
+            },
+            'securityOpts lack "no-new-privileges:true"',
+        ],
+        [
+            "drop-all-capabilities",
+            (s) => {
+                delete s.capabilities;
+            },
+            'capabilities are not all dropped; expected capabilities.drops: ["ALL"]',
+        ],
+        [
+            "drop-all-capabilities",
+            (s) => {
+                s.capabilities = { drops: ["ALL"], adds: ["NET_ADMIN"] };
+            },
+            "adds back capabilities NET_ADMIN",
+        ],
+        [
+            "not-privileged",
+            (s) => {
+                s.privileged = true;
+            },
+            "runs privileged",
+        ],
+        [
+            "no-host-namespaces",
+            (s) => {
+                s.networkMode = "host";
+            },
+            'networkMode "host" shares the host\'s network namespace',
+        ],
+        [
+            "no-host-namespaces",
+            (s) => {
+                s.pidMode = "host";
+            },
+            'pidMode "host" shares the host\'s PID namespace',
+        ],
+        [
+            "image-pinned-by-digest",
+            (s) => {
+                s.image = "ghcr.io/haymayndzultra/ai_system/mainpc/model_ops_coordinator:20250111-656873b3";
+            },
+            "is not pinned by digest; expected repo@sha256:<digest>",
+        ],
+        [
+            "log-rotation",
+            (s) => {
+                delete s.logDriver;
+                delete s.logOpts;
+            },
+            "no logDriver, so the daemon's default (json-file without rotation) fills the disk",
+        ],
+        [
+            "log-rotation",
+            (s) => {
+                s.logOpts = {};
+            },
+            'logDriver "json-file" without logOpts max-size never rotates',
+        ],
+        [
+            "no-plaintext-secret-env",
+            (s) => {
+                s.envs = [...s.envs, "HF_TOKEN=hf_abcdef"];
+            },
+            "HF_TOKEN carries its value in plaintext in the container's environment",
+        ],
+        [
+            "no-plaintext-secret-env",
+            (s) => {
+                s.envs = [...s.envs, "DB_PASSWORD=hunter2"];
+            },
+            "DB_PASSWORD carries its value in plaintext",
+        ],
     ];
     for (const [policy, edit, message] of mandatory) {
         for (const runtime of ["docker", "command"] as Runtime[]) {
@@ -185,7 +319,11 @@ describe("policy pack: the policies on resource inputs", () => {
         const spec = fleetSpec();
         delete spec.healthcheck;
         const v = await verdicts(DOCKER_CONTAINER, spec);
-        expect(v).to.deep.equal({ "docker-healthcheck": ["ai-mainpc-model-ops-coordinator: no Docker healthcheck; expected healthcheck.tests comparing the service's JSON status"] });
+        expect(v).to.deep.equal({
+            "docker-healthcheck": [
+                "ai-mainpc-model-ops-coordinator: no Docker healthcheck; expected healthcheck.tests comparing the service's JSON status",
+            ],
+        });
         expect(policies().find((p) => p.name === "docker-healthcheck")?.enforcementLevel).to.equal("advisory");
     });
 
@@ -193,28 +331,43 @@ describe("policy pack: the policies on resource inputs", () => {
         const spec = fleetSpec("ServiceRegistry", undefined, "local");
         spec.deviceRequests = [{ driver: "nvidia", deviceIds: ["0"], capabilities: ["gpu"] }];
         const v = await verdicts(LOCAL_COMMAND, resourceOf("command", spec).props);
-        expect(v).to.deep.equal({ "gpu-needs-gpu-machine": ['ai-local-service-registry: requests a GPU on machine "local", whose profile has no GPU (profiles/local.json: gpu null); the container would fail to start'] });
+        expect(v).to.deep.equal({
+            "gpu-needs-gpu-machine": [
+                'ai-local-service-registry: requests a GPU on machine "local", whose profile has no GPU (profiles/local.json: gpu null); the container would fail to start',
+            ],
+        });
         expect(profileGpuLookup()("mainpc")).to.equal(true);
         expect(profileGpuLookup()("local")).to.equal(false);
         expect(profileGpuLookup()("pc9")).to.equal(undefined);
     });
 
     it("reports a config opt-out as a note that names the waived policy, instead of passing silently", async () => {
-        const spec = fleetSpec("Executor", (r) => { r.services.Executor.hardening = { readOnlyRoot: false }; });
+        const spec = fleetSpec("Executor", (r) => {
+            r.services.Executor.hardening = { readOnlyRoot: false };
+        });
         expect(spec.labels).to.deep.include({ label: OPT_OUTS_LABEL, value: "readOnlyRoot" });
         const v = await verdicts(LOCAL_COMMAND, resourceOf("command", spec).props);
         expect(v).to.deep.equal({
-            "hardening-opt-outs": ['ai-mainpc-executor: opts out of hardening "readOnlyRoot" (services.Executor.hardening.readOnlyRoot), waiving mandatory policy read-only-root: the root filesystem is writable; expected readOnly: true with tmpfs for the paths the service writes'],
+            "hardening-opt-outs": [
+                'ai-mainpc-executor: opts out of hardening "readOnlyRoot" (services.Executor.hardening.readOnlyRoot), waiving mandatory policy read-only-root: the root filesystem is writable; expected readOnly: true with tmpfs for the paths the service writes',
+            ],
         });
         expect(policies().find((p) => p.name === "hardening-opt-outs")?.enforcementLevel).to.equal("advisory");
     });
 
     it("names every opt-out of a service, root included, and only waives the policies opted out of", async () => {
-        const spec = fleetSpec("Executor", (r) => { r.services.Executor.hardening = { user: "0:0", init: false, noNewPrivileges: false, dropAllCapabilities: false }; });
+        const spec = fleetSpec("Executor", (r) => {
+            r.services.Executor.hardening = { user: "0:0", init: false, noNewPrivileges: false, dropAllCapabilities: false };
+        });
         spec.privileged = true;
         const v = await verdicts(DOCKER_CONTAINER, spec);
         expect(Object.keys(v).sort()).to.deep.equal(["hardening-opt-outs", "not-privileged"]);
-        expect(v["hardening-opt-outs"].map((m) => m.split('"')[1])).to.deep.equal(["user", "init", "noNewPrivileges", "dropAllCapabilities"]);
+        expect(v["hardening-opt-outs"].map((m) => m.split('"')[1])).to.deep.equal([
+            "user",
+            "init",
+            "noNewPrivileges",
+            "dropAllCapabilities",
+        ]);
     });
 
     it("reads a UID from docker's user forms", () => {

@@ -49,11 +49,25 @@ function adoptedCheckout(stack: ReturnType<typeof stackOf>): Record<string, stri
 
 describe("layout: where the operator's Dockerfiles are", () => {
     it("mainpc: families under docker/, services at main_pc_code/agents/<dir>/Dockerfile.optimized built from the root", () => {
-        const byName = Object.fromEntries(buildEntries(stackOf("mainpc")).map((e) => [e.label.split(" ")[1], { context: e.context, dockerfile: e.dockerfile }]));
-        expect(byName["base-utils"]).to.deep.equal({ context: "docker/base-images/base-utils", dockerfile: "docker/base-images/base-utils/Dockerfile" });
-        expect(byName["family-web"]).to.deep.equal({ context: "docker/families/family-web", dockerfile: "docker/families/family-web/Dockerfile" });
-        expect(byName["legacy-py310-cpu"]).to.deep.equal({ context: "docker/legacy/legacy-py310-cpu", dockerfile: "docker/legacy/legacy-py310-cpu/Dockerfile" });
-        expect(byName.SystemDigitalTwin).to.deep.equal({ context: ".", dockerfile: "main_pc_code/agents/systemdigitaltwin/Dockerfile.optimized" });
+        const byName = Object.fromEntries(
+            buildEntries(stackOf("mainpc")).map((e) => [e.label.split(" ")[1], { context: e.context, dockerfile: e.dockerfile }]),
+        );
+        expect(byName["base-utils"]).to.deep.equal({
+            context: "docker/base-images/base-utils",
+            dockerfile: "docker/base-images/base-utils/Dockerfile",
+        });
+        expect(byName["family-web"]).to.deep.equal({
+            context: "docker/families/family-web",
+            dockerfile: "docker/families/family-web/Dockerfile",
+        });
+        expect(byName["legacy-py310-cpu"]).to.deep.equal({
+            context: "docker/legacy/legacy-py310-cpu",
+            dockerfile: "docker/legacy/legacy-py310-cpu/Dockerfile",
+        });
+        expect(byName.SystemDigitalTwin).to.deep.equal({
+            context: ".",
+            dockerfile: "main_pc_code/agents/systemdigitaltwin/Dockerfile.optimized",
+        });
         expect(byName.NLU).to.deep.equal({ context: ".", dockerfile: "main_pc_code/agents/nluagent/Dockerfile.optimized" });
         expect(byName.TTS.dockerfile).to.equal("main_pc_code/agents/ttsservice/Dockerfile.optimized");
     });
@@ -81,17 +95,32 @@ describe("layout: where the operator's Dockerfiles are", () => {
             raw.services.TTS.dir = "../x";
             raw.families["family-web"].context = "docker/{context}";
         });
-        expect(issues).to.include("ai-fleet:build.layout.services.dockerfile: unknown placeholder {lowercase} (known: {name}, {lower}, {snake}, {kebab}, {dir}, {context})");
-        expect(issues).to.include('ai-fleet:build.layout.families.context: "/srv/{name}" is absolute: expected a path relative to build.contextRoot');
+        expect(issues).to.include(
+            "ai-fleet:build.layout.services.dockerfile: unknown placeholder {lowercase} (known: {name}, {lower}, {snake}, {kebab}, {dir}, {context})",
+        );
+        expect(issues).to.include(
+            'ai-fleet:build.layout.families.context: "/srv/{name}" is absolute: expected a path relative to build.contextRoot',
+        );
         expect(issues).to.include('ai-fleet:services.NLU.context: "../elsewhere" leaves build.contextRoot (through ..)');
-        expect(issues.filter((i) => i.includes("/srv/")), "a wrong template is reported once").to.have.length(1);
-        expect(issues.some((i) => i.startsWith("ai-fleet:services.TTS.dir: expected one directory name"))).to.equal(true, issues.join("\n"));
-        expect(issues.some((i) => i.startsWith("ai-fleet:families.family-web.context: unknown placeholder {context}"))).to.equal(true, issues.join("\n"));
+        expect(
+            issues.filter((i) => i.includes("/srv/")),
+            "a wrong template is reported once",
+        ).to.have.length(1);
+        expect(issues.some((i) => i.startsWith("ai-fleet:services.TTS.dir: expected one directory name"))).to.equal(
+            true,
+            issues.join("\n"),
+        );
+        expect(issues.some((i) => i.startsWith("ai-fleet:families.family-web.context: unknown placeholder {context}"))).to.equal(
+            true,
+            issues.join("\n"),
+        );
         const escaped = issuesOf((raw) => {
             raw.build.layout.services.dockerfile = "{context}/../x/Dockerfile";
         });
         // Fine as a template, but with the context "." it leaves the root: named per service, once per entry.
-        expect(escaped).to.include('ai-fleet:build.layout.services.dockerfile: service ActiveLearningMonitor: "../x/Dockerfile" leaves build.contextRoot (through ..)');
+        expect(escaped).to.include(
+            'ai-fleet:build.layout.services.dockerfile: service ActiveLearningMonitor: "../x/Dockerfile" leaves build.contextRoot (through ..)',
+        );
         expect(escaped).to.have.length(44);
         // Wrong types are the schema's to report, and do not break the path checks.
         const typed = issuesOf((raw) => {
@@ -112,9 +141,11 @@ describe("preflight: the checkout before anything builds", () => {
 
     it("reports every hard-coded base and missing file at once, naming the entry, file and line", () => {
         const files = adoptedCheckout(mainpc);
-        files["docker/base-images/base-utils/Dockerfile"] = `# syntax=docker/dockerfile:1.6\nFROM ${GHCR}/base-python:20250812-latest\nRUN true\n`;
+        files["docker/base-images/base-utils/Dockerfile"] =
+            `# syntax=docker/dockerfile:1.6\nFROM ${GHCR}/base-python:20250812-latest\nRUN true\n`;
         files["docker/base-images/base-python/Dockerfile"] = "FROM python:3.11-slim-bookworm\n";
-        files["main_pc_code/agents/systemdigitaltwin/Dockerfile.optimized"] = `FROM ${GHCR}/base-cpu-pydeps:20250812-latest AS base\nFROM base\n`;
+        files["main_pc_code/agents/systemdigitaltwin/Dockerfile.optimized"] =
+            `FROM ${GHCR}/base-cpu-pydeps:20250812-latest AS base\nFROM base\n`;
         delete files["main_pc_code/agents/nluagent/Dockerfile.optimized"];
         const problems = preflightProblems(mainpc, ROOT, memoryFiles(files));
         expect(problems).to.deep.equal([
@@ -129,7 +160,10 @@ describe("preflight: the checkout before anything builds", () => {
         files["docker/base-images/base-utils/Dockerfile"] = `FROM ${GHCR}/base-python:20250812-latest\n`;
         let err: unknown;
         try {
-            preflight({ ...mainpc, build: { ...mainpc.build, contextRoot: "../checkout" } }, { cwd: "/project", files: memoryFiles(files) });
+            preflight(
+                { ...mainpc, build: { ...mainpc.build, contextRoot: "../checkout" } },
+                { cwd: "/project", files: memoryFiles(files) },
+            );
         } catch (e) {
             err = e;
         }

@@ -9,9 +9,16 @@ describe("machine profiles", () => {
         const p = loadProfile("mainpc");
         expect(p.gpu?.model).to.equal("RTX 4090");
         expect(p.env).to.deep.equal({
-            GPU_VISIBLE_DEVICES: "0", TORCH_CUDA_ALLOC_CONF: "max_split_size_mb:64", TORCH_CUDA_ARCH_LIST: "8.9",
-            OMP_NUM_THREADS: "16", UVICORN_WORKERS: "32", MODEL_EVICT_THRESHOLD_PCT: "90", MAX_CONCURRENT_MODELS: "8",
-            BATCH_SIZE_DEFAULT: "32", MEMORY_FRACTION: "0.95", CUDA_MPS_ACTIVE_THREAD_PERCENTAGE: "100",
+            GPU_VISIBLE_DEVICES: "0",
+            TORCH_CUDA_ALLOC_CONF: "max_split_size_mb:64",
+            TORCH_CUDA_ARCH_LIST: "8.9",
+            OMP_NUM_THREADS: "16",
+            UVICORN_WORKERS: "32",
+            MODEL_EVICT_THRESHOLD_PCT: "90",
+            MAX_CONCURRENT_MODELS: "8",
+            BATCH_SIZE_DEFAULT: "32",
+            MEMORY_FRACTION: "0.95",
+            CUDA_MPS_ACTIVE_THREAD_PERCENTAGE: "100",
         });
     });
 
@@ -19,9 +26,16 @@ describe("machine profiles", () => {
         const p = loadProfile("pc2");
         expect(p.gpu?.model).to.equal("RTX 3060");
         expect(p.env).to.deep.equal({
-            GPU_VISIBLE_DEVICES: "0", TORCH_CUDA_ALLOC_CONF: "max_split_size_mb:32", TORCH_CUDA_ARCH_LIST: "8.6",
-            OMP_NUM_THREADS: "4", UVICORN_WORKERS: "8", MODEL_EVICT_THRESHOLD_PCT: "70", MAX_CONCURRENT_MODELS: "3",
-            BATCH_SIZE_DEFAULT: "16", MEMORY_FRACTION: "0.80", CUDA_MPS_ACTIVE_THREAD_PERCENTAGE: "50",
+            GPU_VISIBLE_DEVICES: "0",
+            TORCH_CUDA_ALLOC_CONF: "max_split_size_mb:32",
+            TORCH_CUDA_ARCH_LIST: "8.6",
+            OMP_NUM_THREADS: "4",
+            UVICORN_WORKERS: "8",
+            MODEL_EVICT_THRESHOLD_PCT: "70",
+            MAX_CONCURRENT_MODELS: "3",
+            BATCH_SIZE_DEFAULT: "16",
+            MEMORY_FRACTION: "0.80",
+            CUDA_MPS_ACTIVE_THREAD_PERCENTAGE: "50",
         });
     });
 
@@ -37,12 +51,48 @@ describe("machine profiles", () => {
 
     const good = () => JSON.parse(fs.readFileSync(path.join(__dirname, "../../profiles/mainpc.json"), "utf8"));
     const cases: [string, (p: any) => void, string][] = [
-        ["an unknown key", (p) => { p.env.OMP_THREADS = "4"; }, "OMP_THREADS"],
-        ["a number where the fleet has a string", (p) => { p.env.OMP_NUM_THREADS = 16; }, "env.OMP_NUM_THREADS"],
-        ["a fraction above 1", (p) => { p.env.MEMORY_FRACTION = "1.5"; }, "env.MEMORY_FRACTION"],
-        ["a malformed CUDA arch list", (p) => { p.env.TORCH_CUDA_ARCH_LIST = "sm_89"; }, "env.TORCH_CUDA_ARCH_LIST"],
-        ["GPU devices that disagree with GPU_VISIBLE_DEVICES", (p) => { p.gpu.devices = ["1"]; }, "env.GPU_VISIBLE_DEVICES"],
-        ["a missing setting", (p) => { delete p.env.UVICORN_WORKERS; }, "env.UVICORN_WORKERS"],
+        [
+            "an unknown key",
+            (p) => {
+                p.env.OMP_THREADS = "4";
+            },
+            "OMP_THREADS",
+        ],
+        [
+            "a number where the fleet has a string",
+            (p) => {
+                p.env.OMP_NUM_THREADS = 16;
+            },
+            "env.OMP_NUM_THREADS",
+        ],
+        [
+            "a fraction above 1",
+            (p) => {
+                p.env.MEMORY_FRACTION = "1.5";
+            },
+            "env.MEMORY_FRACTION",
+        ],
+        [
+            "a malformed CUDA arch list",
+            (p) => {
+                p.env.TORCH_CUDA_ARCH_LIST = "sm_89";
+            },
+            "env.TORCH_CUDA_ARCH_LIST",
+        ],
+        [
+            "GPU devices that disagree with GPU_VISIBLE_DEVICES",
+            (p) => {
+                p.gpu.devices = ["1"];
+            },
+            "env.GPU_VISIBLE_DEVICES",
+        ],
+        [
+            "a missing setting",
+            (p) => {
+                delete p.env.UVICORN_WORKERS;
+            },
+            "env.UVICORN_WORKERS",
+        ],
     ];
     for (const [what, edit, keyPath] of cases) {
         it(`rejects ${what}, naming ${keyPath}`, () => {

@@ -6,7 +6,20 @@ import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { deploy, FleetOutputs } from "../../deploy";
 import { resolveTag } from "../../naming";
-import { fakeDigest, fleetConfig, isSecret, ofType, Registered, registered, resetWorld, scenario, settle, T, unwrapSecret, valueOf } from "./harness";
+import {
+    fakeDigest,
+    fleetConfig,
+    isSecret,
+    ofType,
+    Registered,
+    registered,
+    resetWorld,
+    scenario,
+    settle,
+    T,
+    unwrapSecret,
+    valueOf,
+} from "./harness";
 
 const TAG = "20250111-656873b3";
 const COMMIT = { sha: "656873b3e1c0ffee00112233445566778899aabb", date: new Date("2025-01-11T09:00:00Z") };
@@ -14,7 +27,12 @@ const PASSWORD = "ghp_unit-test-token-never-in-outputs";
 const REPO = "ghcr.io/haymayndzultra/ai_system";
 
 function run(stack: string, edit?: (raw: any) => void): FleetOutputs {
-    return deploy({ config: fleetConfig(stack, edit), release: resolveTag({ forced: TAG }), commit: COMMIT, registryPassword: pulumi.secret(PASSWORD) });
+    return deploy({
+        config: fleetConfig(stack, edit),
+        release: resolveTag({ forced: TAG }),
+        commit: COMMIT,
+        registryPassword: pulumi.secret(PASSWORD),
+    });
 }
 
 /**
@@ -84,7 +102,9 @@ describe("the mainpc rollout under mocks", function () {
         expect(moc.inputs.platforms).to.deep.equal(["linux/amd64"]);
         // The operator's layout: services build from the repository root (they COPY repository-relative paths).
         expect(moc.inputs.context).to.deep.equal({ location: "../ai_system" });
-        expect(moc.inputs.dockerfile).to.deep.equal({ location: "../ai_system/main_pc_code/agents/modelopscoordinator/Dockerfile.optimized" });
+        expect(moc.inputs.dockerfile).to.deep.equal({
+            location: "../ai_system/main_pc_code/agents/modelopscoordinator/Dockerfile.optimized",
+        });
         expect(moc.inputs.cacheFrom).to.deep.equal([{ registry: { ref: "ghcr.io/haymayndzultra/cache:mainpc-ModelOpsCoordinator" } }]);
         expect(moc.inputs.cacheTo[0].registry).to.include({ ref: "ghcr.io/haymayndzultra/cache:mainpc-ModelOpsCoordinator", mode: "max" });
         expect(moc.inputs.labels).to.include({
@@ -103,7 +123,9 @@ describe("the mainpc rollout under mocks", function () {
         const env = unwrapSecret(moc.inputs.environment);
         const build = one(T.image, "svc-model-ops-coordinator-build");
         expect(env.FLEET_IMAGE).to.equal(`${REPO}/mainpc/model_ops_coordinator:${TAG}`);
-        expect(env.FLEET_EXPECTED_DIGEST).to.equal(fakeDigest(JSON.stringify(["svc-model-ops-coordinator-build", build.inputs.tags, build.inputs.buildArgs])));
+        expect(env.FLEET_EXPECTED_DIGEST).to.equal(
+            fakeDigest(JSON.stringify(["svc-model-ops-coordinator-build", build.inputs.tags, build.inputs.buildArgs])),
+        );
         expect(moc.inputs.create).to.equal("node probes/verify-image.js");
     });
 
@@ -128,9 +150,20 @@ describe("the mainpc rollout under mocks", function () {
 
     it("hands the profile's runtime values to the running container (they were lost before)", () => {
         const envs: string[] = containerOf("mainpc", "model-ops-coordinator").inputs.envs;
-        for (const kv of ["MACHINE=mainpc", "OMP_NUM_THREADS=16", "UVICORN_WORKERS=32", "MEMORY_FRACTION=0.95", "GPU_VISIBLE_DEVICES=0",
-            "TORCH_CUDA_ARCH_LIST=8.9", "TORCH_CUDA_ALLOC_CONF=max_split_size_mb:64", "MAX_CONCURRENT_MODELS=8", "BATCH_SIZE_DEFAULT=32",
-            "MODEL_EVICT_THRESHOLD_PCT=90", "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=100", "SERVICE_NAME=ModelOpsCoordinator"]) {
+        for (const kv of [
+            "MACHINE=mainpc",
+            "OMP_NUM_THREADS=16",
+            "UVICORN_WORKERS=32",
+            "MEMORY_FRACTION=0.95",
+            "GPU_VISIBLE_DEVICES=0",
+            "TORCH_CUDA_ARCH_LIST=8.9",
+            "TORCH_CUDA_ALLOC_CONF=max_split_size_mb:64",
+            "MAX_CONCURRENT_MODELS=8",
+            "BATCH_SIZE_DEFAULT=32",
+            "MODEL_EVICT_THRESHOLD_PCT=90",
+            "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=100",
+            "SERVICE_NAME=ModelOpsCoordinator",
+        ]) {
             expect(envs).to.include(kv);
         }
     });
@@ -151,19 +184,26 @@ describe("the mainpc rollout under mocks", function () {
         const probe = one(T.command, "ai-mainpc-model-ops-coordinator-health-probe");
         expect(probe.inputs.create).to.equal("node probes/health-probe.js");
         expect(probe.inputs.environment).to.include({
-            FLEET_SERVICE: "ModelOpsCoordinator", FLEET_HOST: "mainpc", FLEET_HEALTH_URL: "http://mainpc:8213/health",
-            FLEET_TIMEOUT_S: "300", FLEET_INTERVAL_S: "5", FLEET_RETRIES: "60",
+            FLEET_SERVICE: "ModelOpsCoordinator",
+            FLEET_HOST: "mainpc",
+            FLEET_HEALTH_URL: "http://mainpc:8213/health",
+            FLEET_TIMEOUT_S: "300",
+            FLEET_INTERVAL_S: "5",
+            FLEET_RETRIES: "60",
         });
         const remote = one(T.remoteImage, "ai-mainpc-model-ops-coordinator-image");
         expect(probe.inputs.triggers[0]).to.equal(remote.inputs.name.split("@")[1]);
     });
 
     it("labels every container with its open gate and nothing that names its group (a move between groups changes no input)", () => {
-        const labels = (r: Registered) => Object.fromEntries(r.inputs.labels.map((l: { label: string; value: string }) => [l.label, l.value]));
+        const labels = (r: Registered) =>
+            Object.fromEntries(r.inputs.labels.map((l: { label: string; value: string }) => [l.label, l.value]));
         for (const c of ofType(T.container)) {
             expect(labels(c), c.name).to.include({ "ai-fleet.gate": "passed" }).and.not.have.key("ai-fleet.rollout");
         }
-        expect(Object.keys(labels(containerOf("mainpc", "executor")))).to.deep.equal(Object.keys(labels(containerOf("mainpc", "model-ops-coordinator"))));
+        expect(Object.keys(labels(containerOf("mainpc", "executor")))).to.deep.equal(
+            Object.keys(labels(containerOf("mainpc", "model-ops-coordinator"))),
+        );
     });
 
     it("exports the tag, every image ref@digest, the containers and a healthy canary report", async () => {
@@ -174,7 +214,11 @@ describe("the mainpc rollout under mocks", function () {
         expect(Object.keys((await valueOf(out.report))?.services ?? {})).to.have.length(44);
         const report = await valueOf(out.canaryReport);
         expect(report).to.include({ machine: "mainpc", tag: TAG, healthy: true });
-        expect(Object.keys(report?.services ?? {})).to.have.members(["ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter"]);
+        expect(Object.keys(report?.services ?? {})).to.have.members([
+            "ModelOpsCoordinator",
+            "RealTimeAudioPipeline",
+            "AffectiveProcessingCenter",
+        ]);
     });
 
     it("keeps the registry password secret: in every input that carries it, and in no output", async () => {
@@ -202,13 +246,15 @@ describe("names are identity", function () {
         await finish(run("pc2"));
         const first = registered.map((r) => `${r.type}::${r.name}`).sort();
         resetWorld();
-        await finish(deploy({
-            config: fleetConfig("pc2", (raw) => {
-                raw.services = Object.fromEntries(Object.entries(raw.services).reverse());
+        await finish(
+            deploy({
+                config: fleetConfig("pc2", (raw) => {
+                    raw.services = Object.fromEntries(Object.entries(raw.services).reverse());
+                }),
+                release: resolveTag({ forced: "20991231-deadbeef" }),
+                registryPassword: pulumi.secret(PASSWORD),
             }),
-            release: resolveTag({ forced: "20991231-deadbeef" }),
-            registryPassword: pulumi.secret(PASSWORD),
-        }));
+        );
         const second = registered.map((r) => `${r.type}::${r.name}`).sort();
         expect(second).to.deep.equal(first);
         expect(new Set(first).size).to.equal(first.length);
@@ -218,7 +264,12 @@ describe("names are identity", function () {
 
 /** mainpc's report as pc2's StackReference reads it: healthy canary, and StreamingTTS for the relay. */
 function mainpcOutputs(tag: string, streamingTts: { healthy: boolean } | undefined): Record<string, unknown> {
-    const tts = streamingTts && { service: "StreamingTTS", url: "http://mainpc:6563/health", healthy: streamingTts.healthy, status: streamingTts.healthy ? "ok" : "degraded" };
+    const tts = streamingTts && {
+        service: "StreamingTTS",
+        url: "http://mainpc:6563/health",
+        healthy: streamingTts.healthy,
+        status: streamingTts.healthy ? "ok" : "degraded",
+    };
     return {
         canaryReport: { machine: "mainpc", tag, healthy: true, services: {} },
         report: { machine: "mainpc", tag, healthy: !!streamingTts?.healthy, services: tts ? { StreamingTTS: tts } : {} },
@@ -226,8 +277,13 @@ function mainpcOutputs(tag: string, streamingTts: { healthy: boolean } | undefin
 }
 
 const CANARY_AND_ITS_NEEDS = [
-    "ServiceRegistry", "SystemDigitalTwin", "UnifiedObservabilityCenter", "MemoryFusionHub",
-    "ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter",
+    "ServiceRegistry",
+    "SystemDigitalTwin",
+    "UnifiedObservabilityCenter",
+    "MemoryFusionHub",
+    "ModelOpsCoordinator",
+    "RealTimeAudioPipeline",
+    "AffectiveProcessingCenter",
 ].map((s) => `ai-mainpc-${s.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()}-container`);
 
 describe("the canary gate", function () {
@@ -237,14 +293,18 @@ describe("the canary gate", function () {
     it("creates only the canary and what it needs when a canary health check fails", async () => {
         scenario.failHealth.add("RealTimeAudioPipeline");
         const error = await finish(run("mainpc"));
-        expect(String(error)).to.include("health check failed: service RealTimeAudioPipeline on host mainpc: GET http://mainpc:6558/health");
+        expect(String(error)).to.include(
+            "health check failed: service RealTimeAudioPipeline on host mainpc: GET http://mainpc:6558/health",
+        );
         expect(ofType(T.container).map((c) => c.name)).to.have.members(CANARY_AND_ITS_NEEDS);
     });
 
     it("creates no gated container when the canary reports unhealthy", async () => {
         scenario.unhealthyReport.add("AffectiveProcessingCenter");
         const error = await finish(run("mainpc"));
-        expect(String(error)).to.include("blocked by its gate").and.include("mainpc canary: canary unhealthy: AffectiveProcessingCenter (http://mainpc:6561/health");
+        expect(String(error))
+            .to.include("blocked by its gate")
+            .and.include("mainpc canary: canary unhealthy: AffectiveProcessingCenter (http://mainpc:6561/health");
         expect(ofType(T.container).map((c) => c.name)).to.have.members(CANARY_AND_ITS_NEEDS);
     });
 
@@ -263,7 +323,9 @@ describe("the canary gate", function () {
     it("holds back only pc2's SpeechRelayService while mainpc's StreamingTTS is not healthy at this release", async () => {
         scenario.stackOutputs["organization/ai-fleet/mainpc"] = mainpcOutputs(TAG, { healthy: false });
         const error = await finish(run("pc2"));
-        expect(String(error)).to.include("SpeechRelayService's rollout blocked by its gate").and.include("StreamingTTS unhealthy (http://mainpc:6563/health");
+        expect(String(error))
+            .to.include("SpeechRelayService's rollout blocked by its gate")
+            .and.include("StreamingTTS unhealthy (http://mainpc:6563/health");
         const names = ofType(T.container).map((c) => c.name);
         expect(names).to.have.length(22).and.not.include("ai-pc2-speech-relay-service-container");
     });
@@ -284,7 +346,10 @@ describe("the canary gate", function () {
 
     it("keeps pc2 shut when mainpc's canary was unhealthy", async () => {
         const sick = { service: "ModelOpsCoordinator", url: "http://mainpc:8213/health", healthy: false, status: "degraded" };
-        scenario.stackOutputs["organization/ai-fleet/mainpc"] = { ...mainpcOutputs(TAG, { healthy: true }), canaryReport: { machine: "mainpc", tag: TAG, healthy: false, services: { ModelOpsCoordinator: sick } } };
+        scenario.stackOutputs["organization/ai-fleet/mainpc"] = {
+            ...mainpcOutputs(TAG, { healthy: true }),
+            canaryReport: { machine: "mainpc", tag: TAG, healthy: false, services: { ModelOpsCoordinator: sick } },
+        };
         const error = await finish(run("pc2"));
         expect(String(error)).to.include("stack organization/ai-fleet/mainpc: canary unhealthy: ModelOpsCoordinator");
         expect(ofType(T.container)).to.have.length(0);
@@ -296,7 +361,9 @@ describe("phases", function () {
     beforeEach(resetWorld);
 
     it("build: builds, pushes and verifies every image, and touches no machine", async () => {
-        const out = run("mainpc", (raw) => { raw.phase = "build"; });
+        const out = run("mainpc", (raw) => {
+            raw.phase = "build";
+        });
         expect(await finish(out)).to.equal(undefined);
         expect(ofType(T.image)).to.have.length(53);
         expect(ofType(T.container).length + ofType(T.remoteImage).length + ofType(T.provider).length).to.equal(0);
@@ -314,7 +381,11 @@ describe("phases", function () {
         const pinned = `${REPO}/mainpc/executor@${fakeDigest("given")}`;
         const out = run("mainpc", (raw) => {
             raw.phase = "deploy";
-            raw.deploy = { images: Object.fromEntries(Object.keys(raw.services).map((s) => [s, s === "Executor" ? pinned : `${REPO}/mainpc/x@${fakeDigest(s)}`])) };
+            raw.deploy = {
+                images: Object.fromEntries(
+                    Object.keys(raw.services).map((s) => [s, s === "Executor" ? pinned : `${REPO}/mainpc/x@${fakeDigest(s)}`]),
+                ),
+            };
         });
         expect(await finish(out)).to.equal(undefined);
         expect(ofType(T.image)).to.have.length(0);
@@ -322,11 +393,16 @@ describe("phases", function () {
     });
 
     it("deploy with no digests given: runs the images of the release tag (the rollback path), building nothing", async () => {
-        const out = run("mainpc", (raw) => { raw.phase = "deploy"; });
+        const out = run("mainpc", (raw) => {
+            raw.phase = "deploy";
+        });
         expect(await finish(out)).to.equal(undefined);
         expect(ofType(T.image)).to.have.length(0);
         const verify = one(T.command, "svc-executor-verify-check");
-        expect(unwrapSecret(verify.inputs.environment)).to.include({ FLEET_IMAGE: `${REPO}/mainpc/executor:${TAG}`, FLEET_EXPECTED_DIGEST: "" });
+        expect(unwrapSecret(verify.inputs.environment)).to.include({
+            FLEET_IMAGE: `${REPO}/mainpc/executor:${TAG}`,
+            FLEET_EXPECTED_DIGEST: "",
+        });
         expect(ofType(T.container)).to.have.length(44);
     });
 

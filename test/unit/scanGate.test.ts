@@ -23,7 +23,13 @@ function run(edit?: (raw: any) => void, tag = TAG): FleetOutputs {
 async function finish(out: FleetOutputs): Promise<unknown> {
     let error: unknown;
     try {
-        await Promise.all([...Object.values(out.images).map((i) => valueOf(i.pinned)), valueOf(out.scanReport), valueOf(out.canaryReport), valueOf(out.gate), valueOf(out.report)]);
+        await Promise.all([
+            ...Object.values(out.images).map((i) => valueOf(i.pinned)),
+            valueOf(out.scanReport),
+            valueOf(out.canaryReport),
+            valueOf(out.gate),
+            valueOf(out.report),
+        ]);
     } catch (e) {
         error = e;
     }
@@ -42,9 +48,18 @@ function scanOf(kebab: string): Registered {
 }
 
 /** Pulumi.local.yaml allow-lists the demo DB's planted CVE; these tests want it to fail. */
-const noAllowList = (raw: any) => { raw.scan.allow = []; };
+const noAllowList = (raw: any) => {
+    raw.scan.allow = [];
+};
 
-const TINI: Finding = { id: "CVE-2099-0001", pkg: "tini", installed: "0.19.0-1", fixed: "0.19.0-1+deb12u1", severity: "CRITICAL", target: "debian 12.12" };
+const TINI: Finding = {
+    id: "CVE-2099-0001",
+    pkg: "tini",
+    installed: "0.19.0-1",
+    fixed: "0.19.0-1+deb12u1",
+    severity: "CRITICAL",
+    target: "debian 12.12",
+};
 
 describe("the vulnerability gate under mocks", function () {
     this.timeout(60000);
@@ -52,12 +67,25 @@ describe("the vulnerability gate under mocks", function () {
 
     it("scans every service image (not the families) by the digest verification pinned, with the stack's policy", async () => {
         const out = run((raw) => {
-            raw.scan = { severity: "HIGH", allow: [{ id: "CVE-2099-0001", reason: "demo", expires: "2099-12-31" }], cacheDir: "/var/cache/trivy", dbUpdate: false };
+            raw.scan = {
+                severity: "HIGH",
+                allow: [{ id: "CVE-2099-0001", reason: "demo", expires: "2099-12-31" }],
+                cacheDir: "/var/cache/trivy",
+                dbUpdate: false,
+            };
         });
         expect(await finish(out)).to.equal(undefined);
-        expect(scans().map((c) => c.name).sort()).to.deep.equal([
-            "svc-affective-processing-center-scan-trivy", "svc-code-generator-scan-trivy", "svc-model-ops-coordinator-scan-trivy", "svc-real-time-audio-pipeline-scan-trivy",
-            "svc-service-registry-scan-trivy", "svc-system-digital-twin-scan-trivy",
+        expect(
+            scans()
+                .map((c) => c.name)
+                .sort(),
+        ).to.deep.equal([
+            "svc-affective-processing-center-scan-trivy",
+            "svc-code-generator-scan-trivy",
+            "svc-model-ops-coordinator-scan-trivy",
+            "svc-real-time-audio-pipeline-scan-trivy",
+            "svc-service-registry-scan-trivy",
+            "svc-system-digital-twin-scan-trivy",
         ]);
         const scan = scanOf("system-digital-twin");
         expect(scan.inputs.create).to.equal("node probes/scan-image.js");
@@ -65,8 +93,13 @@ describe("the vulnerability gate under mocks", function () {
         expect(env.FLEET_SCAN_IMAGE).to.equal(await valueOf(out.images.SystemDigitalTwin.pinned));
         expect(env.FLEET_SCAN_IMAGE).to.match(new RegExp(`^${REPO}/system_digital_twin@sha256:[a-f0-9]{64}$`));
         expect(env).to.include({
-            FLEET_SCAN_SERVICE: "SystemDigitalTwin", FLEET_SCAN_SEVERITY: "HIGH", FLEET_SCAN_DB_UPDATE: "false", FLEET_SCAN_CACHE_DIR: "/var/cache/trivy",
-            FLEET_REGISTRY_USER: "fleet", FLEET_REGISTRY_INSECURE: "true", FLEET_REGISTRY_PASSWORD: PASSWORD,
+            FLEET_SCAN_SERVICE: "SystemDigitalTwin",
+            FLEET_SCAN_SEVERITY: "HIGH",
+            FLEET_SCAN_DB_UPDATE: "false",
+            FLEET_SCAN_CACHE_DIR: "/var/cache/trivy",
+            FLEET_REGISTRY_USER: "fleet",
+            FLEET_REGISTRY_INSECURE: "true",
+            FLEET_REGISTRY_PASSWORD: PASSWORD,
         });
         expect(JSON.parse(env.FLEET_SCAN_ALLOW)).to.deep.equal([{ id: "CVE-2099-0001", reason: "demo", expires: "2099-12-31" }]);
     });
@@ -75,7 +108,10 @@ describe("the vulnerability gate under mocks", function () {
         const out = run();
         expect(await finish(out)).to.equal(undefined);
         const report = await valueOf(out.scanReport);
-        for (const [service, kebab] of [["ModelOpsCoordinator", "model-ops-coordinator"], ["ServiceRegistry", "service-registry"]]) {
+        for (const [service, kebab] of [
+            ["ModelOpsCoordinator", "model-ops-coordinator"],
+            ["ServiceRegistry", "service-registry"],
+        ]) {
             const remote = ofType(T.remoteImage).find((r) => r.name === `ai-local-${kebab}-image`) as Registered;
             expect(remote.inputs.name, service).to.equal(report?.[service].image);
             expect(remote.inputs.name, service).to.equal(unwrapSecret(scanOf(kebab).inputs.environment).FLEET_SCAN_IMAGE);
@@ -85,14 +121,19 @@ describe("the vulnerability gate under mocks", function () {
     it("blocks the container of an image whose scan failed, naming the CVE, package and versions", async () => {
         scenario.scanFindings.CodeGenerator = [TINI];
         const error = await finish(run(noAllowList));
-        expect(String(error)).to.include("vulnerability gate failed:").and.include("(service CodeGenerator): 1 vulnerability at or above CRITICAL")
+        expect(String(error))
+            .to.include("vulnerability gate failed:")
+            .and.include("(service CodeGenerator): 1 vulnerability at or above CRITICAL")
             .and.include("CVE-2099-0001 (CRITICAL) in tini 0.19.0-1, fixed in 0.19.0-1+deb12u1");
         const names = ofType(T.container).map((c) => c.name);
         expect(names).to.not.include("ai-local-code-generator-container");
         expect(ofType(T.remoteImage).map((r) => r.name)).to.not.include("ai-local-code-generator-image");
         // The other services' images passed, and nothing depends on CodeGenerator: their containers are there.
-        expect(names).to.have.members(["ServiceRegistry", "SystemDigitalTwin", "ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter"]
-            .map((s) => `ai-local-${s.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()}-container`));
+        expect(names).to.have.members(
+            ["ServiceRegistry", "SystemDigitalTwin", "ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter"].map(
+                (s) => `ai-local-${s.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()}-container`,
+            ),
+        );
     });
 
     it("a failed scan of a canary image keeps that canary, what depends on it and everything it gates from starting", async () => {
@@ -112,7 +153,9 @@ describe("the vulnerability gate under mocks", function () {
         expect(await finish(out)).to.equal(undefined);
         const report = (await valueOf(out.scanReport)) ?? {};
         expect(report.SystemDigitalTwin.allowed).to.have.length(1);
-        expect(report.SystemDigitalTwin.allowed[0].note).to.equal("CVE-2099-0001 (CRITICAL) in tini 0.19.0-1 allowed until 2099-12-31: no untrusted input reaches tini");
+        expect(report.SystemDigitalTwin.allowed[0].note).to.equal(
+            "CVE-2099-0001 (CRITICAL) in tini 0.19.0-1 allowed until 2099-12-31: no untrusted input reaches tini",
+        );
         expect(report.SystemDigitalTwin.counts).to.include({ CRITICAL: 1, HIGH: 1 });
         expect(ofType(T.container).map((c) => c.name)).to.include("ai-local-system-digital-twin-container");
     });
@@ -128,10 +171,14 @@ describe("the vulnerability gate under mocks", function () {
 
     it("fails on an expired allow-list entry, naming the expiry", async () => {
         scenario.scanFindings.ServiceRegistry = [TINI];
-        const error = await finish(run((raw) => {
-            raw.scan = { allow: [{ id: "CVE-2099-0001", reason: "until the fix lands", expires: "2020-01-31" }] };
-        }));
-        expect(String(error)).to.include("(service ServiceRegistry)").and.include("its allow-list entry expired on 2020-01-31 (reason was: until the fix lands)");
+        const error = await finish(
+            run((raw) => {
+                raw.scan = { allow: [{ id: "CVE-2099-0001", reason: "until the fix lands", expires: "2020-01-31" }] };
+            }),
+        );
+        expect(String(error))
+            .to.include("(service ServiceRegistry)")
+            .and.include("its allow-list entry expired on 2020-01-31 (reason was: until the fix lands)");
         expect(ofType(T.container).map((c) => c.name)).to.not.include("ai-local-service-registry-container");
     });
 
@@ -157,12 +204,22 @@ describe("the vulnerability gate under mocks", function () {
         });
         expect(configOnly).to.equal(base);
         expect(await inputsOf(undefined, "20250112-00c0ffee")).to.not.equal(base);
-        expect(await inputsOf((raw) => { raw.scan = { severity: "HIGH" }; })).to.not.equal(base);
-        expect(await inputsOf((raw) => { raw.scan = { allow: [{ id: "CVE-2099-0001", reason: "r", expires: "2099-01-01" }] }; })).to.not.equal(base);
+        expect(
+            await inputsOf((raw) => {
+                raw.scan = { severity: "HIGH" };
+            }),
+        ).to.not.equal(base);
+        expect(
+            await inputsOf((raw) => {
+                raw.scan = { allow: [{ id: "CVE-2099-0001", reason: "r", expires: "2099-01-01" }] };
+            }),
+        ).to.not.equal(base);
     });
 
     it("with ai-fleet:scan.enabled false, runs the verified images unscanned and exports no scan report", async () => {
-        const out = run((raw) => { raw.scan = { enabled: false }; });
+        const out = run((raw) => {
+            raw.scan = { enabled: false };
+        });
         expect(await finish(out)).to.equal(undefined);
         expect(scans()).to.have.length(0);
         expect(out.scanReport).to.equal(undefined);
@@ -170,7 +227,13 @@ describe("the vulnerability gate under mocks", function () {
     });
 
     it("scans nothing in the build phase (no container runs there; the deploying stack scans)", async () => {
-        expect(await finish(run((raw) => { raw.phase = "build"; }))).to.equal(undefined);
+        expect(
+            await finish(
+                run((raw) => {
+                    raw.phase = "build";
+                }),
+            ),
+        ).to.equal(undefined);
         expect(scans()).to.have.length(0);
         expect(registered.length).to.be.greaterThan(0);
     });

@@ -18,7 +18,13 @@ function trivyReport(vulns: { id: string; pkg: string; installed: string; fixed?
             {
                 Target: "127.0.0.1:5000/demo/svc@sha256:abc (debian 12.12)",
                 Class: "os-pkgs",
-                Vulnerabilities: vulns.map((v) => ({ VulnerabilityID: v.id, PkgName: v.pkg, InstalledVersion: v.installed, FixedVersion: v.fixed, Severity: v.severity })),
+                Vulnerabilities: vulns.map((v) => ({
+                    VulnerabilityID: v.id,
+                    PkgName: v.pkg,
+                    InstalledVersion: v.installed,
+                    FixedVersion: v.fixed,
+                    Severity: v.severity,
+                })),
             },
         ],
     };
@@ -62,7 +68,9 @@ describe("the vulnerability gate's policy", () => {
         const d = decide(findingsOf(trivyReport([TINI])), { severity: "CRITICAL", allow }, NOW);
         expect(d.passed).to.equal(false);
         const msg = failureMessage("img", d, "CRITICAL");
-        expect(msg).to.include("CVE-2099-0001 (CRITICAL) in tini 0.19.0-1, fixed in 0.19.0-1+deb12u1; its allow-list entry expired on 2026-06-14 (reason was: waiting for 12.13)");
+        expect(msg).to.include(
+            "CVE-2099-0001 (CRITICAL) in tini 0.19.0-1, fixed in 0.19.0-1+deb12u1; its allow-list entry expired on 2026-06-14 (reason was: waiting for 12.13)",
+        );
     });
 
     it("holds an entry through its expiry day (UTC) and not a millisecond longer", () => {
@@ -81,7 +89,10 @@ describe("the vulnerability gate's policy", () => {
     it("says when no fixed version exists, and passes an image with no findings", () => {
         const d = decide(findingsOf(trivyReport([{ ...TINI, fixed: undefined }])), { severity: "CRITICAL", allow: [] }, NOW);
         expect(failureMessage("img", d, "CRITICAL")).to.include("in tini 0.19.0-1, no fixed version yet");
-        expect(decide(findingsOf({ Results: [{ Target: "x" }] }), { severity: "LOW", allow: [] }, NOW)).to.include({ passed: true, below: 0 });
+        expect(decide(findingsOf({ Results: [{ Target: "x" }] }), { severity: "LOW", allow: [] }, NOW)).to.include({
+            passed: true,
+            below: 0,
+        });
     });
 
     it("lists a vulnerability once per package even when Trivy reports it in two results", () => {
@@ -106,11 +117,18 @@ describe("probes/scan-image.js refuses bad input before running Trivy", () => {
     it("an image that is not pinned by digest", () => {
         const r = runProbe({ FLEET_SCAN_IMAGE: "127.0.0.1:5000/demo/svc:latest" });
         expect(r.code).to.equal(1);
-        expect(r.stderr).to.include("vulnerability gate failed: FLEET_SCAN_IMAGE=\"127.0.0.1:5000/demo/svc:latest\" is not host/repository@sha256:digest");
+        expect(r.stderr).to.include(
+            'vulnerability gate failed: FLEET_SCAN_IMAGE="127.0.0.1:5000/demo/svc:latest" is not host/repository@sha256:digest',
+        );
     });
 
     it("a cache dir without a DB while DB updates are off, saying how to get one", () => {
-        const r = runProbe({ FLEET_SCAN_IMAGE: IMAGE, FLEET_SCAN_SERVICE: "STT", FLEET_SCAN_DB_UPDATE: "false", FLEET_SCAN_CACHE_DIR: "/nonexistent/it11-cache" });
+        const r = runProbe({
+            FLEET_SCAN_IMAGE: IMAGE,
+            FLEET_SCAN_SERVICE: "STT",
+            FLEET_SCAN_DB_UPDATE: "false",
+            FLEET_SCAN_CACHE_DIR: "/nonexistent/it11-cache",
+        });
         expect(r.code).to.equal(1);
         expect(r.stderr).to.include(`${IMAGE} (service STT): no vulnerability DB at /nonexistent/it11-cache/db/trivy.db`);
         expect(r.stderr).to.include("trivy image --download-db-only --cache-dir /nonexistent/it11-cache");
@@ -126,12 +144,22 @@ describe("probes/scan-image.js refuses bad input before running Trivy", () => {
 describe("ai-fleet:scan in the stack config", () => {
     it("defaults to a CRITICAL gate, on, with Trivy's own DB updates", () => {
         const cfg = fleetConfig("mainpc", (raw) => delete raw.scan);
-        expect(cfg.stack.scan).to.deep.include({ enabled: true, severity: "CRITICAL", allow: [], dbUpdate: true, ignoreUnfixed: false, timeoutSeconds: 600 });
+        expect(cfg.stack.scan).to.deep.include({
+            enabled: true,
+            severity: "CRITICAL",
+            allow: [],
+            dbUpdate: true,
+            ignoreUnfixed: false,
+            timeoutSeconds: 600,
+        });
     });
 
     it("takes an allow-list entry, and a YAML date a loader turned into a Date", () => {
         const cfg = fleetConfig("mainpc", (raw) => {
-            raw.scan = { severity: "HIGH", allow: [{ id: "CVE-2024-6387", reason: "sshd is not installed", expires: new Date("2026-12-31T00:00:00Z") }] };
+            raw.scan = {
+                severity: "HIGH",
+                allow: [{ id: "CVE-2024-6387", reason: "sshd is not installed", expires: new Date("2026-12-31T00:00:00Z") }],
+            };
         });
         expect(cfg.stack.scan.allow).to.deep.equal([{ id: "CVE-2024-6387", reason: "sshd is not installed", expires: "2026-12-31" }]);
     });

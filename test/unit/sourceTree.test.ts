@@ -13,7 +13,11 @@ import { resolveTag } from "../../naming";
 
 describe("dirty trees", () => {
     let repo: string;
-    const git = (...args: string[]) => execFileSync("git", ["-C", repo, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_DATE: "2025-08-19T10:00:00Z", GIT_COMMITTER_DATE: "2025-08-19T10:00:00Z" } });
+    const git = (...args: string[]) =>
+        execFileSync("git", ["-C", repo, ...args], {
+            encoding: "utf8",
+            env: { ...process.env, GIT_AUTHOR_DATE: "2025-08-19T10:00:00Z", GIT_COMMITTER_DATE: "2025-08-19T10:00:00Z" },
+        });
 
     beforeEach(() => {
         repo = fs.mkdtempSync(path.join(os.tmpdir(), "ai-fleet-13-git-"));

@@ -36,7 +36,19 @@ export interface BuildCommand {
 }
 
 /** ImageArgs keys the CLI build expresses; the rest only steer Pulumi (preview) or must be unset here. */
-const BUILD_KEYS_USED = new Set(["context", "dockerfile", "platforms", "tags", "buildArgs", "labels", "registries", "push", "builder", "cacheFrom", "cacheTo"]);
+const BUILD_KEYS_USED = new Set([
+    "context",
+    "dockerfile",
+    "platforms",
+    "tags",
+    "buildArgs",
+    "labels",
+    "registries",
+    "push",
+    "builder",
+    "cacheFrom",
+    "cacheTo",
+]);
 const BUILD_KEYS_PULUMI_ONLY = new Set(["buildOnPreview"]);
 
 /** `type=registry,ref=…` from docker-build's CacheFrom; other cache backends are not used here. */
@@ -47,7 +59,9 @@ function cacheFromFlag(c: { registry?: { ref: string } } & Record<string, unknow
 }
 
 /** `type=registry,ref=…,mode=…,image-manifest=…,oci-mediatypes=…` from docker-build's CacheTo. */
-function cacheToFlag(c: { registry?: { ref: string; mode?: string; imageManifest?: boolean; ociMediaTypes?: boolean } } & Record<string, unknown>): string {
+function cacheToFlag(
+    c: { registry?: { ref: string; mode?: string; imageManifest?: boolean; ociMediaTypes?: boolean } } & Record<string, unknown>,
+): string {
     const kinds = Object.keys(c).filter((k) => c[k] !== undefined);
     if (kinds.length !== 1 || !c.registry) throw new Error(`cacheTo ${JSON.stringify(c)}: only a registry cache is supported`);
     const r = c.registry;
@@ -62,7 +76,9 @@ function cacheToFlag(c: { registry?: { ref: string; mode?: string; imageManifest
 export async function buildCommand(args: dockerbuild.ImageArgs): Promise<BuildCommand> {
     for (const [key, value] of Object.entries(args)) {
         if (value === undefined || BUILD_KEYS_USED.has(key) || BUILD_KEYS_PULUMI_ONLY.has(key)) continue;
-        throw new Error(`docker-build arg ${key} is not known to the integration suite's converter: teach test/integration/support/docker.ts`);
+        throw new Error(
+            `docker-build arg ${key} is not known to the integration suite's converter: teach test/integration/support/docker.ts`,
+        );
     }
     const context = await resolve(args.context);
     const dockerfile = await resolve(args.dockerfile);
@@ -70,13 +86,19 @@ export async function buildCommand(args: dockerbuild.ImageArgs): Promise<BuildCo
     const platforms = (await resolve(args.platforms)) ?? [];
     const buildArgs = ((await resolve(args.buildArgs)) ?? {}) as Record<string, string>;
     const labels = ((await resolve(args.labels)) ?? {}) as Record<string, string>;
-    const registries = ((await resolve(args.registries)) ?? []).map((r) => ({ address: r.address, username: String(r.username), password: String(r.password) }));
+    const registries = ((await resolve(args.registries)) ?? []).map((r) => ({
+        address: r.address,
+        username: String(r.username),
+        password: String(r.password),
+    }));
     const builder = (await resolve(args.builder))?.name;
     const cacheFrom = ((await resolve(args.cacheFrom)) ?? []).map((c) => cacheFromFlag(c as any));
     const cacheTo = ((await resolve(args.cacheTo)) ?? []).map((c) => cacheToFlag(c as any));
     const push = (await resolve(args.push)) ?? false;
     if (!builder && cacheTo.length > 0) {
-        throw new Error(`docker-build args export a registry cache (${cacheTo.join(" ")}) without a builder: the Docker host's own BuildKit (dockerd 20.10) cannot`);
+        throw new Error(
+            `docker-build args export a registry cache (${cacheTo.join(" ")}) without a builder: the Docker host's own BuildKit (dockerd 20.10) cannot`,
+        );
     }
     const location = context?.location;
     if (!location) throw new Error("docker-build args have no context.location");
@@ -122,7 +144,14 @@ export async function buildImage(cli: string, cmd: BuildCommand, dockerConfig: s
     if (cmd.builder) {
         file = "docker";
         metadata = path.join(dockerConfig, `metadata-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
-        argv = ["buildx", "build", "--builder", cmd.builder, ...(doPush ? ["--push", "--metadata-file", metadata] : ["--load"]), ...cmd.argv.slice(1)];
+        argv = [
+            "buildx",
+            "build",
+            "--builder",
+            cmd.builder,
+            ...(doPush ? ["--push", "--metadata-file", metadata] : ["--load"]),
+            ...cmd.argv.slice(1),
+        ];
     }
     log(`$ DOCKER_BUILDKIT=1 ${file} ${argv.map(shellQuote).join(" ")}`);
     const r = await run(file, argv, { env, timeoutMs: 540000 });
@@ -136,7 +165,9 @@ export async function buildImage(cli: string, cmd: BuildCommand, dockerConfig: s
         const meta = JSON.parse(fs.readFileSync(metadata, "utf8")) as Record<string, unknown>;
         const digest = meta["containerimage.digest"];
         if (typeof digest !== "string" || !/^sha256:[a-f0-9]{64}$/.test(digest)) {
-            throw new Error(`build of ${cmd.tags[0]} pushed, but its metadata has no containerimage.digest: ${JSON.stringify(meta).slice(0, 400)}`);
+            throw new Error(
+                `build of ${cmd.tags[0]} pushed, but its metadata has no containerimage.digest: ${JSON.stringify(meta).slice(0, 400)}`,
+            );
         }
         const pull = await run("docker", ["pull", cmd.tags[0]], { env, timeoutMs: 300000 });
         if (pull.code !== 0) {
@@ -179,11 +210,20 @@ export function freshDockerConfig(dir: string): string {
 
 /** `docker login` into a config dir with the password on stdin. */
 export async function dockerLogin(dockerConfig: string, registry: string, username: string, password: string): Promise<RunResult> {
-    return run("docker", ["login", "--username", username, "--password-stdin", registry], { env: { ...process.env, DOCKER_CONFIG: dockerConfig }, input: password });
+    return run("docker", ["login", "--username", username, "--password-stdin", registry], {
+        env: { ...process.env, DOCKER_CONFIG: dockerConfig },
+        input: password,
+    });
 }
 
 /** `docker image inspect` as JSON. */
-export async function inspectImage(ref: string): Promise<{ Id: string; Size: number; RepoDigests: string[]; Config: { Labels: Record<string, string> | null; Env: string[] | null; User: string }; RootFS: { Layers: string[] } }> {
+export async function inspectImage(ref: string): Promise<{
+    Id: string;
+    Size: number;
+    RepoDigests: string[];
+    Config: { Labels: Record<string, string> | null; Env: string[] | null; User: string };
+    RootFS: { Layers: string[] };
+}> {
     const r = await must("docker", ["image", "inspect", ref]);
     return JSON.parse(r.stdout)[0];
 }
@@ -196,12 +236,29 @@ export async function inspectContainer(name: string): Promise<any> {
 
 /** Reads a file from an image without running its entrypoint. */
 export async function catFromImage(ref: string, file: string): Promise<string> {
-    const r = await must("docker", ["run", "--rm", "--network", "none", "--label", "ai-fleet.test=integration", "--entrypoint", "cat", ref, file]);
+    const r = await must("docker", [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--label",
+        "ai-fleet.test=integration",
+        "--entrypoint",
+        "cat",
+        ref,
+        file,
+    ]);
     return r.stdout;
 }
 
 /** The digest the registry serves for repo:reference (HEAD), or undefined when it has none. */
-export function manifestDigest(registry: string, repo: string, reference: string, username: string, password: string): Promise<string | undefined> {
+export function manifestDigest(
+    registry: string,
+    repo: string,
+    reference: string,
+    username: string,
+    password: string,
+): Promise<string | undefined> {
     const accept = [
         "application/vnd.oci.image.index.v1+json",
         "application/vnd.oci.image.manifest.v1+json",
@@ -211,7 +268,11 @@ export function manifestDigest(registry: string, repo: string, reference: string
     return new Promise((resolvePromise) => {
         const req = http.request(
             `http://${registry}/v2/${repo}/manifests/${reference}`,
-            { method: "HEAD", headers: { Accept: accept, Authorization: "Basic " + Buffer.from(`${username}:${password}`).toString("base64") }, timeout: 10000 },
+            {
+                method: "HEAD",
+                headers: { Accept: accept, Authorization: "Basic " + Buffer.from(`${username}:${password}`).toString("base64") },
+                timeout: 10000,
+            },
             (res) => {
                 res.resume();
                 const d = res.headers["docker-content-digest"];
@@ -229,7 +290,11 @@ export function deleteManifest(registry: string, repo: string, digest: string, u
     return new Promise((resolvePromise) => {
         const req = http.request(
             `http://${registry}/v2/${repo}/manifests/${digest}`,
-            { method: "DELETE", headers: { Authorization: "Basic " + Buffer.from(`${username}:${password}`).toString("base64") }, timeout: 10000 },
+            {
+                method: "DELETE",
+                headers: { Authorization: "Basic " + Buffer.from(`${username}:${password}`).toString("base64") },
+                timeout: 10000,
+            },
             (res) => {
                 res.resume();
                 res.on("end", () => resolvePromise(res.statusCode ?? 0));
@@ -263,14 +328,20 @@ export function runFlags(args: Omit<docker.ContainerArgs, "image">, as: RunAs): 
         return { ...p, external: host };
     });
     if (args.deviceRequests !== undefined) throw new Error("container args request GPU devices; this engine has no GPU");
-    const labels = [...((args.labels as { label: string; value: string }[] | undefined) ?? []), ...Object.entries(as.labels).map(([label, value]) => ({ label, value }))];
+    const labels = [
+        ...((args.labels as { label: string; value: string }[] | undefined) ?? []),
+        ...Object.entries(as.labels).map(([label, value]) => ({ label, value })),
+    ];
     return ["--name", as.name, ...dockerRunFlags({ ...args, ports, labels })];
 }
 
 /** Force-removes the containers carrying a label; returns how many there were. */
 export async function removeContainersLabelled(label: string): Promise<number> {
     const r = await run("docker", ["ps", "-aq", "--filter", `label=${label}`]);
-    const ids = r.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
+    const ids = r.stdout
+        .split("\n")
+        .map((s) => s.trim())
+        .filter(Boolean);
     if (ids.length > 0) {
         await run("docker", ["rm", "-f", ...ids]);
     }

@@ -28,7 +28,9 @@ export function ensureToolchain(): ToolchainStatus {
     if (run.status !== 0) {
         throw new Error(`scripts/toolchain.sh failed with exit code ${run.status}`);
     }
-    const status = JSON.parse(execFileSync("bash", [path.join(ROOT, "scripts", "toolchain.sh"), "--status"], { encoding: "utf8" })) as ToolchainStatus;
+    const status = JSON.parse(
+        execFileSync("bash", [path.join(ROOT, "scripts", "toolchain.sh"), "--status"], { encoding: "utf8" }),
+    ) as ToolchainStatus;
     for (const [name, why] of Object.entries(status.substitutes ?? {})) {
         process.stderr.write(`[engine] NOTE: plugin ${name} is a substitute: ${why}\n`);
     }
@@ -83,9 +85,17 @@ export function tempProject(main: string, name = "ai-fleet"): TempProject {
 }
 
 /** Creates a stack of the temp project with the given config (structured values as JSON). */
-export async function createStack(project: TempProject, stackName: string, status: ToolchainStatus, config: Record<string, unknown>): Promise<Stack> {
+export async function createStack(
+    project: TempProject,
+    stackName: string,
+    status: ToolchainStatus,
+    config: Record<string, unknown>,
+): Promise<Stack> {
     const pulumiCommand = await PulumiCommand.get({ root: path.dirname(status.binDir as string), skipVersionCheck: true });
-    const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: project.dir }, { workDir: project.dir, envVars: project.env, pulumiCommand });
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName, workDir: project.dir },
+        { workDir: project.dir, envVars: project.env, pulumiCommand },
+    );
     for (const [key, value] of Object.entries(config)) {
         const secret = key.endsWith("registryPassword");
         await stack.setConfig(key, { value: typeof value === "string" ? value : JSON.stringify(value), secret });
@@ -96,7 +106,7 @@ export async function createStack(project: TempProject, stackName: string, statu
 /** `pulumi config set --path`-free helper: Pulumi.local.yaml's `ai-fleet:` keys as plain objects. */
 export function localStackConfig(): Record<string, unknown> {
     // Read with js-yaml, as the engine would.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily
     const yaml = require("js-yaml") as typeof import("js-yaml");
     const doc = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, unknown> };
     return JSON.parse(JSON.stringify(doc.config));

@@ -118,7 +118,7 @@ export function httpGet(url: string, timeoutMs = 3000): Promise<{ status: number
 /** Polls `check` until it returns true; rejects after `timeoutMs` with `what` and the last error. */
 export async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, intervalMs = 250): Promise<number> {
     const started = Date.now();
-    let last = "";
+    let last: string;
     for (;;) {
         try {
             if (await check()) {

@@ -49,7 +49,13 @@ export async function localEnv(): Promise<Record<string, string>> {
             env[entry.slice(0, eq)] = entry.slice(eq + 1);
         }
     }
-    for (const key of ["AI_FLEET_REGISTRY", "AI_FLEET_REGISTRY_USER", "AI_FLEET_REGISTRY_PASSWORD", "AI_FLEET_DOCKER_BUILD", "AI_FLEET_BASE_IMAGE"]) {
+    for (const key of [
+        "AI_FLEET_REGISTRY",
+        "AI_FLEET_REGISTRY_USER",
+        "AI_FLEET_REGISTRY_PASSWORD",
+        "AI_FLEET_DOCKER_BUILD",
+        "AI_FLEET_BASE_IMAGE",
+    ]) {
         if (!env[key]) {
             throw new Error(`scripts/local/env.sh did not export ${key}`);
         }

@@ -8,6 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 
 const specs = new pulumi.Config("policy").requireObject<Record<string, Record<string, unknown>>>("specs");
-export const containers = Object.keys(specs).sort().map((name) =>
-    new command.local.Command(name, { create: "true", environment: { FLEET_CONTAINER_SPEC: JSON.stringify(specs[name]) } }).urn,
-);
+export const containers = Object.keys(specs)
+    .sort()
+    .map(
+        (name) =>
+            new command.local.Command(name, { create: "true", environment: { FLEET_CONTAINER_SPEC: JSON.stringify(specs[name]) } }).urn,
+    );

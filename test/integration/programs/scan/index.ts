@@ -13,7 +13,12 @@ const cfg = new pulumi.Config("scan");
 const scan = new ImageScan("svc-scan", {
     service: cfg.require("service"),
     image: cfg.require("image"),
-    registry: { host: cfg.require("registryHost"), username: cfg.require("registryUser"), password: cfg.requireSecret("registryPassword"), insecure: true },
+    registry: {
+        host: cfg.require("registryHost"),
+        username: cfg.require("registryUser"),
+        password: cfg.requireSecret("registryPassword"),
+        insecure: true,
+    },
     policy: {
         severity: "CRITICAL",
         allow: cfg.getObject<{ id: string; reason: string; expires: string }[]>("allow") ?? [],
