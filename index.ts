@@ -2,6 +2,7 @@
  * Entry point of `pulumi preview` / `pulumi up --stack <machine>`: load and validate the stack's
  * config, resolve the release tag, and wire the rollout. All logic lives in config.ts and deploy.ts.
  */
+import { leanPromiseStacks } from "./promiseStacks";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { preflight } from "./build/preflight";
@@ -10,6 +11,9 @@ import { loadFleetConfig, readSourceCommit, registryPassword } from "./config";
 import { deploy } from "./deploy";
 import { resolveTag } from "./naming";
 import { applyOverrides, parseOverrides, releaseOutput } from "./release";
+
+// Before any resource: the SDK's per-promise stacks cost most of the evaluation (promiseStacks.ts).
+leanPromiseStacks();
 
 // The rollout command's overrides (a rollback's release, the container runtime); none in a plain `pulumi up`.
 const overrides = parseOverrides(process.env);

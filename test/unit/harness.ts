@@ -9,6 +9,7 @@
  * and allow-list the command was given.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { leanPromiseStacks } from "../../promiseStacks";
 import { createHash } from "crypto";
 import { FleetConfig, parseStackConfig, PROJECT } from "../../config";
 import { readStackFile } from "../../stackFile";
@@ -156,6 +157,9 @@ function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
     }
     return { ...inputs, stdout: "", stderr: "" };
 }
+
+// As index.ts does: the SDK's per-promise stacks are most of an evaluation's cost.
+leanPromiseStacks();
 
 pulumi.runtime.setMocks(
     {
