@@ -38,11 +38,14 @@ function runProbe(service: string, port: number, bounds = FAST, pathName = "/hea
     });
 }
 
-/** Starts a loopback server answering /health with `respond(elapsedMs)`. */
-async function serve(respond: (elapsedMs: number) => { status: number; body: string }): Promise<{ port: number; close(): Promise<void> }> {
+/** Starts a loopback server answering /health with `respond(elapsedMs, n)` for its n-th request. */
+async function serve(
+    respond: (elapsedMs: number, request: number) => { status: number; body: string },
+): Promise<{ port: number; close(): Promise<void> }> {
     const started = Date.now();
+    let requests = 0;
     const server = http.createServer((req, res) => {
-        const r = respond(Date.now() - started);
+        const r = respond(Date.now() - started, ++requests);
         res.writeHead(r.status, { "content-type": "application/json" });
         res.end(r.body);
     });
@@ -99,8 +102,9 @@ describe("the health probe (real HTTP on loopback)", function () {
     });
 
     it("waits for a service that turns healthy before the timeout", async () => {
-        const s = await serve((ms) =>
-            ms < 300 ? { status: 503, body: '{"status":"starting"}' } : { status: 200, body: '{"status":"ok"}' },
+        // Starting for the first two requests, however slowly the probe starts on a loaded machine.
+        const s = await serve((_ms, request) =>
+            request <= 2 ? { status: 503, body: '{"status":"starting"}' } : { status: 200, body: '{"status":"ok"}' },
         );
         const run = await runProbe("SystemDigitalTwin", s.port);
         await s.close();
