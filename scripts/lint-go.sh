@@ -31,6 +31,10 @@ T0="$(now)"
 rc=0
 mapfile -t files < <(git ls-files -- '*.go')
 mapfile -t mods < <(git ls-files -- 'go.mod' '*/go.mod' | xargs -r -n1 dirname)
+if [ "${#files[@]}" -eq 0 ] || [ "${#mods[@]}" -eq 0 ]; then
+  log "FAILED: git ls-files found no Go files or modules in $ROOT (not a git checkout?)"
+  exit 1
+fi
 
 unformatted="$(gofmt -l "${files[@]}")"
 if [ -n "$unformatted" ]; then

@@ -32,8 +32,9 @@
 # Environment knobs:
 #   AI_FLEET_CACHE            cache root (default ~/.cache/ai-fleet)
 #   PULUMI_HOME               Pulumi's home (default ~/.pulumi), as Pulumi itself uses it
-#   AI_FLEET_COMMAND_STANDIN  1 (default) = build the local stand-in "command" provider when
-#                             the real one cannot be built; 0 = leave it missing
+#   AI_FLEET_COMMAND_STANDIN  1 (default) = build the local stand-in "command" provider (the Go
+#                             module scripts/command-standin) when the real one cannot be built;
+#                             0 = leave it missing
 #   AI_FLEET_REBUILD          1 = ignore cached build outputs and rebuild
 set -euo pipefail
 
