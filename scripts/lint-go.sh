@@ -9,7 +9,11 @@
 #     that scripts/toolchain.sh keeps in its cache, with this checkout's file; without that cache (the
 #     toolchain not built yet) the vet of this one file is skipped and says so.
 # Modules come from the Go module proxy only (GOPROXY without ",direct", as toolchain.sh sets it); a
-# warm module cache needs no download.
+# warm module cache needs no download. -trimpath as toolchain.sh builds: the dependencies compiled
+# for vet are the ones its builds reuse, and the other way round.
+# Measured on 2 shared cores: warm 3 to 5 s; cold (empty module and build caches) about 6 min,
+# downloading about 1 GB of modules from the proxy (the Pulumi SDKs behind the stand-in and the
+# language host: the same modules toolchain.sh fetches for its builds).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,7 +28,7 @@ fi
 export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
 export GOPROXY="${GOPROXY%,direct}"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-export GOFLAGS="-mod=readonly"
+export GOFLAGS="-mod=readonly -trimpath"
 
 cd "$ROOT"
 T0="$(now)"
