@@ -50,10 +50,9 @@ step_cached() { # step_cached LOG PATTERN: the vertex whose name matches PATTERN
   [ -n "$ids" ] || { echo "no step matching '$pat' in $log"; return 1; }
   comm -12 <(echo "$ids") <(cached_steps "$log") | grep -q . || { echo "step '$pat' ($ids) ran instead of CACHED"; return 1; }
 }
-registry_has() { # registry_has REPO TAG
-  curl -sf -o /dev/null -m 10 -u "${AI_FLEET_REGISTRY_USER}:${AI_FLEET_REGISTRY_PASSWORD}" \
-    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json' \
-    "http://$REG/v2/$1/manifests/$2"
+registry_has() { # registry_has REPO TAG (probes/registry.js, the project's registry client)
+  FLEET_REGISTRY_USER="$AI_FLEET_REGISTRY_USER" FLEET_REGISTRY_PASSWORD="$AI_FLEET_REGISTRY_PASSWORD" \
+    FLEET_REGISTRY_INSECURE=true FLEET_REQUEST_TIMEOUT_S=10 node "$HERE/../../probes/registry.js" digest "$REG/$1:$2"
 }
 runs_on_dockerd() {
   docker pull -q "$REF@${digest[2]}" && docker run --rm --label "${AI_FLEET_STACK_LABEL}" "$REF@${digest[2]}" python3 -c 'print(1)' | grep -qx 1
