@@ -9,3 +9,4 @@ export * from "./serviceContainer";
 export * from "./serviceImage";
 export * from "./serviceRollout";
 export * from "./dockerRun";
+export * from "./types";
