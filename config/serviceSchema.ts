@@ -4,13 +4,13 @@ import { dirName, pathTemplate } from "../build/layout";
 import { envMap, imageRefString, port, repoComponent } from "./fields";
 
 /** A published port: what the process listens on inside, and what the machine exposes. */
-export const PortSchema = z.strictObject({
+const PortSchema = z.strictObject({
     container: port,
     host: port,
     protocol: z.enum(["tcp", "udp"]).default("tcp"),
 });
 
-export const HardeningSchema = z.strictObject({
+const HardeningSchema = z.strictObject({
     /** Run as this UID:GID. Default 10001:10001. */
     user: z
         .string()
@@ -87,4 +87,3 @@ export const FamilySchema = z.strictObject({
 export type ServiceConfig = z.infer<typeof ServiceSchema>;
 export type FamilyConfig = z.infer<typeof FamilySchema>;
 export type PortMapping = z.infer<typeof PortSchema>;
-export type Hardening = z.infer<typeof HardeningSchema>;

@@ -6,13 +6,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { familyBuildPaths, familyOrder, repositoryName, serviceBuildPaths, StackConfig } from "../config";
 import { BuildSettings, FleetImage, ImageVerification } from "../components";
-import { imageRepository, kebab } from "../naming";
+import { imageRepository, serviceImageName } from "../naming";
 import { DeployInputs, PhaseImages, Registry, VerifiedImage } from "./types";
-
-/** Logical name of a service's image resources: `svc-<kebab>`. */
-export function serviceImageName(service: string): string {
-    return `svc-${kebab(service)}`;
-}
 
 /** Build phases: the family images, then the service images, each verified as soon as it is built. */
 export function builtImages(inputs: DeployInputs, registry: Registry): PhaseImages {

@@ -9,8 +9,6 @@ import { rollOut } from "./rollout";
 import { DeployInputs, FleetOutputs, ImageOutput, PhaseImages, Registry } from "./types";
 
 export { containerSettingsFor, dependencyEnv } from "./containers";
-export { builtImages, releaseImages, serviceImageName } from "./images";
-export { rollOut } from "./rollout";
 export * from "./types";
 
 /** Builds, verifies and (unless phase is build) rolls out one machine. */

@@ -9,13 +9,11 @@ import { FleetConfig, healthEndpoint, healthHost, rolloutPlanOf } from "../confi
 import { combineReports, ContainerTarget, Gate, gateOutput, RolledOutService, rollOutService, RolloutReport } from "../components";
 import { containerName, ReleaseTag } from "../naming";
 import { containerSettingsFor } from "./containers";
-import { FleetOutputs } from "./types";
+import { RunnableImage } from "../scanGate";
+import { FleetOutputs, Registry } from "./types";
 
 /** The container target of the stack: the docker provider, or the docker CLI through commands. */
-function containerTarget(
-    config: FleetConfig,
-    registry: { host: string; username: string; password: pulumi.Output<string> },
-): ContainerTarget {
+function containerTarget(config: FleetConfig, registry: Registry): ContainerTarget {
     const { stack, profile } = config;
     const network = `ai-fleet-${profile.machine}`;
     if (stack.docker.runtime === "cli") {
@@ -43,8 +41,8 @@ function containerTarget(
 export function rollOut(
     config: FleetConfig,
     release: ReleaseTag,
-    verified: Record<string, { pinned: pulumi.Output<string>; digest: pulumi.Output<string> }>,
-    registry: { host: string; username: string; password: pulumi.Output<string> },
+    verified: Record<string, RunnableImage>,
+    registry: Registry,
 ): Pick<FleetOutputs, "containers" | "canaryReport" | "gate" | "report" | "plan"> {
     const { stack, profile } = config;
     const machine = profile.machine;
