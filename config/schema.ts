@@ -8,6 +8,7 @@ import { LayoutSchema } from "../build/layout";
 import { parseImageRef } from "../naming";
 import { crossReferenceIssues } from "./checks";
 import { imageRefString, repoComponent } from "./fields";
+import { Issue } from "./issues";
 import { FamilySchema, ServiceSchema } from "./serviceSchema";
 
 const HealthSettingsSchema = z.strictObject({
@@ -185,14 +186,11 @@ export const StackConfigSchema = z
     })
     // Run the cross-reference checks even when some fields failed their types, so one run reports
     // everything; the checks skip entries whose shape is broken (those are reported already).
-    // Run the cross-reference checks even when some fields failed their types, so one run reports
-    // everything; the checks skip entries whose shape is broken (those are reported already).
-    .superRefine(
-        (cfg, ctx) => crossReferenceIssues(cfg).forEach((i) => ctx.addIssue({ code: "custom", path: i.path, message: i.message })),
-        {
-            when: () => true,
-        },
-    );
+    .superRefine((cfg, ctx) => reportIssues(ctx, crossReferenceIssues(cfg)), { when: () => true });
+
+function reportIssues(ctx: z.RefinementCtx, issues: Issue[]): void {
+    issues.forEach((i) => ctx.addIssue({ code: "custom", path: i.path, message: i.message }));
+}
 
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 export type ScanSettings = z.infer<typeof ScanSchema>;
