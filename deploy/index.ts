@@ -3,7 +3,7 @@
  * (build: family images → service images, each verified in the registry; deploy: the pinned
  * release) → the vulnerability scan → the rollout in dependency order, canary-gated.
  */
-import { scanned } from "../scanGate";
+import { scanned } from "./scan";
 import { builtImages, releaseImages } from "./images";
 import { rollOut } from "./rollout";
 import { DeployInputs, FleetOutputs, ImageOutput, PhaseImages, Registry } from "./types";
@@ -34,7 +34,7 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
         return outputs;
     }
     // The vulnerability gate: containers take the scanned references, so none runs an image before
-    // its scan passed (scanGate.ts).
+    // its scan passed (deploy/scan.ts).
     const runnable = scanned({ scan: stack.scan, services: Object.keys(stack.services), verified: images.services, registry });
     outputs.scanReport = runnable.report;
     return { ...outputs, ...rollOut(config, release, runnable.images, registry) };

@@ -9,7 +9,7 @@ import { FleetConfig, healthEndpoint, healthHost, rolloutPlanOf } from "../confi
 import { combineReports, ContainerTarget, Gate, gateOutput, RolledOutService, rollOutService, RolloutReport } from "../components";
 import { containerName, ReleaseTag } from "../naming";
 import { containerSettingsFor } from "./containers";
-import { RunnableImage } from "../scanGate";
+import { RunnableImage } from "./scan";
 import { FleetOutputs, Registry } from "./types";
 
 /** The container target of the stack: the docker provider, or the docker CLI through commands. */

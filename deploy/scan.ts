@@ -3,9 +3,9 @@
  * verification and its container. deploy() hands the containers what scanned() returns.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ImageScan, RegistryAccess, ScanPolicy, ScanReport } from "./components";
-import { ScanSettings } from "./config";
-import { serviceImageName } from "./naming";
+import { ImageScan, RegistryAccess, ScanPolicy, ScanReport } from "../components";
+import { ScanSettings } from "../config";
+import { serviceImageName } from "../naming";
 
 /** A verified image: what verification (or the gate) hands on. */
 export interface RunnableImage {
