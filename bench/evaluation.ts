@@ -17,6 +17,8 @@ export interface ChildResult {
     parsedMs?: number;
     registeredMs?: number;
     doneMs: number;
+    /** The child's CPU time (user + system) during the evaluation. */
+    evalCpuMs?: number;
     maxRssKB: number;
     userCpuMs: number;
     systemCpuMs: number;
@@ -77,6 +79,8 @@ export interface Measured {
     services: number;
     resources: number;
     evalMs: Stat;
+    /** CPU time during the evaluation: less moved by other work on the machine than the wall time. */
+    evalCpuMs: Stat;
     /** Module loading (ts-node compiling the program) before the evaluation. */
     loadMs: Stat;
     wallMs: Stat;
@@ -119,6 +123,7 @@ async function measure(w: Workload, variant: Variant, runs: number, acc: Map<str
         services: c.services,
         resources: c.resources,
         evalMs: v(prev?.evalMs, c.doneMs - c.loadMs),
+        evalCpuMs: v(prev?.evalCpuMs, c.evalCpuMs ?? NaN),
         loadMs: v(prev?.loadMs, c.loadMs),
         wallMs: v(prev?.wallMs, wallMs),
         rssKB: v(prev?.rssKB, c.maxRssKB),
@@ -128,7 +133,7 @@ async function measure(w: Workload, variant: Variant, runs: number, acc: Map<str
         last: c,
     });
     log(
-        `program: ${w.id} (${variant}) run ${i + 1}/${runs}: evaluation ${ms(c.doneMs - c.loadMs)}, process ${ms(wallMs)}, peak RSS ${mb(c.maxRssKB)}, ${c.resources} resources (load ${l.toFixed(2)})`,
+        `program: ${w.id} (${variant}) run ${i + 1}/${runs}: evaluation ${ms(c.doneMs - c.loadMs)} (CPU ${ms(c.evalCpuMs ?? NaN)}), process ${ms(wallMs)}, peak RSS ${mb(c.maxRssKB)}, ${c.resources} resources (load ${l.toFixed(2)})`,
     );
 }
 

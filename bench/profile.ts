@@ -28,7 +28,7 @@ interface CpuProfile {
 type Frame = CpuProfile["nodes"][number]["callFrame"];
 
 /** Inclusive groups: a sample counts for a group when any frame on its stack matches. */
-const GROUPS: { label: string; test: (f: Frame) => boolean }[] = [
+const GROUPS: { label: string; self?: true; test: (f: Frame) => boolean }[] = [
     {
         label: "formatting captured stack traces (`Error.stack` getter: V8 + prepareStackTrace, source-map-support's)",
         test: (f) => f.functionName === "get stack",
@@ -39,11 +39,15 @@ const GROUPS: { label: string; test: (f: Frame) => boolean }[] = [
     },
     { label: "source-map-support (either package: mapping frames, reading maps)", test: (f) => f.url.includes("source-map-support") },
     { label: "Pulumi's Resource.callsites (a stack per resource, for source positions)", test: (f) => f.functionName === "callsites" },
-    { label: "ts-node and TypeScript (compiling modules as they load)", test: (f) => /node_modules\/(ts-node|typescript)\//.test(f.url) },
+    { label: "TypeScript's compiler (ts-node transpiling modules as they load)", test: (f) => f.url.includes("node_modules/typescript/") },
     { label: "zod (parsing the stack config)", test: (f) => f.url.includes("node_modules/zod/") },
     { label: "garbage collector", test: (f) => f.functionName === "(garbage collector)" },
-    { label: "microtasks (promise continuations: Output resolution)", test: (f) => f.functionName === "runMicrotasks" },
+    { label: "self time in this repository's own code (not node_modules; the leaf frame only)", self: true, test: (f) => isOwn(f.url) },
 ];
+
+function isOwn(url: string): boolean {
+    return url.startsWith("file://") && !url.includes("/node_modules/");
+}
 
 export function summarizeProfile(file: string): { totalMs: number; shares: ProfileSummary["shares"]; topSelf: ProfileSummary["topSelf"] } {
     const p = JSON.parse(fs.readFileSync(file, "utf8")) as CpuProfile;
@@ -66,10 +70,10 @@ export function summarizeProfile(file: string): { totalMs: number; shares: Profi
         total += t;
         const n = name(frame(id));
         selfByName.set(n, (selfByName.get(n) ?? 0) + t);
-        const hit = GROUPS.map(() => false);
+        const hit = GROUPS.map((g) => !!g.self && g.test(frame(id)));
         for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
             const f = frame(cur);
-            GROUPS.forEach((g, i) => (hit[i] ||= g.test(f)));
+            GROUPS.forEach((g, i) => (hit[i] ||= !g.self && g.test(f)));
         }
         hit.forEach((h, i) => (inc[i] += h ? t : 0));
     }

@@ -45,6 +45,7 @@ function main(): void {
                   deploy: (require("../deploy") as typeof import("../deploy")).deploy,
               };
     const loadMs = performance.now();
+    const cpuAtLoad = process.cpuUsage();
 
     // As index.ts: before any resource.
     const lean = leanPromiseStacks();
@@ -91,7 +92,8 @@ function main(): void {
         .then(async (values) => {
             await waitForRPCs();
             const services = Object.keys(config.stack.services).length;
-            const phases = { bootMs, loadMs, parsedMs, registeredMs, doneMs: performance.now() };
+            const cpu = process.cpuUsage(cpuAtLoad);
+            const phases = { bootMs, loadMs, parsedMs, registeredMs, doneMs: performance.now(), evalCpuMs: (cpu.user + cpu.system) / 1000 };
             report({ mode, arg, services, outputs: values.length, lean, ...phases }, mocks.recording.count);
         })
         .catch((e) => {

@@ -51,16 +51,16 @@ function evaluationSection(p: EvaluationResult, lines: string[]): void {
         "register() with run.js's options (transpile-only as PULUMI_NODEJS_TRANSPILE_ONLY=true asks, tsconfig.json, run.js's default compiler options",
         "under the project's), then the program. The child installs `leanPromiseStacks()` before any resource, as index.ts does; **full** =",
         "`AI_FLEET_PROMISE_STACKS=full` (it stays off). **evaluation** = from the modules loaded to the whole graph resolved (config parse + `deploy()` +",
-        "outputs); **load** = start to the modules loaded (ts-node compiling); **process** = spawn to exit; **peak RSS** = the child's maxRSS;",
+        "outputs), **evaluation CPU** = the child's CPU time in that span; **load** = start to the modules loaded (ts-node compiling); **process** = spawn to exit; **peak RSS** = the child's maxRSS;",
         "**CPU** = its user + system time. Generated fleets: mainpc's families, registry and rollout with N services (`Svc0000…`, 3 canaries).",
         "",
-        "| workload | promise stacks | services | resources | runs | evaluation | load | process | peak RSS | × empty | CPU | reproduce |",
-        "|---|---|---:|---:|---:|---|---|---|---|---:|---|---|",
+        "| workload | promise stacks | services | resources | runs | evaluation | evaluation CPU | load | process | peak RSS | × empty | CPU | reproduce |",
+        "|---|---|---:|---:|---:|---|---|---|---|---|---:|---|---|",
     );
     for (const m of p.measured) {
         const rss = empty && m.workload !== "empty" ? x(m.rssKB.median / empty.rssKB.median) : "";
         lines.push(
-            `| ${m.label} | ${m.variant} | ${m.services} | ${m.resources} | ${m.evalMs.n} | ${cell(m.evalMs, ms)} | ${cell(m.loadMs, ms)} | ${cell(m.wallMs, ms)} | ${cell(m.rssKB, mb)} | ${rss} | ${cell(m.cpuMs, ms)} | \`${m.command}\` |`,
+            `| ${m.label} | ${m.variant} | ${m.services} | ${m.resources} | ${m.evalMs.n} | ${cell(m.evalMs, ms)} | ${cell(m.evalCpuMs, ms)} | ${cell(m.loadMs, ms)} | ${cell(m.wallMs, ms)} | ${cell(m.rssKB, mb)} | ${rss} | ${cell(m.cpuMs, ms)} | \`${m.command}\` |`,
         );
     }
     const lean = find("mainpc");

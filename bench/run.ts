@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     await part("program", () => evaluationBench(QUICK));
     await part("profile", () => profileBench());
     await part("gate", () => gateBench(QUICK));
-    await part("engine", () => engineBench({ previews: QUICK ? 1 : 5, touchRepeats: QUICK ? 1 : 2, leverRuns: QUICK ? 1 : 2 }));
+    await part("engine", () => engineBench({ previews: QUICK ? 1 : 5, touchRepeats: 1, leverRuns: QUICK ? 1 : 2 }));
     r.finishedAt = new Date().toISOString();
     r.commits.end = await head();
     writeResults(r);
