@@ -53,7 +53,11 @@ function main(): void {
     mocks.installMocks(mode === "stack" ? arg : "bench");
     const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs;
     if (!program) {
-        waitForRPCs().then(() => report({ mode, services: 0, lean, bootMs, loadMs, doneMs: performance.now() }, mocks.recording.count));
+        waitForRPCs().then(() => {
+            const cpu = process.cpuUsage(cpuAtLoad);
+            const phases = { bootMs, loadMs, doneMs: performance.now(), evalCpuMs: (cpu.user + cpu.system) / 1000 };
+            report({ mode, services: 0, lean, ...phases }, mocks.recording.count);
+        });
         return;
     }
     const raw = mode === "stack" ? rawStack(stackFile, arg) : mode === "generated" ? generated(stackFile, Number(arg)) : undefined;
