@@ -63,8 +63,15 @@ export function childEnv(variant: Variant): NodeJS.ProcessEnv {
 }
 
 /** One child run; `nodeArgs` go before bench/host.js (e.g. --cpu-prof). */
-export async function runChild(w: Workload, variant: Variant, nodeArgs: string[] = []): Promise<{ result: ChildResult; wallMs: number }> {
-    const r = await run(process.execPath, [...nodeArgs, "bench/host.js", "bench/program.ts", ...w.argv], { env: childEnv(variant) });
+export async function runChild(
+    w: Workload,
+    variant: Variant,
+    nodeArgs: string[] = [],
+    env: Record<string, string> = {},
+): Promise<{ result: ChildResult; wallMs: number }> {
+    const r = await run(process.execPath, [...nodeArgs, "bench/host.js", "bench/program.ts", ...w.argv], {
+        env: { ...childEnv(variant), ...env },
+    });
     const line = r.stdout.split("\n").find((l) => l.startsWith("BENCH_RESULT "));
     if (r.code !== 0 || !line) {
         throw new Error(`${childCommand(w, variant)} exited ${r.code}${r.signal ? ` (${r.signal})` : ""}: ${r.stderr.trim().slice(-800)}`);

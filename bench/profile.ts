@@ -1,9 +1,9 @@
 /**
- * Part "profile": where mainpc's evaluation time goes. One `node --cpu-prof` run of the bench child
- * per variant (leanPromiseStacks() on, and off with AI_FLEET_PROMISE_STACKS=full), under the
- * language host's loader; the profiles stay in bench/.work/prof/ (open them in Chrome DevTools).
- * Shares are inclusive (a frame and what it calls), so they overlap; the profile covers the whole
- * process, module loading included (its own row).
+ * Part "profile": where mainpc's evaluation time goes. One profiled run of the bench child per
+ * variant (leanPromiseStacks() on, and off with AI_FLEET_PROMISE_STACKS=full), under the language
+ * host's loader: the child profiles its evaluation alone (BENCH_CPU_PROFILE, the inspector's
+ * profiler from the modules loaded to the graph resolved); the profiles stay in bench/.work/prof/
+ * (open them in Chrome DevTools). The inspector's own `dispatch` samples are left out. Shares are inclusive (a frame and what it calls), so they overlap.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -39,7 +39,7 @@ const GROUPS: { label: string; self?: true; test: (f: Frame) => boolean }[] = [
     },
     { label: "source-map-support (either package: mapping frames, reading maps)", test: (f) => f.url.includes("source-map-support") },
     { label: "Pulumi's Resource.callsites (a stack per resource, for source positions)", test: (f) => f.functionName === "callsites" },
-    { label: "TypeScript's compiler (ts-node transpiling modules as they load)", test: (f) => f.url.includes("node_modules/typescript/") },
+    { label: "TypeScript's compiler (ts-node transpiling modules loaded lazily)", test: (f) => f.url.includes("node_modules/typescript/") },
     { label: "zod (parsing the stack config)", test: (f) => f.url.includes("node_modules/zod/") },
     { label: "garbage collector", test: (f) => f.functionName === "(garbage collector)" },
     { label: "self time in this repository's own code (not node_modules; the leaf frame only)", self: true, test: (f) => isOwn(f.url) },
@@ -67,6 +67,10 @@ export function summarizeProfile(file: string): { totalMs: number; shares: Profi
     let total = 0;
     const selfByName = new Map<string, number>();
     for (const [id, t] of selfById) {
+        const leaf = frame(id);
+        if (leaf.functionName === "dispatch" && leaf.url === "") {
+            continue; // the inspector session's own work (starting and stopping the profiler)
+        }
         total += t;
         const n = name(frame(id));
         selfByName.set(n, (selfByName.get(n) ?? 0) + t);
@@ -95,12 +99,8 @@ export async function profileBench(): Promise<ProfileSummary[]> {
     const out: ProfileSummary[] = [];
     for (const variant of ["lean", "full"] as Variant[]) {
         const file = `mainpc-${variant}.cpuprofile`;
-        log(`profile: mainpc (${variant}), --cpu-prof → bench/.work/prof/${file}`);
-        const { result } = await runChild(mainpc as NonNullable<typeof mainpc>, variant, [
-            "--cpu-prof",
-            `--cpu-prof-dir=${dir}`,
-            `--cpu-prof-name=${file}`,
-        ]);
+        log(`profile: mainpc (${variant}), BENCH_CPU_PROFILE → bench/.work/prof/${file}`);
+        const { result } = await runChild(mainpc as NonNullable<typeof mainpc>, variant, [], { BENCH_CPU_PROFILE: path.join(dir, file) });
         const evalMs = result.doneMs - result.loadMs;
         out.push({ variant, workload: "mainpc", evalMs, ...summarizeProfile(path.join(dir, file)) });
         log(`profile: mainpc (${variant}): evaluation ${ms(evalMs)} (profiled)`);

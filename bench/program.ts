@@ -10,11 +10,14 @@
  *
  * As index.ts does, leanPromiseStacks() is installed before any resource; AI_FLEET_PROMISE_STACKS=full
  * turns it off (the SDK's own per-promise stacks). BENCH_HEAP_SNAPSHOT=<file> also writes a V8 heap
- * snapshot once the graph is resolved (open it in Chrome DevTools → Memory).
+ * snapshot once the graph is resolved (open it in Chrome DevTools → Memory); BENCH_CPU_PROFILE=<file>
+ * writes a CPU profile of the evaluation alone (from the modules loaded to the graph resolved).
  *
  * Modules are loaded with require() (not hoisted imports) so that their load time stays apart from
  * the evaluation: evaluation = from the modules loaded to the whole graph resolved.
  */
+import * as fs from "fs";
+import * as inspector from "inspector";
 import { performance } from "perf_hooks";
 import * as path from "path";
 import * as v8 from "v8";
@@ -29,6 +32,34 @@ const sampler = setInterval(() => {
     heapPeak.usedBytes = Math.max(heapPeak.usedBytes, h.heapUsed);
     heapPeak.totalBytes = Math.max(heapPeak.totalBytes, h.heapTotal);
 }, 25);
+
+/** The in-process profiler of BENCH_CPU_PROFILE (the inspector session dispatches synchronously). */
+let profiler: inspector.Session | undefined;
+
+function startProfile(): void {
+    if (process.env.BENCH_CPU_PROFILE) {
+        profiler = new inspector.Session();
+        profiler.connect();
+        profiler.post("Profiler.enable");
+        profiler.post("Profiler.setSamplingInterval", { interval: 500 });
+        profiler.post("Profiler.start");
+    }
+}
+
+function stopProfile(then: () => void): void {
+    if (!profiler) {
+        then();
+        return;
+    }
+    profiler.post("Profiler.stop", (err, r) => {
+        if (err) {
+            process.stderr.write(`profile failed: ${err.message}\n`);
+            process.exit(1);
+        }
+        fs.writeFileSync(process.env.BENCH_CPU_PROFILE as string, JSON.stringify(r.profile));
+        then();
+    });
+}
 
 function main(): void {
     const [mode, arg] = process.argv.slice(2);
@@ -46,6 +77,7 @@ function main(): void {
               };
     const loadMs = performance.now();
     const cpuAtLoad = process.cpuUsage();
+    startProfile();
 
     // As index.ts: before any resource.
     const lean = leanPromiseStacks();
@@ -132,6 +164,10 @@ function generated(stackFile: typeof import("../stackFile"), n: number): Record<
 
 function report(r: Record<string, unknown>, resources: number): void {
     clearInterval(sampler);
+    stopProfile(() => write(r, resources));
+}
+
+function write(r: Record<string, unknown>, resources: number): void {
     const usage = process.resourceUsage();
     const mem = process.memoryUsage();
     const heap = v8.getHeapStatistics();

@@ -69,7 +69,7 @@ function evaluationSection(p: EvaluationResult, lines: string[]): void {
         lines.push(
             "",
             `**The lever, before/after** (mainpc, runs alternating): AI_FLEET_PROMISE_STACKS=full ${ms(full.evalMs.median)} → leanPromiseStacks() ${ms(lean.evalMs.median)} ` +
-                `(${x(full.evalMs.median / lean.evalMs.median)} faster), CPU ${ms(full.cpuMs.median)} → ${ms(lean.cpuMs.median)}, peak RSS ${mb(full.rssKB.median)} → ${mb(lean.rssKB.median)}.`,
+                `(${x(full.evalMs.median / lean.evalMs.median)} faster), evaluation CPU ${ms(full.evalCpuMs.median)} → ${ms(lean.evalCpuMs.median)}, peak RSS ${mb(full.rssKB.median)} → ${mb(lean.rssKB.median)}.`,
         );
     }
     growthSection(p, lines);
@@ -133,8 +133,8 @@ function memorySection(m: Measured | undefined, lines: string[]): void {
 function profileSection(profiles: ProfileSummary[], lines: string[]): void {
     lines.push("## 2. Where mainpc's evaluation time goes (CPU profile)", "");
     lines.push(
-        "One `node --cpu-prof` run of the child per variant, same loader (`bench/.work/prof/*.cpuprofile`, open in Chrome DevTools). " +
-            "The profile covers the whole process (module loading too); shares are inclusive (a frame and what it calls), so they overlap.",
+        "One profiled run of the child per variant, same loader: the child profiles its evaluation alone (from the modules loaded to the graph resolved; " +
+            "`BENCH_CPU_PROFILE=<file>`, `bench/.work/prof/*.cpuprofile`, open in Chrome DevTools). Shares are inclusive (a frame and what it calls), so they overlap.",
         "",
         `| share of CPU | ${profiles.map((p) => `${p.variant} (${ms(p.totalMs)} profiled, evaluation ${ms(p.evalMs)})`).join(" | ")} |`,
         `|---|${profiles.map(() => "---:").join("|")}|`,
