@@ -75,7 +75,7 @@ export function blastSection(e: EngineResult, lines: string[]): void {
     lines.push(
         "Same stack, after the no-op previews. Each touch is followed by `pulumi preview --json` (first repeat only) and an `up`; images rebuilt and",
         "resources changed come from the up's per-resource steps (one per resource; a replacement counts once), new digests from its `images` output.",
-        "Each repeat appends new content, so each is a real change.",
+        "A repeat of a touch (`touchRepeats`, 1 in `npm run bench`) appends new content, so each is a real change.",
         "",
         "| touch | runs | images rebuilt by up | new image digests | resources changed by up | up's changes by op | up wall | preview after the touch |",
         "|---|---:|---|---|---|---|---|---|",
@@ -195,7 +195,7 @@ export function gateSection(g: GateResult, lines: string[]): void {
     }
     if (g.unhealthyDirect) {
         lines.push(
-            `The degraded runs ran concurrently (${g.unhealthyDirect.runs.length} direct + ${eu.length} engine), each on its own ports. Failure message (direct): \`${g.unhealthyDirect.runs[0]?.lastLine.replace(/last body ".*?"; /, 'last body "…"; ').slice(0, 300)}\``,
+            `The degraded runs ran concurrently (${g.unhealthyDirect.runs.length} direct + ${eu.length} engine), each on its own ports, while the healthy runs (a) were measured. Failure message (direct): \`${g.unhealthyDirect.runs[0]?.lastLine.replace(/last body ".*?"; /, 'last body "…"; ').slice(0, 300)}\``,
         );
     }
     if (eu[0]) {
