@@ -1,6 +1,6 @@
 /**
  * The fleet's startup dependencies as a graph, without resources: which services a service waits
- * for, what the canary needs and what it gates, the levels and the critical path. deploy.ts turns
+ * for, what the canary needs and what it gates, the levels and the critical path. deploy/rollout.ts turns
  * the plan into `dependsOn` edges (Pulumi then starts each service as soon as its own dependencies
  * are healthy), and scripts/plan.ts prints and draws it.
  */

@@ -1,6 +1,6 @@
 /**
  * Entry point of `pulumi preview` / `pulumi up --stack <machine>`: load and validate the stack's
- * config, resolve the release tag, and wire the rollout. All logic lives in config.ts and deploy.ts.
+ * config, resolve the release tag, and wire the rollout. All logic lives in config/ and deploy/.
  */
 import { leanPromiseStacks } from "./promiseStacks";
 import * as path from "path";

@@ -163,3 +163,8 @@ export function imageRepository(layout: RegistryLayout, machine: string, name: s
 export function containerName(machine: string, service: string): string {
     return `ai-${machine}-${kebab(service)}`;
 }
+
+/** Logical name of a service's image resources (build, verification, scan): `svc-<kebab>`. */
+export function serviceImageName(service: string): string {
+    return `svc-${kebab(service)}`;
+}

@@ -1,37 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as command from "@pulumi/command";
-import { Hardening, PortMapping } from "../config";
 import { dockerRunFlags } from "./dockerRun";
+import { ContainerHardening, ContainerSettings, ContainerTarget } from "./types";
 import { probeCommand } from "./probes";
 import { OPT_OUTS_LABEL } from "../policy/container";
 
 /** Type token of ServiceContainer. */
 export const SERVICE_CONTAINER_TYPE = "ai-fleet:containers:ServiceContainer";
-
-/** Settings of one service's container that need no resource: what the tests assert on. */
-export interface ContainerSettings {
-    /** Service name as in the config. */
-    service: string;
-    /** Machine (stack) the container runs on. */
-    machine: string;
-    /** Container name on the machine (fixed: see deleteBeforeReplace below). */
-    containerName: string;
-    /** Published ports, container → host. */
-    ports: PortMapping[];
-    /** Address the host ports bind to. */
-    bindAddress: string;
-    /** Environment: the machine profile's, then the service's own. */
-    env: Record<string, string>;
-    /** User, init, read-only root, tmpfs, no-new-privileges, capabilities. */
-    hardening: Hardening;
-    /** GPU indexes to hand the container, or none. */
-    gpuDevices?: string[];
-    /** In-container HTTP health endpoint for Docker's own healthcheck. */
-    health: { containerPort: number; path: string };
-    /** Keep the environment secret in the container's inputs and state (the stack's services config is a secret). Default false. */
-    secretEnv?: boolean;
-}
 
 /** Docker healthcheck: python3 is in every fleet image, curl is not; the JSON `status` is compared, not the code. */
 export function dockerHealthTest(port: number, path: string): string[] {
@@ -47,7 +23,7 @@ export function dockerHealthTest(port: number, path: string): string[] {
  * container's `ai-fleet.hardening.opt-outs` label names, so the policy pack reports each one.
  * `user` counts when it is root (UID 0); another non-root UID is no opt-out.
  */
-export function hardeningOptOuts(h: Hardening): string[] {
+export function hardeningOptOuts(h: ContainerHardening): string[] {
     const out: string[] = [];
     if (/^0(:|$)/.test(h.user)) out.push("user");
     if (!h.init) out.push("init");
@@ -127,29 +103,6 @@ export function containerArgs(s: ContainerSettings): Omit<docker.ContainerArgs, 
         mustRun: true,
     };
 }
-
-/** Where containers run: the docker provider (the supported path), or the docker CLI through a command. */
-export type ContainerTarget =
-    | {
-          /** The docker provider plugin creates the container (RemoteImage + Container). */
-          runtime: "provider";
-          /** The machine's Docker provider (ssh:// or local socket). */
-          provider: docker.Provider;
-          /** The stack's Docker network. */
-          network: pulumi.Input<string>;
-      }
-    | {
-          /** `docker run` through @pulumi/command, for machines without the docker provider plugin. */
-          runtime: "cli";
-          /** DOCKER_HOST for the docker CLI (ssh://…, unix://…, tcp://…). */
-          dockerHost: string;
-          /** The stack's Docker network name (created if missing). */
-          network: string;
-          /** Stack name, labelled on the network. */
-          stack: string;
-          /** Registry credentials for the pull; the password stays secret. */
-          registry: { host: string; username: string; password: pulumi.Input<string> };
-      };
 
 /** One service container on its machine's Docker host. */
 export interface ServiceContainerArgs {

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HealthBounds, HealthCheck, HealthReport } from "./healthCheck";
-import { ContainerSettings, ContainerTarget, ServiceContainer } from "./serviceContainer";
+import { ServiceContainer } from "./serviceContainer";
+import { ContainerSettings, ContainerTarget } from "./types";
 
 /**
  * Type tokens of the group components that parented containers before the rollout became a

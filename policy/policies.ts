@@ -236,7 +236,7 @@ export function optOutNotes(c: FleetContainer, all: Rule[]): string[] {
 type Report = (message: string) => void;
 
 /** Runs one rule on a resource, as validateResource does: nothing for resources that are no fleet container. */
-export function validateWith(rule: Rule, all: Rule[], args: Pick<ResourceValidationArgs, "type" | "props" | "name">, report: Report): void {
+export function validateWith(rule: Rule, args: Pick<ResourceValidationArgs, "type" | "props" | "name">, report: Report): void {
     const c = normaliseContainer(args.type, args.props, args.name);
     if (c === undefined) {
         return;
@@ -257,7 +257,7 @@ export function policies(gpu?: GpuLookup): ResourceValidationPolicy[] {
         name: rule.name,
         description: rule.description,
         enforcementLevel: rule.enforcementLevel,
-        validateResource: (args, report) => validateWith(rule, all, args, (m) => report(m)),
+        validateResource: (args, report) => validateWith(rule, args, (m) => report(m)),
     }));
     return [
         ...fromRules,

@@ -30,6 +30,7 @@ const fs = require("fs");
 const os = require("os");
 const path = require("path");
 const policy = require("./scan-policy");
+const { splitRef } = require("./registry");
 
 function fail(msg) {
     process.stderr.write(`vulnerability gate failed: ${msg}\n`);
@@ -127,8 +128,9 @@ async function main() {
     const timeoutS = Number(process.env.FLEET_SCAN_TIMEOUT_S || "600");
     const dbUpdate = process.env.FLEET_SCAN_DB_UPDATE === "true";
     const insecure = process.env.FLEET_REGISTRY_INSECURE === "true";
-    const m = /^([^/]+)\/([^:@]+)(?::[^@]+)?@(sha256:[a-f0-9]{64})$/.exec(image);
-    if (!m) fail(`FLEET_SCAN_IMAGE="${image}" is not host/repository@sha256:digest (the gate scans verified digests only)`);
+    const ref = splitRef(image);
+    if (!ref || !ref.digest)
+        fail(`FLEET_SCAN_IMAGE="${image}" is not host/repository@sha256:digest (the gate scans verified digests only)`);
     if (!policy.SEVERITIES.includes(severity))
         fail(`${what}: FLEET_SCAN_SEVERITY="${severity}" is not one of ${policy.SEVERITIES.join(", ")}`);
     if (!(timeoutS > 0)) fail(`${what}: FLEET_SCAN_TIMEOUT_S="${process.env.FLEET_SCAN_TIMEOUT_S}" is not a positive number`);
@@ -236,7 +238,7 @@ async function main() {
     const result = {
         service,
         image,
-        digest: m[3],
+        digest: ref.digest,
         passed: true,
         severity,
         os: osInfo,

@@ -62,7 +62,6 @@ export const ProfileSchema = z
     });
 
 export type Profile = z.infer<typeof ProfileSchema>;
-export type ProfileEnv = z.infer<typeof ProfileEnvSchema>;
 
 /** Directory holding `<machine>.json`. */
 export const PROFILE_DIR = __dirname;

@@ -32,8 +32,9 @@
 # Environment knobs:
 #   AI_FLEET_CACHE            cache root (default ~/.cache/ai-fleet)
 #   PULUMI_HOME               Pulumi's home (default ~/.pulumi), as Pulumi itself uses it
-#   AI_FLEET_COMMAND_STANDIN  1 (default) = build the local stand-in "command" provider when
-#                             the real one cannot be built; 0 = leave it missing
+#   AI_FLEET_COMMAND_STANDIN  1 (default) = build the local stand-in "command" provider (the Go
+#                             module scripts/command-standin) when the real one cannot be built;
+#                             0 = leave it missing
 #   AI_FLEET_REBUILD          1 = ignore cached build outputs and rebuild
 set -euo pipefail
 
@@ -95,7 +96,7 @@ DOCKER_BUILD_EXTRA_GETS="github.com/pulumi/pulumi-java@v1.33.0 github.com/pulumi
 
 DOCKER_MISSING_REASON="the pulumi-docker ${DOCKER_VERSION} provider is a Terraform bridge whose provider/go.mod (module github.com/pulumi/pulumi-docker/provider/v4) has 'replace github.com/terraform-providers/terraform-provider-docker => ../upstream' (a git submodule, not a module), and the module proxy refuses (403) github.com/pulumi/pulumi-docker, .../provider/v4 and .../provider/v5 at every version tried (5.2.0, 5.0.0, 4.11.0, 4.5.0); use @pulumi/docker-build (docker-build ${DOCKER_BUILD_VERSION}) or the command provider instead"
 COMMAND_MISSING_REASON="the provider's Go module github.com/pulumi/pulumi-command/provider is not served by the module proxy (@v${COMMAND_VERSION} is 404: the repo has no provider/v${COMMAND_VERSION} tag; the pseudo-version of tag v${COMMAND_VERSION}'s commit, v0.0.0-20260303235922-7f3eb6f3b77c, and every other version tried are refused with 403), and the served root module github.com/pulumi/pulumi-command@v${COMMAND_VERSION} does not contain provider/"
-COMMAND_STANDIN_NOTE="stand-in built by scripts/toolchain.sh (NOT pulumi-command): implements command:local:Command and command:local:run only (create/update/delete/dir/environment/interpreter/stdin/triggers/addPreviousOutputInEnv/logging; no assetPaths/archivePaths, no command:remote:*), because ${COMMAND_MISSING_REASON}"
+COMMAND_STANDIN_NOTE="stand-in built by scripts/toolchain.sh from scripts/command-standin (NOT pulumi-command): implements command:local:Command and command:local:run only (create/update/delete/dir/environment/interpreter/stdin/triggers/addPreviousOutputInEnv/logging; no assetPaths/archivePaths, no command:remote:*), because ${COMMAND_MISSING_REASON}"
 
 cli_bin_dir() { echo "$PULUMI_HOME_DIR/versions/$1/bin"; }
 
@@ -231,18 +232,20 @@ NOT_PROVIDED=()
 PULUMI_GO_MOD_EXTRA='replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e'
 have_go() { command -v go >/dev/null 2>&1; }
 
-# go_build NAME VERSION PKG OUTNAME LDFLAGS GOVERSION "GO GET ARGS..." [SRC_MAIN_GO]
+# go_build NAME VERSION PKG OUTNAME LDFLAGS GOVERSION "GO GET ARGS..."
 # Builds PKG from a throwaway module in $CACHE_ROOT/NAME-VERSION/src that requires the
 # module(s) in GO GET ARGS; output: $CACHE_ROOT/NAME-VERSION/bin/OUTNAME.
 # GO_SRC_DIR=DIR (optional): DIR's *.go files become the throwaway module's main package (PKG ".").
 # A recipe stamp makes a changed recipe rebuild; an unchanged one is a no-op.
 # Returns non-zero on failure (log in $CACHE_ROOT/NAME-VERSION/build.log).
 go_build() {
-  local name="$1" version="$2" pkg="$3" outname="$4" ldflags="$5" gover="$6" gets="$7" main_src="${8:-}"
+  local name="$1" version="$2" pkg="$3" outname="$4" ldflags="$5" gover="$6" gets="$7"
   local dir="$CACHE_ROOT/$name-$version"
   local out="$dir/bin/$outname"
   local recipe
-  recipe="pkg=$pkg ldflags=$ldflags go=$gover gets=$gets extra=${GO_MOD_EXTRA:-} src=$(printf '%s' "$main_src" | cksum | cut -d' ' -f1) goversion=$(go env GOVERSION 2>/dev/null || true)"
+  # "src=4294967295" is the checksum of an empty inline main.go, which go_build took until the
+  # command stand-in moved to scripts/command-standin: kept so that the builds cached before stay valid.
+  recipe="pkg=$pkg ldflags=$ldflags go=$gover gets=$gets extra=${GO_MOD_EXTRA:-} src=4294967295 goversion=$(go env GOVERSION 2>/dev/null || true)"
   if [ -n "${GO_SRC_DIR:-}" ]; then recipe="$recipe srcdir=$(cat "$GO_SRC_DIR"/*.go | cksum | cut -d' ' -f1)"; fi
   if [ "${AI_FLEET_REBUILD:-0}" != "1" ] && [ -x "$out" ] && [ "$(cat "$dir/recipe" 2>/dev/null || true)" = "$recipe" ]; then
     log "$name $version: cached build $out"
@@ -255,9 +258,6 @@ go_build() {
   local t0; t0="$(now)"
   rm -rf "$dir/src" && mkdir -p "$dir/src" "$dir/bin"
   printf 'module aifleet.local/toolchain/%s\n\ngo %s\n\n%s\n' "$name" "$gover" "${GO_MOD_EXTRA:-}" > "$dir/src/go.mod"
-  if [ -n "$main_src" ]; then
-    printf '%s\n' "$main_src" > "$dir/src/main.go"
-  fi
   if [ -n "${GO_SRC_DIR:-}" ]; then
     cp -f "$GO_SRC_DIR"/*.go "$dir/src/"
   fi
@@ -268,7 +268,7 @@ go_build() {
     grep -v '^go: \(downloading\|added\|upgraded\|finding\)' "$dir/build.log" | tail -n 8 | sed 's/^/[toolchain]   /'
     return 1
   fi
-  if [ -n "$main_src${GO_SRC_DIR:-}" ] && ! (cd "$dir/src" && go mod tidy) >> "$dir/build.log" 2>&1; then
+  if [ -n "${GO_SRC_DIR:-}" ] && ! (cd "$dir/src" && go mod tidy) >> "$dir/build.log" 2>&1; then
     log "$name $version: 'go mod tidy' failed, see $dir/build.log"
     return 1
   fi
@@ -283,6 +283,41 @@ go_build() {
   mv -f "$out.tmp" "$out"
   printf '%s' "$recipe" > "$dir/recipe"
   log "$name $version: built $out in $(elapsed "$t0") (compile $(elapsed "$t1"), $(du -h "$out" | cut -f1))"
+}
+
+# go_build_module NAME VERSION MODULE_DIR OUTNAME LDFLAGS
+# Builds the main package of one of this repository's Go modules (MODULE_DIR holds go.mod, go.sum
+# and *.go) where it is, with -mod=readonly (its go.sum must be complete; modules come from the
+# proxy); output: $CACHE_ROOT/NAME-VERSION/bin/OUTNAME. The recipe stamp covers the module's files,
+# LDFLAGS and the Go version, so an unchanged module is a no-op.
+# Returns non-zero on failure (log in $CACHE_ROOT/NAME-VERSION/build.log).
+go_build_module() {
+  local name="$1" version="$2" mod="$3" outname="$4" ldflags="$5"
+  local dir="$CACHE_ROOT/$name-$version"
+  local out="$dir/bin/$outname"
+  local recipe
+  recipe="module=${mod#"$REPO_ROOT"/} ldflags=$ldflags sum=$(cat "$mod/go.mod" "$mod/go.sum" "$mod"/*.go | cksum | cut -d' ' -f1) goversion=$(go env GOVERSION 2>/dev/null || true)"
+  if [ "${AI_FLEET_REBUILD:-0}" != "1" ] && [ -x "$out" ] && [ "$(cat "$dir/recipe" 2>/dev/null || true)" = "$recipe" ]; then
+    log "$name $version: cached build $out"
+    return 0
+  fi
+  if ! have_go; then
+    log "$name $version: cannot build: no 'go' on PATH"
+    return 1
+  fi
+  local t0; t0="$(now)"
+  # src/ is what go_build left there before this module was in the repository.
+  rm -rf "$dir/src" && mkdir -p "$dir/bin"
+  log "$name $version: compiling ${mod#"$REPO_ROOT"/} (-p 2) ..."
+  if ! (cd "$mod" && go build -mod=readonly -buildvcs=false -p 2 -ldflags "-s -w $ldflags" -o "$out.tmp" .) > "$dir/build.log" 2>&1; then
+    log "$name $version: compile failed after $(elapsed "$t0"), see $dir/build.log:"
+    tail -n 8 "$dir/build.log" | sed 's/^/[toolchain]   /'
+    rm -f "$out.tmp"
+    return 1
+  fi
+  mv -f "$out.tmp" "$out"
+  printf '%s' "$recipe" > "$dir/recipe"
+  log "$name $version: built $out in $(elapsed "$t0") ($(du -h "$out" | cut -f1))"
 }
 
 # install_file SRC DEST: copy when missing or different (keeps reruns cheap and atomic).
@@ -425,8 +460,7 @@ ensure_command() {
   if [ "${AI_FLEET_COMMAND_STANDIN:-1}" = "1" ]; then
     log "plugin command $v: the real provider cannot be built here: $COMMAND_MISSING_REASON"
     log "plugin command $v: building the local STAND-IN (local:Command + local:run only) instead"
-    if go_build command-standin "$v" . pulumi-resource-command "-X main.Version=$v" 1.25.8 \
-        "github.com/pulumi/pulumi-go-provider@v1.3.2" "$COMMAND_STANDIN_SRC" \
+    if go_build_module command-standin "$v" "$SCRIPT_DIR/command-standin" pulumi-resource-command "-X main.Version=$v" \
        && register_plugin command "$v" "$CACHE_ROOT/command-standin-$v/bin/pulumi-resource-command" "$COMMAND_STANDIN_NOTE"; then
       log "SUBSTITUTE: command plugin $v is the ai-fleet stand-in, not pulumi-command ($(elapsed "$t0"))"
       return 0
@@ -448,207 +482,6 @@ ensure_docker() {
   NOT_PROVIDED+=("docker provider plugin $DOCKER_VERSION ($DOCKER_MISSING_REASON)")
   return 1
 }
-
-# The stand-in command provider's source (used only when the real one cannot be built).
-COMMAND_STANDIN_SRC="$(cat <<'GO_EOF'
-// Stand-in for the Pulumi "command" provider (pulumi-resource-command), written by
-// ai-fleet's scripts/toolchain.sh because the real provider module
-// (github.com/pulumi/pulumi-command/provider) is not served by the Go module proxy
-// reachable here. It implements only command:local:Command and command:local:run,
-// following the documented behaviour of pulumi-command v1.x. NOT the real provider.
-package main
-
-import (
-	"bufio"
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"strings"
-	"sync"
-
-	p "github.com/pulumi/pulumi-go-provider"
-	"github.com/pulumi/pulumi-go-provider/infer"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
-)
-
-// Version is stamped with -ldflags "-X main.Version=...".
-var Version = "0.0.0-dev"
-
-type BaseInputs struct {
-	Dir                    *string           `pulumi:"dir,optional"`
-	Environment            map[string]string `pulumi:"environment,optional"`
-	Interpreter            *[]string         `pulumi:"interpreter,optional"`
-	Stdin                  *string           `pulumi:"stdin,optional"`
-	AddPreviousOutputInEnv *bool             `pulumi:"addPreviousOutputInEnv,optional"`
-	Logging                *string           `pulumi:"logging,optional"`
-	AssetPaths             *[]string         `pulumi:"assetPaths,optional"`
-	ArchivePaths           *[]string         `pulumi:"archivePaths,optional"`
-}
-
-type CommandArgs struct {
-	BaseInputs
-	Create   *string `pulumi:"create,optional"`
-	Update   *string `pulumi:"update,optional"`
-	Delete   *string `pulumi:"delete,optional"`
-	Triggers *[]any  `pulumi:"triggers,optional" provider:"replaceOnChanges"`
-}
-
-type CommandState struct {
-	CommandArgs
-	Stdout string `pulumi:"stdout"`
-	Stderr string `pulumi:"stderr"`
-}
-
-type Command struct{}
-
-type RunArgs struct {
-	BaseInputs
-	Command string `pulumi:"command"`
-}
-
-type RunState struct {
-	RunArgs
-	Stdout string `pulumi:"stdout"`
-	Stderr string `pulumi:"stderr"`
-}
-
-type Run struct{}
-
-func (Run) Invoke(ctx context.Context, req infer.FunctionRequest[RunArgs]) (infer.FunctionResponse[RunState], error) {
-	in := req.Input
-	stdout, stderr, err := run(ctx, in.Command, in.BaseInputs, nil)
-	if err != nil {
-		return infer.FunctionResponse[RunState]{}, err
-	}
-	return infer.FunctionResponse[RunState]{Output: RunState{RunArgs: in, Stdout: stdout, Stderr: stderr}}, nil
-}
-
-func (Command) Create(ctx context.Context, req infer.CreateRequest[CommandArgs]) (infer.CreateResponse[CommandState], error) {
-	state := CommandState{CommandArgs: req.Inputs}
-	id := req.Name + randomSuffix()
-	if req.DryRun || req.Inputs.Create == nil {
-		return infer.CreateResponse[CommandState]{ID: id, Output: state}, nil
-	}
-	stdout, stderr, err := run(ctx, *req.Inputs.Create, req.Inputs.BaseInputs, nil)
-	state.Stdout, state.Stderr = stdout, stderr
-	return infer.CreateResponse[CommandState]{ID: id, Output: state}, err
-}
-
-func (Command) Update(ctx context.Context, req infer.UpdateRequest[CommandArgs, CommandState]) (infer.UpdateResponse[CommandState], error) {
-	state := CommandState{CommandArgs: req.Inputs, Stdout: req.State.Stdout, Stderr: req.State.Stderr}
-	if req.DryRun {
-		return infer.UpdateResponse[CommandState]{Output: state}, nil
-	}
-	cmd := req.Inputs.Update
-	if cmd == nil {
-		cmd = req.Inputs.Create // pulumi-command: create runs again when update is unset
-	}
-	if cmd == nil {
-		return infer.UpdateResponse[CommandState]{Output: state}, nil
-	}
-	stdout, stderr, err := run(ctx, *cmd, req.Inputs.BaseInputs, &req.State)
-	state.Stdout, state.Stderr = stdout, stderr
-	return infer.UpdateResponse[CommandState]{Output: state}, err
-}
-
-func (Command) Delete(ctx context.Context, req infer.DeleteRequest[CommandState]) (infer.DeleteResponse, error) {
-	if req.State.Delete == nil {
-		return infer.DeleteResponse{}, nil
-	}
-	_, _, err := run(ctx, *req.State.Delete, req.State.BaseInputs, &req.State)
-	return infer.DeleteResponse{}, err
-}
-
-func randomSuffix() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func run(ctx context.Context, command string, in BaseInputs, prev *CommandState) (string, string, error) {
-	if (in.AssetPaths != nil && len(*in.AssetPaths) > 0) || (in.ArchivePaths != nil && len(*in.ArchivePaths) > 0) {
-		return "", "", fmt.Errorf("assetPaths/archivePaths are not supported by the ai-fleet stand-in command provider")
-	}
-	interp := []string{"/bin/sh", "-c"}
-	if in.Interpreter != nil && len(*in.Interpreter) > 0 {
-		interp = *in.Interpreter
-	}
-	args := append(append([]string{}, interp[1:]...), command)
-	c := exec.CommandContext(ctx, interp[0], args...)
-	if in.Dir != nil {
-		c.Dir = *in.Dir
-	}
-	c.Env = os.Environ()
-	for k, v := range in.Environment {
-		c.Env = append(c.Env, k+"="+v)
-	}
-	if prev != nil && (in.AddPreviousOutputInEnv == nil || *in.AddPreviousOutputInEnv) {
-		c.Env = append(c.Env, "PULUMI_COMMAND_STDOUT="+prev.Stdout, "PULUMI_COMMAND_STDERR="+prev.Stderr)
-	}
-	if in.Stdin != nil {
-		c.Stdin = strings.NewReader(*in.Stdin)
-	}
-	logging := "stdoutAndStderr"
-	if in.Logging != nil {
-		logging = *in.Logging
-	}
-	log := p.GetLogger(ctx)
-	var outBuf, errBuf bytes.Buffer
-	outR, outW := io.Pipe()
-	errR, errW := io.Pipe()
-	c.Stdout, c.Stderr = outW, errW
-	var wg sync.WaitGroup
-	pump := func(r io.Reader, buf *bytes.Buffer, show bool) {
-		defer wg.Done()
-		s := bufio.NewScanner(r)
-		s.Buffer(make([]byte, 64*1024), 16*1024*1024)
-		for s.Scan() {
-			line := s.Text()
-			buf.WriteString(line + "\n")
-			if show {
-				log.InfoStatus(line)
-			}
-		}
-		_, _ = io.Copy(io.Discard, r)
-	}
-	wg.Add(2)
-	go pump(outR, &outBuf, logging == "stdout" || logging == "stdoutAndStderr")
-	go pump(errR, &errBuf, logging == "stderr" || logging == "stdoutAndStderr")
-	err := c.Run()
-	outW.Close()
-	errW.Close()
-	wg.Wait()
-	stdout := strings.TrimSuffix(outBuf.String(), "\n")
-	stderr := strings.TrimSuffix(errBuf.String(), "\n")
-	if err != nil {
-		return stdout, stderr, fmt.Errorf("%w: running %q:\nStdout:\n%s\nStderr:\n%s", err, command, stdout, stderr)
-	}
-	return stdout, stderr, nil
-}
-
-func main() {
-	prov, err := infer.NewProviderBuilder().
-		WithResources(infer.Resource(Command{})).
-		WithFunctions(infer.Function(Run{})).
-		WithModuleMap(map[tokens.ModuleName]tokens.ModuleName{"index": "local"}).
-		WithDescription("ai-fleet stand-in for the Pulumi Command provider (local:Command, local:run only)").
-		Build()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if err := prov.Run(context.Background(), "command", Version); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-GO_EOF
-)"
 
 # ---------------------------------------------------------------------------
 # run

@@ -74,13 +74,12 @@ DPKG
   log "rootfs cached: $TARBALL ($(du -h "$TARBALL" | cut -f1))"
 }
 
+# The digest the local registry serves for $REMOTE, or nothing (probes/registry.js, the project's
+# registry client).
 remote_digest() {
-  local repo=${REMOTE#*/} tag
-  tag=${repo##*:}; repo=${repo%:*}
-  curl -sfI -m 10 -u "${AI_FLEET_REGISTRY_USER}:${AI_FLEET_REGISTRY_PASSWORD}" \
-    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-    "http://${AI_FLEET_REGISTRY}/v2/${repo}/manifests/${tag}" 2>/dev/null |
-    tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest" {print $2}'
+  FLEET_REGISTRY_USER="$AI_FLEET_REGISTRY_USER" FLEET_REGISTRY_PASSWORD="$AI_FLEET_REGISTRY_PASSWORD" \
+    FLEET_REGISTRY_INSECURE=true FLEET_REQUEST_TIMEOUT_S=10 \
+    node "$HERE/../../probes/registry.js" digest "$REMOTE" 2>/dev/null
 }
 
 mkdir -p "$CACHE_DIR"

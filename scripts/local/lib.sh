@@ -10,7 +10,7 @@ AI_FLEET_REGISTRY_USER="${AI_FLEET_REGISTRY_USER:-fleet}"
 AI_FLEET_REGISTRY_PASSWORD="${AI_FLEET_REGISTRY_PASSWORD:-fleet-local-pass}"
 AI_FLEET_BASE_IMAGE_LOCAL="${AI_FLEET_BASE_IMAGE_LOCAL:-ai-fleet/debian-minbase:bookworm}"
 AI_FLEET_BASE_IMAGE="${AI_FLEET_BASE_IMAGE:-${AI_FLEET_REGISTRY}/${AI_FLEET_BASE_IMAGE_LOCAL}}"
-# shellcheck disable=SC2034 # used by down.sh and smoke.sh
+# shellcheck disable=SC2034 # used by down.sh
 AI_FLEET_STACK_LABEL="ai-fleet.stack=local"
 export AI_FLEET_STATE AI_FLEET_REGISTRY_PORT AI_FLEET_REGISTRY_HOST AI_FLEET_REGISTRY \
   AI_FLEET_REGISTRY_USER AI_FLEET_REGISTRY_PASSWORD AI_FLEET_BASE_IMAGE_LOCAL AI_FLEET_BASE_IMAGE
@@ -20,17 +20,6 @@ AI_FLEET_OUTCOME_DIR="${AI_FLEET_STATE}/outcome"
 
 log() { printf '[local] %s\n' "$*" >&2; }
 die() { printf '[local] ERROR: %s\n' "$*" >&2; exit 1; }
-# check DESCRIPTION CMD...: one PASS/FAIL line per behaviour of a smoke script, counting into
-# $passed/$failed; the command's output goes to $LOGS/check.out.
-check() {
-  local what=$1; shift
-  if "$@" >"$LOGS/check.out" 2>&1; then
-    passed=$((passed + 1)); log "PASS $what"
-  else
-    failed=$((failed + 1)); log "FAIL $what: $(tail -c 400 "$LOGS/check.out" | tr '\n' ' ')"
-  fi
-}
-
 # outcome STEP WORD DETAIL: record what a step did (reused|started|built|...).
 outcome() {
   mkdir -p "$AI_FLEET_OUTCOME_DIR"
@@ -117,14 +106,6 @@ _started_and() {
   # Not pid_alive: right after the fork the pid still shows this script's command line.
   proc_running "$(cat "$pidfile")" || { tail -n 30 "$logfile" >&2; die "$name exited during start-up (log above, full log $logfile)"; }
   "$@"
-}
-
-# Docker CLI used for builds. Docker CLI >= 23 refuses DOCKER_BUILDKIT=1 without the buildx plugin;
-# Debian's docker.io ships a 20.10 CLI with BuildKit built in at /usr/bin/docker.
-docker_build_cli() {
-  if docker buildx version >/dev/null 2>&1; then echo docker; return; fi
-  if [ -x /usr/bin/docker ]; then echo /usr/bin/docker; return; fi
-  echo docker
 }
 
 mkdir -p "$AI_FLEET_STATE"

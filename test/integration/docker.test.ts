@@ -20,13 +20,14 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { familyOrder, FleetConfig, healthHost } from "../../config";
+import { familyBuildPaths, familyOrder, FleetConfig, healthHost, repositoryName, serviceBuildPaths } from "../../config";
 import { BuildRequest, BuildSettings, dockerBuildArgs, pinnedRef } from "../../components/buildSpec";
 import { healthCheckCommand, HealthBounds, healthUrl, parseHealthReport } from "../../components/healthCheck";
 import { parseVerification, verificationCommand } from "../../components/imageVerification";
-import { containerArgs, ContainerSettings } from "../../components/serviceContainer";
-import { containerSettingsFor, familyBuildPaths, serviceBuildPaths } from "../../deploy";
-import { imageRepository, snake } from "../../naming";
+import { containerArgs } from "../../components/serviceContainer";
+import { ContainerSettings } from "../../components/types";
+import { containerSettingsFor } from "../../deploy";
+import { imageRepository } from "../../naming";
 import { profileRuntimeEnv } from "../../profiles/schema";
 import {
     BuildCommand,
@@ -372,7 +373,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
                     {
                         name,
                         kind: "service",
-                        repository: imageRepository(stack.registry, cfg.profile.machine, svc.image ?? snake(name)),
+                        repository: imageRepository(stack.registry, cfg.profile.machine, repositoryName(name, svc)),
                         ...serviceBuildPaths(name, svc),
                         baseImage: family.pinned,
                         buildArgs: svc.buildArgs,
@@ -399,7 +400,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
                 {
                     name,
                     kind: "service",
-                    repository: imageRepository(cfg.stack.registry, mainpc.profile.machine, svc.image ?? snake(name)),
+                    repository: imageRepository(cfg.stack.registry, mainpc.profile.machine, repositoryName(name, svc)),
                     ...serviceBuildPaths(name, svc),
                     baseImage: family.pinned,
                     buildArgs: svc.buildArgs,

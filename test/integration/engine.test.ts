@@ -8,9 +8,9 @@ import { expect } from "chai";
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
-import * as http from "http";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
+import { RegistryClient, splitRef } from "../../probes/registry";
 import {
     buildOnlyConfig,
     copyDemo,
@@ -34,31 +34,16 @@ function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
     });
 }
 
-/** The digest the registry serves for `repo:tag` (HEAD on the manifest, Basic auth). */
+/** The digest the registry serves for `repo:tag` (HEAD on the manifest, Basic auth; probes/registry.js). */
 function registryDigest(ref: string, user: string, password: string): Promise<string | undefined> {
-    const m = /^([^/]+)\/(.+?)(?::([^:@/]+))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(ref);
-    if (!m) {
+    const parts = splitRef(ref);
+    if (!parts) {
         throw new Error(`not a reference: ${ref}`);
     }
-    const [, host, repo, tag, digest] = m;
-    return new Promise((resolve, reject) => {
-        const req = http.request(
-            `http://${host}/v2/${repo}/manifests/${digest ?? tag}`,
-            {
-                method: "HEAD",
-                headers: {
-                    Authorization: "Basic " + Buffer.from(`${user}:${password}`).toString("base64"),
-                    Accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json",
-                },
-            },
-            (res) => {
-                res.resume();
-                resolve(res.statusCode === 200 ? (res.headers["docker-content-digest"] as string) : undefined);
-            },
-        );
-        req.on("error", reject);
-        req.end();
-    });
+    return new RegistryClient({ host: parts.host, insecure: true, user, password }).manifestDigest(
+        parts.repo,
+        parts.digest ?? (parts.tag as string),
+    );
 }
 
 type Images = Record<string, { pinned: string; ref: string }>;

@@ -16,15 +16,14 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
-import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { buildEntries, preflight } from "../../build/preflight";
 import { BuildSettings, dockerBuildArgs, pinnedRef } from "../../components/buildSpec";
 import { verificationCommand } from "../../components/imageVerification";
-import { familyOrder, FleetConfig, parseStackConfig, PROJECT, readSourceCommit } from "../../config";
-import { familyBuildPaths, serviceBuildPaths } from "../../deploy";
+import { familyBuildPaths, familyOrder, FleetConfig, parseStackConfig, PROJECT, readSourceCommit, serviceBuildPaths } from "../../config";
 import { imageRepository, resolveTag, snake } from "../../naming";
+import { RegistryClient } from "../../probes/registry";
 import { readStackConfigAt } from "../../stackFile";
 import { buildCommand, buildImage, deleteManifest, dockerLogin, dockerPush, freshDockerConfig } from "./support/docker";
 import { Stack } from "@pulumi/pulumi/automation";
@@ -285,22 +284,10 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         const ref = await build("ServiceRegistry", family, ["--provenance=mode=min"]);
         const reg = cfg.stack.registry;
         const repo = ref.slice(reg.host.length + 1, ref.indexOf("@"));
-        const index = await new Promise<string>((ok, fail) => {
-            const headers = {
-                Accept: "application/vnd.oci.image.index.v1+json",
-                Authorization: "Basic " + Buffer.from(`${reg.username}:${password}`).toString("base64"),
-            };
-            http.get(`http://${reg.host}/v2/${repo}/manifests/${ref.split("@")[1]}`, { headers }, (res) => {
-                let text = "";
-                res.on("data", (c: Buffer) => (text += c.toString("utf8")));
-                res.on("end", () =>
-                    res.statusCode === 200 ? ok(text) : fail(new Error(`manifest of ${ref}: HTTP ${res.statusCode}: ${text}`)),
-                );
-            }).on("error", fail);
-        });
-        const body = JSON.parse(index) as { mediaType: string; manifests: { platform?: { os: string; architecture: string } }[] };
+        const registry = new RegistryClient({ host: reg.host, insecure: true, user: reg.username, password });
+        const body = await registry.manifest(repo, ref.split("@")[1]);
         log(
-            `${ref}: ${body.mediaType} with ${body.manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : "?")).join(", ")}`,
+            `${ref}: ${body.mediaType} with ${(body.manifests ?? []).map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : "?")).join(", ")}`,
         );
         expect(body.mediaType).to.equal("application/vnd.oci.image.index.v1+json");
         const r = await layerCheck(ref, family);

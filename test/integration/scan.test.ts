@@ -18,12 +18,10 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { familyOrder, FleetConfig } from "../../config";
+import { familyBuildPaths, familyOrder, FleetConfig, repositoryName, serviceBuildPaths } from "../../config";
 import { BuildSettings, dockerBuildArgs } from "../../components/buildSpec";
 import { parseScanReport, scanCommand, ScanPolicy, ScanReport } from "../../components/imageScan";
 import { parseVerification, verificationCommand } from "../../components/imageVerification";
-import { familyBuildPaths, serviceBuildPaths } from "../../deploy";
-import { snake } from "../../naming";
 import { buildCommand, buildImage, deleteManifest, dockerLogin, freshDockerConfig } from "./support/docker";
 import { log, must, run, runComponentCommand, RunResult } from "./support/proc";
 import { loadStack, localEnv, sourceCommit } from "./support/stack";
@@ -161,7 +159,7 @@ describe("integration: the vulnerability gate with the real Trivy on real images
             await buildPushVerify(name, {
                 name,
                 kind: "service",
-                repository: repo(svc.image ?? snake(name)),
+                repository: repo(repositoryName(name, svc)),
                 ...serviceBuildPaths(name, svc),
                 baseImage: need(svc.family),
                 buildArgs: svc.buildArgs,

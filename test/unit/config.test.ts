@@ -9,8 +9,8 @@ import {
     parseStackConfig,
     publishedPorts,
     rawStackConfig,
+    StackContext,
 } from "../../config";
-import { StackContext } from "../../configChecks";
 import { isSecretEnvName } from "../../policy/secretNames";
 import { fleetConfig, rawFromStackFile } from "./harness";
 

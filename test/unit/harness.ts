@@ -31,11 +31,18 @@ export function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
     return (o as unknown as { isSecret: Promise<boolean> }).isSecret;
 }
 
-/** Waits until no new resource has been registered for `quietMs` (registrations are asynchronous). */
-export async function settle(quietMs = 150, maxMs = 10000): Promise<void> {
+/**
+ * Waits until the program's registrations are done: the SDK's outstanding RPCs are drained and no
+ * new resource was registered for `quietMs` after that (an Output resolving can register more).
+ */
+export async function settle(quietMs = 20, maxMs = 10000): Promise<void> {
+    const waitForRPCs = (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs;
     const start = Date.now();
     let count = -1;
     while (Date.now() - start < maxMs) {
+        // A failed registration (a scenario's failed check) rejects; what matters here is that it ended.
+        // Registrations behind a failed one never end, so the drain is bounded by the quiet period.
+        await Promise.race([waitForRPCs().catch(() => undefined), new Promise((r) => setTimeout(r, quietMs * 5))]);
         if (registered.length === count) {
             return;
         }

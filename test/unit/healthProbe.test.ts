@@ -11,7 +11,7 @@ import * as path from "path";
 import { healthCheckCommand, parseHealthReport } from "../../components/healthCheck";
 
 const ROOT = path.join(__dirname, "..", "..");
-const FAST = { timeoutSeconds: 4, intervalSeconds: 0.2, retries: 100, requestTimeoutSeconds: 1 };
+const FAST = { timeoutSeconds: 4, intervalSeconds: 0.05, retries: 100, requestTimeoutSeconds: 1 };
 
 interface ProbeRun {
     code: number | null;
@@ -38,11 +38,14 @@ function runProbe(service: string, port: number, bounds = FAST, pathName = "/hea
     });
 }
 
-/** Starts a loopback server answering /health with `respond(elapsedMs)`. */
-async function serve(respond: (elapsedMs: number) => { status: number; body: string }): Promise<{ port: number; close(): Promise<void> }> {
+/** Starts a loopback server answering /health with `respond(elapsedMs, n)` for its n-th request. */
+async function serve(
+    respond: (elapsedMs: number, request: number) => { status: number; body: string },
+): Promise<{ port: number; close(): Promise<void> }> {
     const started = Date.now();
+    let requests = 0;
     const server = http.createServer((req, res) => {
-        const r = respond(Date.now() - started);
+        const r = respond(Date.now() - started, ++requests);
         res.writeHead(r.status, { "content-type": "application/json" });
         res.end(r.body);
     });
@@ -72,7 +75,7 @@ describe("the health probe (real HTTP on loopback)", function () {
 
     it("fails on a 200 whose status is not ok, naming service, host, URL, status and body", async () => {
         const s = await serve(() => ({ status: 200, body: '{"status":"degraded","reason":"model not loaded"}' }));
-        const run = await runProbe("AffectiveProcessingCenter", s.port, { ...FAST, timeoutSeconds: 1 });
+        const run = await runProbe("AffectiveProcessingCenter", s.port, { ...FAST, timeoutSeconds: 0.3 });
         await s.close();
         expect(run.code).to.equal(1);
         expect(run.stderr).to.include(
@@ -83,7 +86,7 @@ describe("the health probe (real HTTP on loopback)", function () {
 
     it("does not take a 200 with a non-JSON body for health", async () => {
         const s = await serve(() => ({ status: 200, body: "OK" }));
-        const run = await runProbe("RealTimeAudioPipeline", s.port, { ...FAST, timeoutSeconds: 1 });
+        const run = await runProbe("RealTimeAudioPipeline", s.port, { ...FAST, timeoutSeconds: 0.3 });
         await s.close();
         expect(run.code).to.equal(1);
         expect(run.stderr).to.include('last status 200, last body "OK"').and.include("body is not JSON");
@@ -93,14 +96,15 @@ describe("the health probe (real HTTP on loopback)", function () {
         const s = await serve(() => ({ status: 200, body: "{}" }));
         const port = s.port;
         await s.close();
-        const run = await runProbe("ServiceRegistry", port, { ...FAST, timeoutSeconds: 1 });
+        const run = await runProbe("ServiceRegistry", port, { ...FAST, timeoutSeconds: 0.3 });
         expect(run.code).to.equal(1);
         expect(run.stderr).to.include("last status none (no HTTP answer)").and.include("ECONNREFUSED");
     });
 
     it("waits for a service that turns healthy before the timeout", async () => {
-        const s = await serve((ms) =>
-            ms < 1000 ? { status: 503, body: '{"status":"starting"}' } : { status: 200, body: '{"status":"ok"}' },
+        // Starting for the first two requests, however slowly the probe starts on a loaded machine.
+        const s = await serve((_ms, request) =>
+            request <= 2 ? { status: 503, body: '{"status":"starting"}' } : { status: 200, body: '{"status":"ok"}' },
         );
         const run = await runProbe("SystemDigitalTwin", s.port);
         await s.close();

@@ -6,7 +6,8 @@
 import { expect } from "chai";
 import * as debuggableModule from "@pulumi/pulumi/runtime/debuggable";
 import "./harness";
-import { leanPromiseStacks, wantsPromiseStacks } from "../../promiseStacks";
+import * as pulumi from "@pulumi/pulumi";
+import { leanPromiseStacks, RESOURCE_FRAMES, wantsPromiseStacks } from "../../promiseStacks";
 
 /** The SDK marks debuggablePromise @internal, so its declaration file leaves it out. */
 const debuggable = debuggableModule as unknown as { debuggablePromise<T>(p: Promise<T>, ctx: string): Promise<T> };
@@ -35,6 +36,16 @@ describe("lean promise stacks", () => {
             .split("\n")
             .filter((l) => l.includes("nested"));
         expect(frames.length).to.be.greaterThan(5);
+    });
+
+    it("still finds a resource's source position, formatting only the innermost frames", () => {
+        leanPromiseStacks({});
+        const callsites = (pulumi.Resource as unknown as { callsites(): { file?: string; line?: number }[] }).callsites;
+        const frames = (function deep(n: number): { file?: string; line?: number }[] {
+            return n === 0 ? callsites() : deep(n - 1);
+        })(30);
+        expect(frames.length).to.equal(RESOURCE_FRAMES);
+        expect(frames.some((f) => f.file?.endsWith("promiseStacks.test.ts") && typeof f.line === "number")).to.equal(true);
     });
 
     it("is asked for by AI_FLEET_PROMISE_STACKS=full or PULUMI_DEBUG_PROMISE_LEAKS", () => {

@@ -406,6 +406,30 @@ describe("phases", function () {
         expect(ofType(T.container)).to.have.length(44);
     });
 
+    it("names a service's repository by its image key in the build, the checks and a deploy of the release tag alike", async () => {
+        const rename = (raw: any) => {
+            raw.services.Executor.image = "executor_v2";
+        };
+        expect(await finish(run("mainpc", rename))).to.equal(undefined);
+        expect(one(T.image, "svc-executor-build").inputs.tags).to.deep.equal([`${REPO}/mainpc/executor_v2:${TAG}`]);
+        resetWorld();
+        const out = run("mainpc", (raw) => {
+            rename(raw);
+            raw.phase = "deploy";
+        });
+        expect(await finish(out)).to.equal(undefined);
+        expect(unwrapSecret(one(T.command, "svc-executor-verify-check").inputs.environment)).to.include({
+            FLEET_IMAGE: `${REPO}/mainpc/executor_v2:${TAG}`,
+        });
+        // The checks read the same name: another service may not take it.
+        expect(() =>
+            fleetConfig("mainpc", (raw) => {
+                rename(raw);
+                raw.services.TTS.image = "executor_v2";
+            }),
+        ).to.throw('ai-fleet:services.TTS.image: image repository "executor_v2" is already used by Executor');
+    });
+
     it("deploy: takes the digests a build stack exported", async () => {
         const pinned = `${REPO}/pc2/cache_manager@${fakeDigest("ci")}`;
         scenario.stackOutputs["organization/ai-fleet/ci-build"] = { images: { CacheManager: { pinned } } };

@@ -7,12 +7,12 @@
 import type * as docker from "@pulumi/docker";
 import type * as dockerbuild from "@pulumi/docker-build";
 import * as fs from "fs";
-import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { log, must, run, RunResult, shellQuote, tail } from "./proc";
 import { resolve } from "./stack";
 import { dockerRunFlags } from "../../../components/dockerRun";
+import { RegistryClient } from "../../../probes/registry";
 
 /** A `docker build` command line derived from docker-build ImageArgs. */
 export interface BuildCommand {
@@ -251,7 +251,7 @@ export async function catFromImage(ref: string, file: string): Promise<string> {
     return r.stdout;
 }
 
-/** The digest the registry serves for repo:reference (HEAD), or undefined when it has none. */
+/** The digest the registry serves for repo:reference (HEAD), or undefined when it has none (probes/registry.js). */
 export function manifestDigest(
     registry: string,
     repo: string,
@@ -259,51 +259,16 @@ export function manifestDigest(
     username: string,
     password: string,
 ): Promise<string | undefined> {
-    const accept = [
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    ].join(", ");
-    return new Promise((resolvePromise) => {
-        const req = http.request(
-            `http://${registry}/v2/${repo}/manifests/${reference}`,
-            {
-                method: "HEAD",
-                headers: { Accept: accept, Authorization: "Basic " + Buffer.from(`${username}:${password}`).toString("base64") },
-                timeout: 10000,
-            },
-            (res) => {
-                res.resume();
-                const d = res.headers["docker-content-digest"];
-                resolvePromise(res.statusCode === 200 && typeof d === "string" ? d : undefined);
-            },
-        );
-        req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", () => resolvePromise(undefined));
-        req.end();
-    });
+    return new RegistryClient({ host: registry, insecure: true, user: username, password, timeoutS: 10 })
+        .manifestDigest(repo, reference)
+        .catch(() => undefined);
 }
 
-/** Deletes a manifest from the registry by digest (HTTP DELETE; the local registry allows it). */
+/** Deletes a manifest from the registry by digest (HTTP DELETE; the local registry allows it): the status, 0 when unreachable. */
 export function deleteManifest(registry: string, repo: string, digest: string, username: string, password: string): Promise<number> {
-    return new Promise((resolvePromise) => {
-        const req = http.request(
-            `http://${registry}/v2/${repo}/manifests/${digest}`,
-            {
-                method: "DELETE",
-                headers: { Authorization: "Basic " + Buffer.from(`${username}:${password}`).toString("base64") },
-                timeout: 10000,
-            },
-            (res) => {
-                res.resume();
-                res.on("end", () => resolvePromise(res.statusCode ?? 0));
-            },
-        );
-        req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", () => resolvePromise(0));
-        req.end();
-    });
+    return new RegistryClient({ host: registry, insecure: true, user: username, password, timeoutS: 10 })
+        .deleteManifest(repo, digest)
+        .catch(() => 0);
 }
 
 /** How a test runs a container from Container args. */

@@ -3,9 +3,9 @@
  * verification and its container. deploy() hands the containers what scanned() returns.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ImageScan, RegistryAccess, ScanPolicy, ScanReport } from "./components";
-import { ScanSettings } from "./config";
-import { kebab } from "./naming";
+import { ImageScan, RegistryAccess, ScanPolicy, ScanReport } from "../components";
+import { ScanSettings } from "../config";
+import { serviceImageName } from "../naming";
 
 /** A verified image: what verification (or the gate) hands on. */
 export interface RunnableImage {
@@ -60,7 +60,7 @@ export function scanned(args: {
     const reports: Record<string, pulumi.Output<ScanReport>> = {};
     for (const name of [...args.services].sort()) {
         const v = args.verified[name];
-        const scan = new ImageScan(`svc-${kebab(name)}-scan`, { service: name, image: v.pinned, registry: args.registry, policy });
+        const scan = new ImageScan(`${serviceImageName(name)}-scan`, { service: name, image: v.pinned, registry: args.registry, policy });
         images[name] = { pinned: scan.pinned, digest: v.digest };
         reports[name] = scan.report;
     }

@@ -1,0 +1,47 @@
+/**
+ * What a config problem is and how an operator reads it: a key path under `ai-fleet:` and what was
+ * expected, all of a stack's problems in one ConfigError.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+/** The Pulumi project name; config keys are `ai-fleet:<key>`. */
+export const PROJECT = "ai-fleet";
+
+/** One problem: where (the key path under `ai-fleet:`) and what was expected. */
+export interface Issue {
+    path: (string | number)[];
+    message: string;
+}
+
+/** A config value whose shape is not known yet (the checks read configs that may be half broken). */
+export type Loose = Record<string, unknown>;
+
+export function isObject(v: unknown): v is Loose {
+    return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** The entries of a config map whose values are objects (the rest is reported by the schema). */
+export function entries(v: unknown): [string, Loose][] {
+    return isObject(v) ? Object.entries(v).filter((e): e is [string, Loose] => isObject(e[1])) : [];
+}
+
+/**
+ * Every problem of a stack's config, each as `ai-fleet:<key path>: <what was expected>`. A RunError,
+ * so `pulumi preview`/`up` print the message alone, without a JavaScript stack.
+ */
+export class ConfigError extends pulumi.RunError {
+    constructor(public readonly issues: string[]) {
+        super(
+            `invalid stack config (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n${issues.map((i) => `  - ${i}`).join("\n")}`,
+        );
+        this.name = "ConfigError";
+    }
+}
+
+/** `ai-fleet:<key path>: <message>`, the form every problem is reported in. */
+export function formatIssue(issue: { path: PropertyKey[]; message: string }): string {
+    const keyPath = issue.path.map((p) => String(p)).join(".");
+    const [top, ...rest] = keyPath.split(".");
+    const key = top ? `${PROJECT}:${top}${rest.length ? "." + rest.join(".") : ""}` : `${PROJECT}:<root>`;
+    return `${key}: ${issue.message}`;
+}
