@@ -5,7 +5,9 @@
  * 100 and 1000 services; mainpc also with AI_FLEET_PROMISE_STACKS=full (leanPromiseStacks() off),
  * its runs alternating with the lean ones so that drift in the machine's load hits both alike.
  */
-import { load1, log, mb, ms, run, Stat, stat } from "./lib";
+import * as path from "path";
+import { readStackDocument } from "../stackFile";
+import { load1, log, mb, ms, ROOT, run, Stat, stat } from "./lib";
 
 /** What bench/program.ts prints (BENCH_RESULT). */
 export interface ChildResult {
@@ -23,7 +25,7 @@ export interface ChildResult {
     userCpuMs: number;
     systemCpuMs: number;
     memory: Record<string, number | Record<string, number>>;
-    loader: { sourceMapSupport: boolean; tsNode: boolean; transpileOnly: boolean };
+    loader: { sourceMapSupport: boolean; tsNode: boolean; tsconfig: string; transpileOnlyEnv?: string };
 }
 
 export interface Workload {
@@ -44,15 +46,29 @@ export const WORKLOADS: Workload[] = [
 
 export type Variant = "lean" | "full";
 
-/** The child's command line, as a reader would type it (cwd: the repository). */
-export function childCommand(w: Workload, variant: Variant): string {
-    const env = `PULUMI_NODEJS_TRANSPILE_ONLY=true${variant === "full" ? " AI_FLEET_PROMISE_STACKS=full" : ""}`;
-    return `${env} node bench/host.js bench/program.ts ${w.argv.join(" ")}`;
+/**
+ * What the language host hands a TypeScript program of this project: PULUMI_NODEJS_TSCONFIG_PATH from
+ * Pulumi.yaml's runtime.options.tsconfig (when set; its noCheck makes ts-node transpile only), else
+ * PULUMI_NODEJS_TRANSPILE_ONLY=true as the project's tools set it.
+ */
+export function hostEnv(): Record<string, string> {
+    const doc = readStackDocument(path.join(ROOT, "Pulumi.yaml")) as { runtime?: { options?: { tsconfig?: string } } };
+    const tsconfig = doc.runtime?.options?.tsconfig;
+    return tsconfig ? { PULUMI_NODEJS_TSCONFIG_PATH: tsconfig } : { PULUMI_NODEJS_TRANSPILE_ONLY: "true" };
 }
 
-/** The child's environment: the language host's transpile-only setting, the promise-stack variant. */
+/** The child's command line, as a reader would type it (cwd: the repository). */
+export function childCommand(w: Workload, variant: Variant): string {
+    const vars = Object.entries({ ...hostEnv(), ...(variant === "full" ? { AI_FLEET_PROMISE_STACKS: "full" } : {}) });
+    return `${vars.map(([k, v]) => `${k}=${v}`).join(" ")} node bench/host.js bench/program.ts ${w.argv.join(" ")}`;
+}
+
+/** The child's environment: the language host's TypeScript settings, the promise-stack variant. */
 export function childEnv(variant: Variant): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true" };
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.PULUMI_NODEJS_TRANSPILE_ONLY;
+    delete env.PULUMI_NODEJS_TSCONFIG_PATH;
+    Object.assign(env, hostEnv());
     delete env.AI_FLEET_PROMISE_STACKS;
     delete env.PULUMI_DEBUG_PROMISE_LEAKS;
     delete env.NODE_OPTIONS;

@@ -10,10 +10,11 @@
  *      it before anything of the program is loaded);
  *   2. ts-node's register() with the options run.js builds for a CommonJS project on TypeScript ≥ 4.7:
  *      compiler "typescript", transpileOnly from PULUMI_NODEJS_TRANSPILE_ONLY (run.js: "true" → true;
- *      unset → tsconfig's noCheck, i.e. ts-node's default of type checking; the project's tools and
- *      the bench set "true"), project = PULUMI_NODEJS_TSCONFIG_PATH or tsconfig.json, skipProject when
- *      that file is missing, compilerOptions = { target ES2020, module nodenext, moduleResolution
- *      nodenext, sourceMap "true", …tsconfig.json's compilerOptions (read by the SDK's own
+ *      unset → the tsconfig's own noCheck, else ts-node's default of type checking), project =
+ *      PULUMI_NODEJS_TSCONFIG_PATH (the language host sets it from Pulumi.yaml's runtime.options.tsconfig;
+ *      the bench does the same) or tsconfig.json, skipProject when that file is missing,
+ *      compilerOptions = { target ES2020, module nodenext, moduleResolution nodenext, sourceMap "true",
+ *      …that file's own compilerOptions, without its `extends` (read by the SDK's own
  *      tsutils.loadTypeScriptCompilerOptions) }; ts-node and typescript resolved from @pulumi/pulumi
  *      as tsutils.typeScriptRequireStrings does;
  *   3. process.argv = [node, host, …program args], then require(program).

@@ -195,7 +195,8 @@ function write(r: Record<string, unknown>, resources: number): void {
         loader: {
             sourceMapSupport: Object.keys(require.cache).some((k) => /[/\\]source-map-support[/\\]/.test(k)),
             tsNode: Object.keys(require.cache).some((k) => /[/\\]ts-node[/\\]/.test(k)),
-            transpileOnly: process.env.PULUMI_NODEJS_TRANSPILE_ONLY === "true",
+            tsconfig: process.env.PULUMI_NODEJS_TSCONFIG_PATH ?? "tsconfig.json",
+            transpileOnlyEnv: process.env.PULUMI_NODEJS_TRANSPILE_ONLY,
         },
     };
     if (process.env.BENCH_HEAP_SNAPSHOT) {
