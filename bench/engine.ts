@@ -1,38 +1,21 @@
 /**
- * Parts 2 and 3 on the real engine (the CLI and plugins of scripts/toolchain.sh, the local Docker
+ * Part "engine", on the real engine (the CLI and plugins of scripts/toolchain.sh, the local Docker
  * engine, registry and BuildKit builder): the no-op preview of an unchanged build-only local stack
- * beside an empty program's, and the blast radius of touching one service or one family.
+ * beside an empty program's (bench/programs/empty), the blast radius of touching one service or one
+ * family, and leanPromiseStacks() under the engine (a fresh 100-service preview, with and without).
  *
- * Stacks live in temp projects (test/integration/support/engine.ts), built from a copy of demo/ so
+ * Stacks live in temp projects (testkit/engine.ts), built from a copy of demo/ so
  * touching sources leaves the repository clean. Previews run the CLI itself (`pulumi preview
  * --json`); ups go through the Automation API, which reports per-resource operations as events.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import {
-    buildOnlyConfig,
-    copyDemo,
-    createStack,
-    ensureToolchain,
-    localStackConfig,
-    TempProject,
-    tempProject,
-    ToolchainStatus,
-} from "../test/integration/support/engine";
+import { Stack } from "@pulumi/pulumi/automation";
+import { buildOnlyConfig, copyDemo, createStack, ensureToolchain, localStackConfig, tempProject, ToolchainStatus } from "../testkit/engine";
+import { byUrn, cliPreview, countOps, IMAGE_TYPE, nameOfUrn, NOOP_OPS, PreviewRun, tail, upWithOps } from "./engineSteps";
 import { log, ROOT, run, Stat, stat } from "./lib";
 
-export const IMAGE_TYPE = "docker-build:index:Image";
 export const FORCE_TAG = "bench-engine";
-
-/** One preview: wall time, its change summary, and the operations it plans per resource. */
-export interface PreviewRun {
-    wallMs: number;
-    /** Set when the preview failed (its plan so far is still recorded). */
-    error?: string;
-    changeSummary: Record<string, number>;
-    steps: { op: string; urn: string; type: string }[];
-}
 
 /** What touching a source did. */
 export interface TouchRun {
@@ -64,81 +47,12 @@ export interface EngineResult {
     ratio?: Stat;
     noopRuns?: PreviewRun[];
     touches?: TouchRun[];
-    /** Preview of a fresh build-only stack of 100 generated services: default vs NODE_OPTIONS=--stack-trace-limit=1. */
-    lever?: { services: number; resources: number; defaultMs: Stat; limitedMs: Stat; errors: string[] };
+    /** Preview of a fresh build-only stack of 100 generated services: leanPromiseStacks() (default) vs AI_FLEET_PROMISE_STACKS=full. */
+    lever?: { services: number; resources: number; leanMs: Stat; fullMs: Stat; errors: string[] };
     notMeasured: { figure: string; why: string }[];
 }
 
-type Images = Record<string, { pinned: string; ref: string }>;
-
-function typeOfUrn(urn: string): string {
-    // urn:pulumi:<stack>::<project>::<parent types$>type::name
-    const qualified = urn.split("::")[2] ?? "";
-    const parts = qualified.split("$");
-    return parts[parts.length - 1];
-}
-
-function nameOfUrn(urn: string): string {
-    const parts = urn.split("::");
-    return parts[parts.length - 1];
-}
-
-/** `pulumi preview --json` of a stack, run as a CLI process. */
-export async function cliPreview(status: ToolchainStatus, project: TempProject, stackName: string): Promise<PreviewRun> {
-    const r = await run(status.pulumi as string, ["preview", "--stack", stackName, "--json", "--non-interactive"], {
-        cwd: project.dir,
-        env: project.env as NodeJS.ProcessEnv,
-    });
-    let json: {
-        changeSummary?: Record<string, number>;
-        steps?: { op: string; urn: string }[];
-        diagnostics?: { message: string; severity: string; urn?: string }[];
-    };
-    try {
-        json = JSON.parse(r.stdout);
-    } catch {
-        throw new Error(`pulumi preview --stack ${stackName} exited ${r.code} without a JSON result: ${tail(r.stderr || r.stdout)}`);
-    }
-    const errors = (json.diagnostics ?? [])
-        .filter((d) => d.severity === "error")
-        .map((d) => `${d.urn ? nameOfUrn(d.urn) + ": " : ""}${d.message.trim()}`);
-    return {
-        error: r.code !== 0 ? `exit ${r.code}: ${errors.join(" | ").slice(0, 1500) || tail(r.stderr)}` : undefined,
-        wallMs: r.wallMs,
-        changeSummary: json.changeSummary ?? {},
-        steps: (json.steps ?? []).map((s) => ({ op: s.op, urn: s.urn, type: typeOfUrn(s.urn) })),
-    };
-}
-
-/** An up through the Automation API, recording every resource's operation. */
-async function upWithOps(
-    stack: Stack,
-): Promise<{ wallMs: number; ops: { op: string; urn: string; type: string }[]; images: Images; resourceChanges: Record<string, number> }> {
-    const ops: { op: string; urn: string; type: string }[] = [];
-    const onEvent = (e: EngineEvent): void => {
-        const m = e.resourcePreEvent?.metadata;
-        if (m) {
-            ops.push({ op: m.op, urn: m.urn, type: m.type });
-        }
-    };
-    const t0 = performance.now();
-    const result = await stack.up({ onEvent });
-    return {
-        wallMs: performance.now() - t0,
-        ops,
-        images: result.outputs.images.value as Images,
-        resourceChanges: (result.summary.resourceChanges ?? {}) as Record<string, number>,
-    };
-}
-
-function tail(s: string, n = 600): string {
-    const t = s.trim();
-    return t.length > n ? `…${t.slice(-n)}` : t;
-}
-
-const NOOP_OPS = new Set(["same", "read"]);
-
-/** Parts 2 and 3. */
+/** The whole part. */
 export async function engineBench(opts: { previews: number; touchRepeats: number; leverRuns: number }): Promise<EngineResult> {
     const notMeasured: { figure: string; why: string }[] = [];
     log("engine: scripts/local/up.sh (Docker engine, registry, base image, BuildKit; idempotent)");
@@ -300,7 +214,7 @@ export async function engineBench(opts: { previews: number; touchRepeats: number
             }
         }
 
-        result.lever = await stackTraceLever(status, password, opts.leverRuns);
+        result.lever = await promiseStacksLever(status, password, opts.leverRuns);
     } finally {
         for (const [s, label] of [
             [fleetStack, "fleet"],
@@ -319,12 +233,12 @@ export async function engineBench(opts: { previews: number; touchRepeats: number
 }
 
 /**
- * The lever of part 1 under the real engine: `pulumi preview` of a never-deployed build-only stack
+ * leanPromiseStacks() under the real engine: `pulumi preview` of a never-deployed build-only stack
  * of 100 generated services (the local stack's families; every service built from demo's
- * system_digital_twin context and the shared Dockerfile), alternately with and without
- * NODE_OPTIONS=--stack-trace-limit=1 (inherited by the language host's node).
+ * system_digital_twin context and the shared Dockerfile), alternately as index.ts runs by default
+ * and with AI_FLEET_PROMISE_STACKS=full (inherited by the language host), which turns it off.
  */
-async function stackTraceLever(status: ToolchainStatus, password: string, runs: number): Promise<EngineResult["lever"]> {
+async function promiseStacksLever(status: ToolchainStatus, password: string, runs: number): Promise<EngineResult["lever"]> {
     const project = tempProject(ROOT);
     project.env.FORCE_IMAGE_TAG = FORCE_TAG;
     try {
@@ -341,48 +255,30 @@ async function stackTraceLever(status: ToolchainStatus, password: string, runs: 
             };
         }
         await createStack(project, "bench-lever", status, { ...cfg, "ai-fleet:services": services, "ai-fleet:rollout": { canary: [] } });
-        const plain: number[] = [];
-        const limited: number[] = [];
+        const lean: number[] = [];
+        const full: number[] = [];
         const errors: string[] = [];
         let resources = 0;
+        const base = { ...project.env };
+        delete base.AI_FLEET_PROMISE_STACKS;
+        delete base.PULUMI_DEBUG_PROMISE_LEAKS;
         for (let i = 0; i < runs; i++) {
-            for (const limit of [false, true]) {
-                const env = { ...project.env };
-                if (limit) {
-                    project.env.NODE_OPTIONS = `${project.env.NODE_OPTIONS ?? ""} --stack-trace-limit=1`.trim();
-                }
+            for (const variant of ["lean", "full"] as const) {
+                project.env = { ...base, ...(variant === "full" ? { AI_FLEET_PROMISE_STACKS: "full" } : {}) };
                 const r = await cliPreview(status, project, "bench-lever");
-                project.env = env;
-                (limit ? limited : plain).push(r.wallMs);
+                (variant === "full" ? full : lean).push(r.wallMs);
                 resources = Object.values(r.changeSummary).reduce((a, b) => a + b, 0);
                 if (r.error) {
                     errors.push(r.error.slice(0, 300));
                 }
                 log(
-                    `engine: preview of a fresh 100-service build-only stack${limit ? " with NODE_OPTIONS=--stack-trace-limit=1" : ""}: ${(r.wallMs / 1000).toFixed(2)}s ${JSON.stringify(r.changeSummary)}${r.error ? ` FAILED: ${r.error.slice(0, 200)}` : ""}`,
+                    `engine: preview of a fresh 100-service build-only stack (${variant}): ${(r.wallMs / 1000).toFixed(2)}s ${JSON.stringify(r.changeSummary)}${r.error ? ` FAILED: ${r.error.slice(0, 200)}` : ""}`,
                 );
             }
         }
-        return { services: 100, resources, defaultMs: stat(plain), limitedMs: stat(limited), errors };
+        project.env = base;
+        return { services: 100, resources, leanMs: stat(lean), fullMs: stat(full), errors };
     } finally {
         project.cleanup();
     }
-}
-
-/** One entry per resource (the first step of each URN), the ops of its steps joined: "create-replacement+replace+delete-replaced". */
-function byUrn<T extends { op: string; urn: string }>(steps: T[]): T[] {
-    const seen = new Map<string, T>();
-    for (const s of steps) {
-        const prev = seen.get(s.urn);
-        seen.set(s.urn, prev ? { ...prev, op: `${prev.op}+${s.op}` } : s);
-    }
-    return [...seen.values()];
-}
-
-export function countOps(ops: { op: string }[]): Record<string, number> {
-    const c: Record<string, number> = {};
-    for (const o of ops) {
-        c[o.op] = (c[o.op] ?? 0) + 1;
-    }
-    return c;
 }

@@ -1,5 +1,5 @@
 /**
- * Part 4: how fast the health gate reacts. A demo service (demo/services/system_digital_twin) runs
+ * Part "gate": how fast the health gate reacts. A demo service (demo/services/system_digital_twin) runs
  * as a plain process on loopback; the HealthCheck's exact command and environment
  * (healthCheckCommand()) polls it with the local stack's rollout.health bounds.
  *
@@ -13,123 +13,11 @@
  * (b) unhealthy: DEMO_HEALTH=degraded from the start; the time from the service's start to the
  *     probe's failure, beside the configured timeout.
  */
-import { ChildProcess, spawn } from "child_process";
-import * as http from "http";
-import * as path from "path";
-import { EngineEvent } from "@pulumi/pulumi/automation";
-import { HealthBounds, healthCheckCommand } from "../components/healthCheck";
-import { createStack, localStackConfig, tempProject, ToolchainStatus } from "../test/integration/support/engine";
-import { log, ROOT, sleep, Stat, stat } from "./lib";
-
-const SERVICE = "SystemDigitalTwin";
-const SERVICE_PY = path.join(ROOT, "demo", "services", "system_digital_twin", "service.py");
-
-/** Epoch milliseconds with sub-millisecond resolution. */
-function now(): number {
-    return performance.timeOrigin + performance.now();
-}
-
-/** The local stack's rollout.health (Pulumi.local.yaml), with the schema's defaults for what it leaves out. */
-export function localBounds(): HealthBounds {
-    const rollout = localStackConfig()["ai-fleet:rollout"] as { health?: Partial<HealthBounds> } | undefined;
-    return { timeoutSeconds: 180, intervalSeconds: 2, retries: 90, requestTimeoutSeconds: 3, ...(rollout?.health ?? {}) };
-}
-
-/** Starts the demo service with its HTTP health endpoint on `port` (service port −2, REP port −1). */
-function startService(port: number, env: Record<string, string>): { proc: ChildProcess; startedAt: number } {
-    const startedAt = now();
-    const proc = spawn("python3", [SERVICE_PY], {
-        env: {
-            ...process.env,
-            ...env,
-            PYTHONPATH: path.join(ROOT, "demo", "families", "base-python"),
-            DEMO_BIND: "127.0.0.1",
-            SERVICE_PORT: String(port - 2),
-            HEALTH_PORT: String(port - 1),
-            HEALTH_HTTP_PORT: String(port),
-        },
-        stdio: "ignore",
-    });
-    return { proc, startedAt };
-}
-
-function stopService(proc: ChildProcess): Promise<void> {
-    return new Promise((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) {
-            resolve();
-            return;
-        }
-        const timer = setTimeout(() => proc.kill("SIGKILL"), 3000);
-        proc.once("exit", () => {
-            clearTimeout(timer);
-            resolve();
-        });
-        proc.kill("SIGTERM");
-    });
-}
-
-/** One GET /health: status, body, and when it was sent and answered. */
-function getHealth(port: number): Promise<{ status?: number; body?: string; sentAt: number; answeredAt: number }> {
-    return new Promise((resolve) => {
-        const sentAt = now();
-        const req = http.get({ host: "127.0.0.1", port, path: "/health", timeout: 1000 }, (res) => {
-            let body = "";
-            res.on("data", (c: Buffer) => {
-                body += c.toString();
-            });
-            res.on("end", () => resolve({ status: res.statusCode, body, sentAt, answeredAt: now() }));
-        });
-        req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", () => resolve({ sentAt, answeredAt: now() }));
-    });
-}
-
-/**
- * Asks the service once, as soon as it listens, for its uptime; returns the epoch ms at which its
- * start delay ends (it reports "ok" from then on).
- */
-async function healthyMoment(port: number, delayS: number): Promise<number> {
-    const deadline = now() + 20000;
-    while (now() < deadline) {
-        const r = await getHealth(port);
-        if (r.body) {
-            const uptime = (JSON.parse(r.body) as { uptime_s?: number }).uptime_s;
-            if (typeof uptime === "number") {
-                const answered = (r.sentAt + r.answeredAt) / 2;
-                return answered - uptime * 1000 + delayS * 1000;
-            }
-        }
-        await sleep(20);
-    }
-    throw new Error(`the demo service on port ${port} did not answer within 20s`);
-}
-
-/** Runs the HealthCheck's exact command (as the command provider does: /bin/sh -c, in the project directory). */
-function runProbe(
-    port: number,
-    bounds: HealthBounds,
-    digest: string,
-): Promise<{ code: number | null; exitedAt: number; startedAt: number; stdout: string; stderr: string }> {
-    const spec = healthCheckCommand({ service: SERVICE, host: "127.0.0.1", port, path: "/health", bounds, digest });
-    return new Promise((resolve, reject) => {
-        const startedAt = now();
-        const child = spawn("/bin/sh", ["-c", spec.create], {
-            cwd: ROOT,
-            env: { ...process.env, ...spec.environment },
-            stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => {
-            stdout += d.toString();
-        });
-        child.stderr.on("data", (d: Buffer) => {
-            stderr += d.toString();
-        });
-        child.on("error", reject);
-        child.on("exit", (code) => resolve({ code, exitedAt: now(), startedAt, stdout, stderr }));
-    });
-}
+import { HealthBounds } from "../components/healthCheck";
+import { ensureToolchain, ToolchainStatus } from "../testkit/engine";
+import { EngineGateRun, gateEngine } from "./gateEngine";
+import { healthyMoment, localBounds, runProbe, startService, stopService } from "./gateService";
+import { log, sleep, Stat, stat } from "./lib";
 
 export interface HealthyRun {
     offsetMs: number;
@@ -197,121 +85,67 @@ export async function gateUnhealthyDirect(runs: number, bounds: HealthBounds, ba
     return { runs: out, fail: stat(out.map((r) => r.failMs)) };
 }
 
-export interface EngineGateRun {
-    /** healthy → the probe resource's outputs event reached the Automation API. */
-    toProbeOutputsMs?: number;
-    /** healthy → the gated resource ran (its own clock). */
-    toGatedMs?: number;
-    /** healthy → `pulumi up` returned. */
-    toUpDoneMs?: number;
-    /** When the probe resource started, relative to healthy (must be negative for a valid run). */
-    probeStartMs?: number;
-    upWallMs: number;
-    valid: boolean;
-    error?: string;
+export interface GateResult {
+    bounds: HealthBounds;
+    delayS: number;
+    healthyDirect?: { runs: HealthyRun[]; latency: Stat };
+    unhealthyDirect?: { runs: FailRun[]; fail: Stat };
+    engine?: { healthy: EngineGateRun[]; unhealthy: { failMs: number; fromProbeStartMs?: number; message: string }[] };
+    notMeasured: { figure: string; why: string }[];
 }
 
-/** (a) and (b) through the real engine: bench/programs/gate under `pulumi up`. */
-export async function gateEngine(
-    status: ToolchainStatus,
-    opts: { healthyRuns: number; delayS: number; bounds: HealthBounds; port: number; unhealthyRuns: number },
-): Promise<{ healthy: EngineGateRun[]; unhealthy: { failMs: number; fromProbeStartMs?: number; message: string }[] }> {
-    const project = tempProject(path.join(ROOT, "test", "integration", "programs", "gate"), "gate");
-    const healthy: EngineGateRun[] = [];
-    const unhealthy: { failMs: number; fromProbeStartMs?: number; message: string }[] = [];
-    const config = (name: string) => ({
-        "gate:service": SERVICE,
-        "gate:port": String(opts.port),
-        "gate:timeoutSeconds": String(opts.bounds.timeoutSeconds),
-        "gate:intervalSeconds": String(opts.bounds.intervalSeconds),
-        "gate:retries": String(opts.bounds.retries),
-        "gate:requestTimeoutSeconds": String(opts.bounds.requestTimeoutSeconds),
-        "gate:digest": `sha256:${name
-            .padEnd(64, "0")
-            .slice(0, 64)
-            .replace(/[^0-9a-f]/g, "0")}`,
-    });
-    const watch = () => {
-        const seen: { probeStart?: number; probeOutputs?: number; failed?: number } = {};
-        const onEvent = (e: EngineEvent): void => {
-            const t = now();
-            const pre = e.resourcePreEvent?.metadata;
-            if (pre && pre.urn.endsWith("::canary-probe") && seen.probeStart === undefined) {
-                seen.probeStart = t;
-            }
-            const outs = e.resOutputsEvent?.metadata;
-            if (outs && outs.urn.endsWith("::canary-probe")) {
-                seen.probeOutputs = t;
-            }
-            if (e.resOpFailedEvent && seen.failed === undefined) {
-                seen.failed = t;
-            }
-        };
-        return { seen, onEvent };
-    };
+/**
+ * The whole part. The degraded canaries (b) wait out the configured timeout (a minute), so they
+ * start first and run while the healthy runs (a) are measured: their probes sleep between requests.
+ */
+export async function gateBench(quick: boolean): Promise<GateResult> {
+    const bounds = localBounds();
+    const delayS = 3;
+    const result: GateResult = { bounds, delayS, notMeasured: [] };
+    log(`gate: the local stack's rollout.health ${JSON.stringify(bounds)}`);
+    let status: ToolchainStatus | undefined;
     try {
-        for (let i = 0; i < opts.healthyRuns; i++) {
-            const stack = await createStack(project, `healthy-${i}`, status, config(`a${i}`));
-            const { seen, onEvent } = watch();
-            const { proc } = startService(opts.port, { DEMO_HEALTH: "ok", DEMO_START_DELAY_S: String(opts.delayS) });
-            const upStart = now();
-            try {
-                const upPromise = stack.up({ onEvent });
-                const healthyAt = await healthyMoment(opts.port, opts.delayS);
-                const result = await upPromise;
-                const done = now();
-                const gatedAt = Number(result.outputs.batchStartedMs?.value);
-                const r: EngineGateRun = {
-                    toProbeOutputsMs: seen.probeOutputs !== undefined ? seen.probeOutputs - healthyAt : undefined,
-                    toGatedMs: Number.isFinite(gatedAt) ? gatedAt - healthyAt : undefined,
-                    toUpDoneMs: done - healthyAt,
-                    probeStartMs: seen.probeStart !== undefined ? seen.probeStart - healthyAt : undefined,
-                    upWallMs: done - upStart,
-                    valid: seen.probeStart !== undefined && seen.probeStart < healthyAt,
-                };
-                healthy.push(r);
-                log(
-                    `gate: engine healthy run ${i + 1}/${opts.healthyRuns}: probe started ${fmtRel(r.probeStartMs)} rel. to healthy${r.valid ? "" : " (TOO LATE: run not counted)"}; probe outputs +${r.toProbeOutputsMs?.toFixed(0)}ms, gated resource ran +${r.toGatedMs?.toFixed(0)}ms, up returned +${r.toUpDoneMs?.toFixed(0)}ms`,
-                );
-            } catch (e) {
-                healthy.push({ upWallMs: now() - upStart, valid: false, error: String(e).slice(0, 500) });
-                log(`gate: engine healthy run ${i + 1} failed: ${String(e).slice(0, 500)}`);
-            } finally {
-                await stopService(proc);
-            }
+        status = ensureToolchain();
+        if (!status.plugins.command) {
+            const why = `the command plugin is missing: ${status.missing?.command ?? "not installed"}`;
+            result.notMeasured.push({ figure: "gate through the engine", why });
+            status = undefined;
         }
-        for (let i = 0; i < opts.unhealthyRuns; i++) {
-            const stack = await createStack(project, `degraded-${i}`, status, config(`d${i}`));
-            const { seen, onEvent } = watch();
-            const { proc, startedAt } = startService(opts.port, { DEMO_HEALTH: "degraded" });
-            try {
-                let message = "";
-                try {
-                    await stack.up({ onEvent });
-                    message = "(up succeeded: unexpected)";
-                } catch (e) {
-                    message = String(e);
-                }
-                const failedAt = now();
-                const line = /health check failed:[^\n]*/.exec(message)?.[0] ?? message.slice(0, 300);
-                unhealthy.push({
-                    failMs: failedAt - startedAt,
-                    fromProbeStartMs: seen.probeStart !== undefined ? failedAt - seen.probeStart : undefined,
-                    message: line,
-                });
-                log(
-                    `gate: engine degraded run ${i + 1}/${opts.unhealthyRuns}: up failed ${((failedAt - startedAt) / 1000).toFixed(2)}s after the service started: ${line.slice(0, 300)}`,
-                );
-            } finally {
-                await stopService(proc);
-            }
-        }
-    } finally {
-        project.cleanup();
+    } catch (e) {
+        result.notMeasured.push({ figure: "gate through the engine", why: `scripts/toolchain.sh failed: ${String(e)}` });
     }
-    return { healthy, unhealthy };
-}
-
-function fmtRel(v: number | undefined): string {
-    return v === undefined ? "?" : `${v >= 0 ? "+" : ""}${v.toFixed(0)}ms`;
+    const degradedDirect = quick ? 1 : 2;
+    log(
+        `gate: degraded canaries against the configured timeout of ${bounds.timeoutSeconds}s (${degradedDirect} direct + 1 engine), in the background`,
+    );
+    const degraded = Promise.allSettled([
+        gateUnhealthyDirect(degradedDirect, bounds, 19900),
+        status
+            ? gateEngine(status, { healthyRuns: 0, delayS: 0, bounds, port: 19961, unhealthyRuns: 1 })
+            : Promise.reject(new Error("no engine")),
+    ]);
+    try {
+        result.healthyDirect = await gateHealthyDirect(quick ? 2 : 4, delayS, bounds, 19892);
+    } catch (e) {
+        result.notMeasured.push({ figure: "gate (a), direct", why: String(e) });
+    }
+    if (status) {
+        try {
+            result.engine = await gateEngine(status, { healthyRuns: quick ? 1 : 2, delayS: 8, bounds, port: 19951, unhealthyRuns: 0 });
+        } catch (e) {
+            result.notMeasured.push({ figure: "gate (a) through the engine", why: String(e).slice(0, 600) });
+        }
+    }
+    const [direct, engine] = await degraded;
+    if (direct.status === "fulfilled") {
+        result.unhealthyDirect = direct.value;
+    } else {
+        result.notMeasured.push({ figure: "gate (b), direct", why: String(direct.reason) });
+    }
+    if (engine.status === "fulfilled") {
+        result.engine = { healthy: result.engine?.healthy ?? [], unhealthy: engine.value.unhealthy };
+    } else if (status) {
+        result.notMeasured.push({ figure: "gate (b) through the engine", why: String(engine.reason).slice(0, 600) });
+    }
+    return result;
 }

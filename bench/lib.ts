@@ -1,13 +1,16 @@
 /**
- * Shared helpers of the bench: progress lines, summary statistics, child processes, the machine.
+ * Shared helpers of the bench: progress lines, summary statistics, the machine. Child processes
+ * run through testkit/proc.ts (re-exported here), the runner the integration tests use too.
  * No assertion on any figure anywhere: the bench measures, prints and records.
  */
-import { spawn, SpawnOptions } from "child_process";
 import * as os from "os";
 import * as path from "path";
 
 export const ROOT = path.resolve(__dirname, "..");
 export const WORK = path.join(ROOT, "bench", ".work");
+
+export { run } from "../testkit/proc";
+export type { RunResult } from "../testkit/proc";
 
 const started = Date.now();
 
@@ -48,36 +51,6 @@ export function fit(points: [number, number][]): { intercept: number; slope: num
     const ssTot = points.reduce((s, [, y]) => s + (y - my) ** 2, 0);
     const ssRes = points.reduce((s, [x, y]) => s + (y - (intercept + slope * x)) ** 2, 0);
     return { intercept, slope, r2: ssTot === 0 ? 1 : 1 - ssRes / ssTot };
-}
-
-/** What a finished child process left. */
-export interface Finished {
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-    wallMs: number;
-}
-
-/** Runs a command to its end, capturing output; wall time from spawn to exit. */
-export function run(cmd: string, args: string[], opts: SpawnOptions & { echo?: boolean } = {}): Promise<Finished> {
-    return new Promise((resolve, reject) => {
-        const t0 = performance.now();
-        const child = spawn(cmd, args, { cwd: ROOT, ...opts, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout?.on("data", (d: Buffer) => {
-            stdout += d.toString();
-        });
-        child.stderr?.on("data", (d: Buffer) => {
-            stderr += d.toString();
-            if (opts.echo) {
-                process.stderr.write(d);
-            }
-        });
-        child.on("error", reject);
-        child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, wallMs: performance.now() - t0 }));
-    });
 }
 
 /** The machine the figures come from. */
@@ -126,7 +99,7 @@ export function ms(v: number): string {
     return v >= 10000 ? `${(v / 1000).toFixed(1)} s` : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(0)} ms`;
 }
 
-/** KB → "123 MB" (MiB). */
+/** KiB → "123 MiB". */
 export function mb(kb: number): string {
-    return `${(kb / 1024).toFixed(0)} MB`;
+    return `${(kb / 1024).toFixed(0)} MiB`;
 }

@@ -9,9 +9,9 @@
  * ${BASE_IMAGE} and names the right family; 1 when something needs a hand (listed); 2 on bad usage.
  */
 import * as fs from "fs";
-import * as yaml from "js-yaml";
 import * as path from "path";
-import { ConfigError, parseStackConfig, PROJECT, StackConfig } from "../config";
+import { ConfigError, parseStackConfig, StackConfig } from "../config";
+import { readStackFileAt } from "../stackFile";
 import { adoptDockerfile, defaultBaseFamily } from "../build/adopt";
 import { DockerfileSyntaxError } from "../build/dockerfile";
 import { buildEntries } from "../build/preflight";
@@ -27,12 +27,7 @@ function usage(msg: string): never {
 function loadStack(spec: string): { name: string; stack: StackConfig } {
     const file = /[/\\]|\.ya?ml$/.test(spec) ? path.resolve(spec) : path.join(ROOT, `Pulumi.${spec}.yaml`);
     if (!fs.existsSync(file)) usage(`stack file ${file} not found`);
-    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
-    const raw = Object.fromEntries(
-        Object.entries(doc.config ?? {})
-            .filter(([k]) => k.startsWith(`${PROJECT}:`))
-            .map(([k, v]) => [k.slice(PROJECT.length + 1), v]),
-    );
+    const raw = readStackFileAt(file);
     try {
         return { name: spec, stack: parseStackConfig(raw).stack };
     } catch (e) {

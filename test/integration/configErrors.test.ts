@@ -21,6 +21,7 @@ import {
     tempProject,
     ToolchainStatus,
 } from "./support/engine";
+import { readStackDocument } from "../../stackFile";
 
 const PASSWORD = process.env.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass";
 
@@ -48,7 +49,7 @@ async function structuredStack(
 ): Promise<Stack> {
     const stack = await createStack(project, name, status, {});
     const file = path.join(project.dir, `Pulumi.${name}.yaml`);
-    const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const doc = readStackDocument(file);
     const plain = Object.fromEntries(Object.entries(config).filter(([k]) => !k.endsWith("registryPassword")));
     fs.writeFileSync(file, yaml.dump({ ...doc, config: { ...(doc.config ?? {}), ...plain } }));
     await stack.setConfig("ai-fleet:registryPassword", { value: PASSWORD, secret: true });

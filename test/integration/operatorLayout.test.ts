@@ -16,7 +16,6 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
-import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
 import { buildEntries, preflight } from "../../build/preflight";
@@ -25,6 +24,7 @@ import { verificationCommand } from "../../components/imageVerification";
 import { familyBuildPaths, familyOrder, FleetConfig, parseStackConfig, PROJECT, readSourceCommit, serviceBuildPaths } from "../../config";
 import { imageRepository, resolveTag, snake } from "../../naming";
 import { RegistryClient } from "../../probes/registry";
+import { readStackConfigAt } from "../../stackFile";
 import { buildCommand, buildImage, deleteManifest, dockerLogin, dockerPush, freshDockerConfig } from "./support/docker";
 import { Stack } from "@pulumi/pulumi/automation";
 import { ensureToolchain, createStack, tempProject, TempProject } from "./support/engine";
@@ -42,8 +42,7 @@ function show(r: RunResult): string {
 
 /** The fixture stack's `ai-fleet:` keys (prefix kept), contextRoot replaced. */
 function stackKeys(contextRoot: string): Record<string, unknown> {
-    const doc = yaml.load(fs.readFileSync(STACK_FILE, "utf8")) as { config: Record<string, any> };
-    const keys = JSON.parse(JSON.stringify(doc.config)) as Record<string, any>;
+    const keys = JSON.parse(JSON.stringify(readStackConfigAt(STACK_FILE))) as Record<string, any>;
     keys[`${PROJECT}:build`].contextRoot = contextRoot;
     return keys;
 }

@@ -1,86 +1,18 @@
 /**
- * Processes, HTTP and waiting for the integration suite: no mocks, real child processes.
+ * Processes, HTTP and waiting for the integration suite: no mocks, real child processes (the
+ * runner itself is testkit/proc.ts).
  * Progress goes to stderr with an `[it]` prefix so a CI log shows what the suite is doing.
  */
-import { spawn } from "child_process";
 import * as http from "http";
 import * as net from "net";
-import * as path from "path";
-
-/** The project root (where Pulumi.yaml lives); probes' commands are relative to it. */
-export const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
+// The process runner is testkit/proc.ts (shared with the bench); re-exported for the integration tests.
+export { must, REPO_ROOT, run, shellQuote, tail } from "../../../testkit/proc";
+export type { RunOptions, RunResult } from "../../../testkit/proc";
+import { REPO_ROOT, run, RunResult } from "../../../testkit/proc";
 
 /** A progress line on stderr. */
 export function log(msg: string): void {
     process.stderr.write(`[it] ${msg}\n`);
-}
-
-/** What a finished child process left. */
-export interface RunResult {
-    /** The command line, for messages. */
-    cmd: string;
-    /** Exit code (-1 when killed by a signal or on a spawn error). */
-    code: number;
-    stdout: string;
-    stderr: string;
-    /** Wall time in milliseconds. */
-    ms: number;
-}
-
-export interface RunOptions {
-    cwd?: string;
-    /** The complete environment (default: this process's). */
-    env?: NodeJS.ProcessEnv;
-    /** Written to stdin, then closed. */
-    input?: string;
-    /** Copy the child's output to our stderr as it comes (long steps such as up.sh). */
-    echo?: boolean;
-    /** Kill the child after this long. */
-    timeoutMs?: number;
-}
-
-/** Runs a program (no shell) and collects its output; never rejects for a non-zero exit. */
-export function run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-    const cmd = [file, ...args].map(shellQuote).join(" ");
-    const started = Date.now();
-    return new Promise((resolve) => {
-        const child = spawn(file, args, { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        let timer: NodeJS.Timeout | undefined;
-        if (opts.timeoutMs) {
-            timer = setTimeout(() => {
-                stderr += `\n[it] killed after ${opts.timeoutMs} ms\n`;
-                child.kill("SIGKILL");
-            }, opts.timeoutMs);
-        }
-        child.stdout.on("data", (c: Buffer) => {
-            stdout += c.toString("utf8");
-            if (opts.echo) process.stderr.write(c);
-        });
-        child.stderr.on("data", (c: Buffer) => {
-            stderr += c.toString("utf8");
-            if (opts.echo) process.stderr.write(c);
-        });
-        child.on("error", (e) => {
-            stderr += `\n[it] spawn error: ${e.message}\n`;
-        });
-        child.on("close", (code) => {
-            if (timer) clearTimeout(timer);
-            resolve({ cmd, code: code ?? -1, stdout, stderr, ms: Date.now() - started });
-        });
-        child.stdin.on("error", () => undefined);
-        child.stdin.end(opts.input ?? "");
-    });
-}
-
-/** Runs a program and rejects with its command line, exit code and output tail unless it exits 0. */
-export async function must(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-    const r = await run(file, args, opts);
-    if (r.code !== 0) {
-        throw new Error(`${r.cmd} exited ${r.code}:\n${tail(r.stderr || r.stdout, 40)}`);
-    }
-    return r;
 }
 
 /**
@@ -89,16 +21,6 @@ export async function must(file: string, args: string[], opts: RunOptions = {}):
  */
 export function runComponentCommand(spec: { create: string; environment: Record<string, string> }, timeoutMs = 120000): Promise<RunResult> {
     return run("sh", ["-c", spec.create], { cwd: REPO_ROOT, env: { ...process.env, ...spec.environment }, timeoutMs });
-}
-
-/** The last n lines of a text. */
-export function tail(text: string, n: number): string {
-    return text.trimEnd().split("\n").slice(-n).join("\n");
-}
-
-/** POSIX shell quoting of one word. */
-export function shellQuote(s: string): string {
-    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** A GET answered with a status (any) and body; rejects when nothing answers in time. */

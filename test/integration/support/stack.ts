@@ -4,26 +4,13 @@
  * not import test/unit/harness.ts, which would install Pulumi's mocks.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as fs from "fs";
-import * as yaml from "js-yaml";
-import * as path from "path";
-import { FleetConfig, parseStackConfig, PROJECT } from "../../../config";
+import { FleetConfig, parseStackConfig } from "../../../config";
+import { readStackFile } from "../../../stackFile";
 import { must, REPO_ROOT } from "./proc";
 
 /** The `ai-fleet:` keys of a repository stack file without the prefix: parseStackConfig's input. */
 export function rawStackFile(stack: string): Record<string, unknown> {
-    const file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
-    const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | undefined;
-    if (!doc || typeof doc.config !== "object" || doc.config === null) {
-        throw new Error(`${file} has no config: block`);
-    }
-    const raw: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(doc.config)) {
-        if (k.startsWith(`${PROJECT}:`)) {
-            raw[k.slice(PROJECT.length + 1)] = v;
-        }
-    }
-    return raw;
+    return readStackFile(stack);
 }
 
 /** A repository stack file, parsed and validated with its machine profile. */

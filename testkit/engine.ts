@@ -1,0 +1,130 @@
+/**
+ * The real Pulumi engine for the integration tests and the bench: the toolchain
+ * (scripts/toolchain.sh), the offline settings (scripts/pulumi-offline-env.sh, the one place they
+ * live), and workspaces in temp directories with a file backend of their own.
+ * test/integration/support/engine.ts re-exports this module.
+ */
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { readStackConfig } from "../stackFile";
+
+export const ROOT = path.resolve(__dirname, "..");
+
+/** What scripts/toolchain.sh --status reports. */
+export interface ToolchainStatus {
+    pulumi?: string;
+    pulumiVersion?: string;
+    binDir?: string;
+    languageHostVersion?: string;
+    plugins: Record<string, string>;
+    substitutes?: Record<string, string>;
+    missing?: Record<string, string>;
+}
+
+/** Builds or reuses the toolchain (progress to this process's stderr), then returns its status. */
+export function ensureToolchain(): ToolchainStatus {
+    const run = spawnSync("bash", [path.join(ROOT, "scripts", "toolchain.sh")], { stdio: ["ignore", process.stderr, process.stderr] });
+    if (run.status !== 0) {
+        throw new Error(`scripts/toolchain.sh failed with exit code ${run.status}`);
+    }
+    const status = JSON.parse(
+        execFileSync("bash", [path.join(ROOT, "scripts", "toolchain.sh"), "--status"], { encoding: "utf8" }),
+    ) as ToolchainStatus;
+    for (const [name, why] of Object.entries(status.substitutes ?? {})) {
+        process.stderr.write(`[engine] NOTE: plugin ${name} is a substitute: ${why}\n`);
+    }
+    for (const [name, why] of Object.entries(status.missing ?? {})) {
+        process.stderr.write(`[engine] MISSING: plugin ${name}: ${why}\n`);
+    }
+    return status;
+}
+
+/** The environment of `. scripts/pulumi-offline-env.sh` with a backend in `stateDir`, plus the local stack's. */
+export function offlineEnv(stateDir: string): Record<string, string> {
+    const script = `. "${ROOT}/scripts/local/env.sh" && . "${ROOT}/scripts/pulumi-offline-env.sh" && env -0`;
+    const out = execFileSync("bash", ["-c", script], {
+        encoding: "utf8",
+        env: { ...process.env, PULUMI_BACKEND_URL: `file://${stateDir}` } as NodeJS.ProcessEnv,
+    });
+    const env: Record<string, string> = {};
+    for (const entry of out.split("\0")) {
+        const i = entry.indexOf("=");
+        if (i > 0) {
+            env[entry.slice(0, i)] = entry.slice(i + 1);
+        }
+    }
+    // Type checking is `tsc --noEmit`'s job; the engine runs the program transpile-only.
+    env.PULUMI_NODEJS_TRANSPILE_ONLY = "true";
+    return env;
+}
+
+/** A temp project directory that runs `main` (a directory with index.ts) under the real engine. */
+export interface TempProject {
+    dir: string;
+    stateDir: string;
+    env: Record<string, string>;
+    cleanup(): void;
+}
+
+/** Writes Pulumi.yaml (project `ai-fleet` unless named) pointing at `main`, with a file backend of its own. */
+export function tempProject(main: string, name = "ai-fleet"): TempProject {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai-fleet-engine-"));
+    const stateDir = path.join(dir, ".state");
+    fs.mkdirSync(stateDir);
+    fs.writeFileSync(
+        path.join(dir, "Pulumi.yaml"),
+        `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: ${main}\n`,
+    );
+    return {
+        dir,
+        stateDir,
+        env: offlineEnv(stateDir),
+        cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+    };
+}
+
+/** Creates a stack of the temp project with the given config (structured values as JSON). */
+export async function createStack(
+    project: TempProject,
+    stackName: string,
+    status: ToolchainStatus,
+    config: Record<string, unknown>,
+): Promise<Stack> {
+    const pulumiCommand = await PulumiCommand.get({ root: path.dirname(status.binDir as string), skipVersionCheck: true });
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName, workDir: project.dir },
+        { workDir: project.dir, envVars: project.env, pulumiCommand },
+    );
+    for (const [key, value] of Object.entries(config)) {
+        const secret = key.endsWith("registryPassword");
+        await stack.setConfig(key, { value: typeof value === "string" ? value : JSON.stringify(value), secret });
+    }
+    return stack;
+}
+
+/** `pulumi config set --path`-free helper: Pulumi.local.yaml's `ai-fleet:` keys as plain objects. */
+export function localStackConfig(): Record<string, unknown> {
+    return JSON.parse(JSON.stringify(readStackConfig("local", ROOT)));
+}
+
+/** Copies demo/ into a temp dir so the tests can touch sources without dirtying the repository. */
+export function copyDemo(into: string): string {
+    const dest = path.join(into, "demo");
+    fs.cpSync(path.join(ROOT, "demo"), dest, { recursive: true, filter: (src) => !src.includes("__pycache__") });
+    return dest;
+}
+
+/** The local stack's config for a build-only run from `contextRoot`. */
+export function buildOnlyConfig(contextRoot: string, registryPassword: string): Record<string, unknown> {
+    const cfg = localStackConfig();
+    const build = { ...(cfg["ai-fleet:build"] as Record<string, unknown>), contextRoot };
+    return { ...cfg, "ai-fleet:build": build, "ai-fleet:phase": "build", "ai-fleet:registryPassword": registryPassword };
+}
+
+/** Milliseconds since `start`, as seconds with one decimal, for the log. */
+export function secondsSince(start: number): string {
+    return ((Date.now() - start) / 1000).toFixed(1);
+}
