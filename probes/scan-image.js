@@ -244,16 +244,7 @@ async function main() {
         os: osInfo,
         findings: findings.length,
         counts: decision.counts,
-        allowed: decision.allowed.map((f) => ({
-            id: f.id,
-            severity: f.severity,
-            pkg: f.pkg,
-            installed: f.installed,
-            fixed: f.fixed,
-            reason: f.reason,
-            expires: f.expires,
-            note: policy.allowedNote(f),
-        })),
+        allowed: policy.allowedReport(decision),
         scanSeconds: Math.round(scanS * 10) / 10,
         waitedSeconds: Math.round(lock.waitedS * 10) / 10,
     };

@@ -52,3 +52,6 @@ export function decide(findings: Finding[], policy: { severity: Severity; allow?
 export function describeFinding(f: BlockingFinding): string;
 export function failureMessage(what: string, decision: Decision, severity: Severity): string;
 export function allowedNote(f: AllowedFinding): string;
+export function allowedReport(
+    decision: Decision,
+): (Pick<AllowedFinding, "id" | "severity" | "pkg" | "installed" | "fixed" | "reason" | "expires"> & { note: string })[];

@@ -105,4 +105,18 @@ function allowedNote(f) {
     return `${f.id} (${f.severity}) in ${f.pkg} ${f.installed} allowed until ${f.expires}: ${f.reason}`;
 }
 
-module.exports = { SEVERITIES, severityRank, findingsOf, isExpired, decide, describeFinding, failureMessage, allowedNote };
+/** The scan report's `allowed` entries: each allowed finding with its note. */
+function allowedReport(decision) {
+    return decision.allowed.map((f) => ({
+        id: f.id,
+        severity: f.severity,
+        pkg: f.pkg,
+        installed: f.installed,
+        fixed: f.fixed,
+        reason: f.reason,
+        expires: f.expires,
+        note: allowedNote(f),
+    }));
+}
+
+module.exports = { SEVERITIES, severityRank, findingsOf, isExpired, decide, describeFinding, failureMessage, allowedNote, allowedReport };

@@ -13,7 +13,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { PROJECT } from "../config";
-import { decide, failureMessage, allowedNote, Finding, Severity } from "../probes/scan-policy";
+import { allowedReport, decide, failureMessage, Finding, Severity } from "../probes/scan-policy";
 
 /** One resource the program registered. */
 export interface Registered {
@@ -119,16 +119,7 @@ function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
             os: "debian 12.12",
             findings: findings.length,
             counts: decision.counts,
-            allowed: decision.allowed.map((f) => ({
-                id: f.id,
-                severity: f.severity,
-                pkg: f.pkg,
-                installed: f.installed,
-                fixed: f.fixed,
-                reason: f.reason,
-                expires: f.expires,
-                note: allowedNote(f),
-            })),
+            allowed: allowedReport(decision),
             scanSeconds: 0.1,
             waitedSeconds: 0,
         };
