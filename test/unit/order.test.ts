@@ -9,8 +9,7 @@ import { deploy, FleetOutputs } from "../../deploy";
 import { dependencyClosure, dependents } from "../../graph";
 import { kebab, resolveTag } from "../../naming";
 import { fleetConfig, ofType, resetWorld, scenario, settle, T, unwrapSecret, valueOf } from "./harness";
-
-const TAG = "20250111-656873b3";
+import { mainpcOutputs, TAG } from "./rolloutRun";
 
 function run(stack: string, edit?: (raw: any) => void): FleetOutputs {
     return deploy({
@@ -75,15 +74,7 @@ describe("dependency order under mocks (real stack files)", function () {
     for (const c of cases) {
         it(`${c.stack}: a failed check of ${c.fails} holds back exactly what depends on it (${c.containers} containers)`, async () => {
             if (c.stack === "pc2") {
-                scenario.stackOutputs["organization/ai-fleet/mainpc"] = {
-                    canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} },
-                    report: {
-                        machine: "mainpc",
-                        tag: TAG,
-                        healthy: true,
-                        services: { StreamingTTS: { service: "StreamingTTS", healthy: true, url: "u", status: "ok" } },
-                    },
-                };
+                scenario.stackOutputs["organization/ai-fleet/mainpc"] = mainpcOutputs(TAG, { healthy: true });
             }
             scenario.failHealth.add(c.fails);
             const error = await finish(run(c.stack));
@@ -140,15 +131,7 @@ describe("container environments when the services config is a secret", function
 
     it("keeps every container's environment secret in its inputs (so in state), for both runtimes", async () => {
         const config = { ...fleetConfig("pc2"), secretServices: true };
-        scenario.stackOutputs["organization/ai-fleet/mainpc"] = {
-            canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} },
-            report: {
-                machine: "mainpc",
-                tag: TAG,
-                healthy: true,
-                services: { StreamingTTS: { service: "StreamingTTS", healthy: true, url: "u", status: "ok" } },
-            },
-        };
+        scenario.stackOutputs["organization/ai-fleet/mainpc"] = mainpcOutputs(TAG, { healthy: true });
         await finish(deploy({ config, release: resolveTag({ forced: TAG }), registryPassword: pulumi.secret("p") }));
         const containers = ofType(T.container);
         expect(containers).to.have.length(23);
@@ -156,15 +139,7 @@ describe("container environments when the services config is a secret", function
             expect(JSON.stringify(c.inputs.envs), c.name).to.include("4dabf18193072939515e22adb298388d");
         }
         resetWorld();
-        scenario.stackOutputs["organization/ai-fleet/mainpc"] = {
-            canaryReport: { machine: "mainpc", tag: TAG, healthy: true, services: {} },
-            report: {
-                machine: "mainpc",
-                tag: TAG,
-                healthy: true,
-                services: { StreamingTTS: { service: "StreamingTTS", healthy: true, url: "u", status: "ok" } },
-            },
-        };
+        scenario.stackOutputs["organization/ai-fleet/mainpc"] = mainpcOutputs(TAG, { healthy: true });
         const cli = {
             ...fleetConfig("pc2", (raw) => {
                 raw.docker.runtime = "cli";
