@@ -11,7 +11,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { buildOnlyConfig, copyDemo, createStack, ensureToolchain, localStackConfig, tempProject, ToolchainStatus } from "../testkit/engine";
+import { buildOnlyConfig, copyDemo, createStack, ensureSetup, localStackConfig, tempProject, ToolchainStatus } from "../testkit/engine";
 import { byUrn, cliPreview, countOps, IMAGE_TYPE, nameOfUrn, NOOP_OPS, PreviewRun, tail, upWithOps } from "./engineSteps";
 import { log, ROOT, run, Stat, stat } from "./lib";
 
@@ -55,14 +55,13 @@ export interface EngineResult {
 /** The whole part. */
 export async function engineBench(opts: { previews: number; touchRepeats: number; leverRuns: number }): Promise<EngineResult> {
     const notMeasured: { figure: string; why: string }[] = [];
-    log("engine: scripts/local/up.sh (Docker engine, registry, base image, BuildKit; idempotent)");
-    const up = await run("bash", [path.join(ROOT, "scripts", "local", "up.sh")]);
-    if (up.code !== 0) {
-        const why = `scripts/local/up.sh exited ${up.code}: ${tail(up.stderr)}`;
-        return { status: { plugins: {} }, notMeasured: [{ figure: "parts 2 and 3", why }] };
+    log("engine: scripts/setup.sh (Docker engine, registry, base image, BuildKit, Trivy, Pulumi CLI and plugins; idempotent)");
+    let status: ToolchainStatus;
+    try {
+        status = ensureSetup();
+    } catch (e) {
+        return { status: { plugins: {} }, notMeasured: [{ figure: "parts 2 and 3", why: String(e) }] };
     }
-    log("engine: scripts/toolchain.sh");
-    const status = ensureToolchain();
     log(`engine: pulumi ${status.pulumiVersion}, plugins ${JSON.stringify(status.plugins)}`);
     const result: EngineResult = { status, notMeasured };
     if (!status.plugins["docker-build"]) {

@@ -14,7 +14,7 @@
  *     probe's failure, beside the configured timeout.
  */
 import { HealthBounds } from "../components/healthCheck";
-import { ensureToolchain, ToolchainStatus } from "../testkit/engine";
+import { ensureSetup, ToolchainStatus } from "../testkit/engine";
 import { EngineGateRun, gateEngine } from "./gateEngine";
 import { healthyMoment, localBounds, runProbe, startService, stopService } from "./gateService";
 import { log, sleep, Stat, stat } from "./lib";
@@ -105,14 +105,14 @@ export async function gateBench(quick: boolean): Promise<GateResult> {
     log(`gate: the local stack's rollout.health ${JSON.stringify(bounds)}`);
     let status: ToolchainStatus | undefined;
     try {
-        status = ensureToolchain();
+        status = ensureSetup();
         if (!status.plugins.command) {
             const why = `the command plugin is missing: ${status.missing?.command ?? "not installed"}`;
             result.notMeasured.push({ figure: "gate through the engine", why });
             status = undefined;
         }
     } catch (e) {
-        result.notMeasured.push({ figure: "gate through the engine", why: `scripts/toolchain.sh failed: ${String(e)}` });
+        result.notMeasured.push({ figure: "gate through the engine", why: `scripts/setup.sh failed: ${String(e)}` });
     }
     const degradedDirect = quick ? 1 : 2;
     log(

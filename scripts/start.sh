@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# npm start: the embedded default in one command. Starts the local Docker engine, registry and
-# BuildKit (scripts/local/up.sh), the offline Pulumi toolchain (scripts/toolchain.sh), selects or
+# npm start: the embedded default in one command. Runs the one-time set-up (scripts/setup.sh: the
+# local Docker engine, registry, BuildKit, Trivy, the offline Pulumi toolchain), selects or
 # creates the stack `local` in the file backend (.pulumi-state/ unless PULUMI_BACKEND_URL says
 # otherwise), and rolls it out with `npm run rollout` (a failed health gate rolls back by itself).
 # Where the docker provider plugin is missing, the rollout says so and uses the cli runtime.
@@ -11,16 +11,14 @@ cd "$ROOT"
 say() { printf '[start] %s\n' "$*" >&2; }
 t0=$(date +%s)
 
-say "1/3 local Docker engine, registry (127.0.0.1:5000) and BuildKit: scripts/local/up.sh"
-bash scripts/local/up.sh
-say "2/3 Pulumi CLI and plugins without downloads: scripts/toolchain.sh"
-bash scripts/toolchain.sh
+say "1/2 the one-time set-up (scripts/setup.sh): Docker engine, registry (127.0.0.1:5000), BuildKit, Trivy, the Pulumi CLI and plugins"
+bash scripts/setup.sh
 # shellcheck source=local/env.sh
 . scripts/local/env.sh
 # shellcheck source=pulumi-offline-env.sh
 . scripts/pulumi-offline-env.sh
 
-say "3/3 roll out the stack local (backend ${PULUMI_BACKEND_URL})"
+say "2/2 roll out the stack local (backend ${PULUMI_BACKEND_URL})"
 rc=0
 npx --no-install ts-node --transpile-only cli/rollout.ts --stack local --create "$@" || rc=$?
 say "took $(( $(date +%s) - t0 ))s; rollout exit code $rc"

@@ -13,7 +13,8 @@
 #      reuses one that answers (pid file) and never starts a second one;
 #   3. registers the buildx builder "ai-fleet" (driver "remote") on that socket and bootstraps it.
 # It does not make "ai-fleet" the current builder: plain `docker build` keeps using dockerd.
-# Idempotent; a warm run takes seconds.
+# Idempotent; a warm run takes seconds. `--build-only` does step 1 alone (no daemon, no Docker
+# engine needed): scripts/setup.sh compiles while the engine and the base image come up.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
@@ -38,6 +39,12 @@ BK_NET="${AI_FLEET_BUILDKIT_NET:-host}"
 BUILDKITD="${BK_BIN_DIR}/buildkitd"
 BUILDCTL="${BK_BIN_DIR}/buildctl"
 export GOWORK=off
+BUILD_ONLY=0
+case "${1:-}" in
+  "") ;;
+  --build-only) BUILD_ONLY=1 ;;
+  *) die "unknown argument '$1' (usage: $0 [--build-only])" ;;
+esac
 
 t_start=$(date +%s)
 built=()
@@ -98,6 +105,10 @@ fi
 docker buildx version >/dev/null 2>&1 ||
   die "'docker buildx version' fails with $PLUGIN_DIR/docker-buildx installed (docker is $(command -v docker); DOCKER_CONFIG=${DOCKER_CONFIG:-unset})"
 log "docker buildx: $(docker buildx version)"
+if [ "$BUILD_ONLY" = 1 ]; then
+  log "buildkit: binaries ready in $(( $(date +%s) - t_start ))s (--build-only: daemon and builder left to a full run)"
+  exit 0
+fi
 
 # ---- 2. buildkitd ----------------------------------------------------------------------------
 bk_ok() { timeout 10 "$BUILDCTL" --addr "$BK_ADDR" debug workers >/dev/null 2>&1; }

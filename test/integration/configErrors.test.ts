@@ -5,7 +5,6 @@
  * The message must be the config error alone: a RunError, no JavaScript stack.
  */
 import { expect } from "chai";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
@@ -14,7 +13,7 @@ import {
     buildOnlyConfig,
     copyDemo,
     createStack,
-    ensureToolchain,
+    ensureSetup,
     ROOT,
     secondsSince,
     TempProject,
@@ -66,12 +65,7 @@ describe("config mistakes through the real engine", function () {
     let demo: string;
 
     before(function () {
-        execFileSync("bash", [path.join(ROOT, "scripts", "local", "up.sh")], { stdio: ["ignore", process.stderr, process.stderr] });
-        status = ensureToolchain();
-        if (!status.plugins["docker-build"] || !status.plugins.command) {
-            process.stderr.write(`[config] SKIPPED: plugins missing ${JSON.stringify(status.missing)}\n`);
-            this.skip();
-        }
+        status = ensureSetup(this);
         project = tempProject(ROOT);
         project.env.FORCE_IMAGE_TAG = "it-config-10";
         demo = copyDemo(project.dir);

@@ -1,6 +1,6 @@
 /**
  * The program's pieces against the REAL local Docker engine (20.10) and registry (127.0.0.1:5000,
- * htpasswd), no mocks: `bash scripts/local/up.sh` brings them up (idempotent).
+ * htpasswd), no mocks: `bash scripts/setup.sh` brings them up (idempotent; `npm test` runs it first).
  *
  *  1. builds: the demo family chain and six services with the build args and labels the
  *     components compute (dockerBuildArgs) for the local profile, FROM their parent by digest,
@@ -46,6 +46,7 @@ import {
 } from "./support/docker";
 import { freePorts, httpGet, log, must, run, runComponentCommand, RunResult, waitFor } from "./support/proc";
 import { loadStack, localEnv, resolve, sourceCommit } from "./support/stack";
+import { ensureSetup } from "./support/engine";
 
 /** One image this suite built. */
 interface Built {
@@ -145,13 +146,8 @@ describe("integration: the real Docker engine and registry (local stack)", funct
 
     before(async function () {
         this.timeout(600000);
-        log(`run ${RUN_ID}: bash scripts/local/up.sh`);
-        const up = await run("bash", ["scripts/local/up.sh"], { echo: true, timeoutMs: 540000 });
-        if (up.code !== 0) {
-            throw new Error(
-                `bash scripts/local/up.sh failed (exit ${up.code}): the engine/registry are not up; nothing here can run.${show(up)}`,
-            );
-        }
+        log(`run ${RUN_ID}: the one-time set-up (scripts/setup.sh)`);
+        ensureSetup(this);
         env = await localEnv();
         buildCli = env.AI_FLEET_DOCKER_BUILD;
         cfg = loadStack("local");

@@ -15,7 +15,7 @@ import {
     buildOnlyConfig,
     copyDemo,
     createStack,
-    ensureToolchain,
+    ensureSetup,
     ROOT,
     secondsSince,
     TempProject,
@@ -59,14 +59,11 @@ describe("the real Pulumi engine", function () {
     let status: ToolchainStatus;
     let registry: { user: string; password: string };
 
-    before(async () => {
-        const up = Date.now();
-        execFileSync("bash", [path.join(ROOT, "scripts", "local", "up.sh")], { stdio: ["ignore", process.stderr, process.stderr] });
-        process.stderr.write(`[engine] local Docker engine and registry ready in ${secondsSince(up)}s\n`);
+    before(function () {
         const t = Date.now();
-        status = ensureToolchain();
+        status = ensureSetup(this);
         process.stderr.write(
-            `[engine] toolchain ready in ${secondsSince(t)}s: pulumi ${status.pulumiVersion}, language host ${status.languageHostVersion}, plugins ${JSON.stringify(status.plugins)}\n`,
+            `[engine] set-up confirmed in ${secondsSince(t)}s: pulumi ${status.pulumiVersion}, language host ${status.languageHostVersion}, plugins ${JSON.stringify(status.plugins)}\n`,
         );
         registry = {
             user: process.env.AI_FLEET_REGISTRY_USER ?? "fleet",

@@ -12,16 +12,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import {
-    buildOnlyConfig,
-    copyDemo,
-    createStack,
-    ensureToolchain,
-    ROOT,
-    secondsSince,
-    tempProject,
-    ToolchainStatus,
-} from "./support/engine";
+import { buildOnlyConfig, copyDemo, createStack, ensureSetup, ROOT, secondsSince, tempProject, ToolchainStatus } from "./support/engine";
 
 /** The program before the image components merged (FamilyImage, ServiceImage) and before config/ and deploy/. */
 const LEGACY_COMMIT = "0d99be7d39c3a09bb727b7660cc6f2571ac4f8d4";
@@ -67,12 +58,7 @@ describe("a stack rolled out by the earlier program keeps its resources under th
     let password: string;
 
     before(function () {
-        execFileSync("bash", [path.join(ROOT, "scripts", "local", "up.sh")], { stdio: ["ignore", process.stderr, process.stderr] });
-        status = ensureToolchain();
-        if (!status.plugins["docker-build"] || !status.plugins.command) {
-            log("SKIPPED: the docker-build or command plugin is missing");
-            this.skip();
-        }
+        status = ensureSetup(this);
         try {
             execFileSync("git", ["-C", ROOT, "cat-file", "-e", `${LEGACY_COMMIT}^{commit}`], { stdio: "ignore" });
         } catch {

@@ -27,7 +27,7 @@ import { RegistryClient } from "../../probes/registry";
 import { readStackConfigAt } from "../../stackFile";
 import { buildCommand, buildImage, deleteManifest, dockerLogin, dockerPush, freshDockerConfig } from "./support/docker";
 import { Stack } from "@pulumi/pulumi/automation";
-import { ensureToolchain, createStack, tempProject, TempProject } from "./support/engine";
+import { ensureSetup, createStack, tempProject, TempProject } from "./support/engine";
 import { log, must, run, RunResult, runComponentCommand } from "./support/proc";
 import { localEnv, resolve } from "./support/stack";
 
@@ -65,8 +65,7 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
     let engine: { project: TempProject; stack: Stack } | undefined;
 
     before(async function () {
-        const up = await run("bash", ["scripts/local/up.sh"], { timeoutMs: 540000 });
-        if (up.code !== 0) throw new Error(`scripts/local/up.sh failed: the engine and registry are not up${show(up)}`);
+        ensureSetup(this);
         const env = await localEnv();
         password = env.AI_FLEET_REGISTRY_PASSWORD;
         checkout = fs.mkdtempSync(path.join(os.tmpdir(), "ai-fleet-13-checkout-"));
@@ -177,11 +176,7 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
     });
 
     it("1b. a real `pulumi preview` of the stack fails with that message and creates nothing", async function () {
-        const status = ensureToolchain();
-        if (!status.plugins["docker-build"] || !status.plugins.command) {
-            log(`SKIPPED real preview: the toolchain lacks docker-build or command (${JSON.stringify(status.missing)})`);
-            this.skip();
-        }
+        const status = ensureSetup();
         const project: TempProject = tempProject(path.resolve(__dirname, "..", ".."));
         temp.push(project.dir);
         const stack = await createStack(project, "it13-operator", status, {

@@ -12,7 +12,7 @@ import {
     buildOnlyConfig,
     copyDemo,
     createStack,
-    ensureToolchain,
+    ensureSetup,
     ROOT,
     secondsSince,
     TempProject,
@@ -73,12 +73,7 @@ describe("the local stack in dependency order (real engine, real containers)", f
     let password: string;
 
     before(async function () {
-        execFileSync("bash", [path.join(ROOT, "scripts", "local", "up.sh")], { stdio: ["ignore", process.stderr, process.stderr] });
-        status = ensureToolchain();
-        if (!status.plugins["docker-build"] || !status.plugins.command) {
-            process.stderr.write("[order] SKIPPED: the docker-build or command plugin is missing\n");
-            this.skip();
-        }
+        status = ensureSetup(this);
         process.stderr.write(
             `[order] containers are started by the program's cli runtime (docker run through command:local:Command): the docker provider plugin is ${status.plugins.docker ? "present" : "missing"} here\n`,
         );
@@ -209,11 +204,7 @@ describe("stacks rolled out by the earlier Canary/Batch layout keep their resour
     const port = 19891;
 
     before(function () {
-        status = ensureToolchain();
-        if (!status.plugins.command) {
-            process.stderr.write("[order] SKIPPED alias test: the command plugin is missing\n");
-            this.skip();
-        }
+        status = ensureSetup(this);
         service = spawn("python3", [path.join(ROOT, "demo", "services", "system_digital_twin", "service.py")], {
             env: {
                 ...process.env,

@@ -7,7 +7,6 @@
  * from the program's own containerArgs for the services of Pulumi.local.yaml.
  */
 import { expect } from "chai";
-import { execFileSync } from "child_process";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { containerArgs } from "../../components/serviceContainer";
@@ -16,7 +15,7 @@ import {
     buildOnlyConfig,
     copyDemo,
     createStack,
-    ensureToolchain,
+    ensureSetup,
     ROOT,
     secondsSince,
     TempProject,
@@ -70,14 +69,7 @@ describe("the policy pack through the real Pulumi CLI", function () {
     let status: ToolchainStatus & { policyAnalyzer?: string | null };
 
     before(function () {
-        execFileSync("bash", [path.join(ROOT, "scripts", "local", "up.sh")], { stdio: ["ignore", process.stderr, process.stderr] });
-        status = ensureToolchain();
-        if (!status.policyAnalyzer) {
-            process.stderr.write(
-                `[policy] SKIPPED: the language host cannot run policy packs: ${status.missing?.policyAnalyzer ?? "unknown reason"}\n`,
-            );
-            this.skip();
-        }
+        status = ensureSetup(this);
         process.stderr.write(`[policy] policy analyzer: ${status.policyAnalyzer}\n`);
     });
 
@@ -85,10 +77,6 @@ describe("the policy pack through the real Pulumi CLI", function () {
         let project: TempProject;
 
         before(function () {
-            if (!status.plugins.command) {
-                process.stderr.write(`[policy] SKIPPED container-shape tests: no command plugin (${status.missing?.command})\n`);
-                this.skip();
-            }
             project = tempProject(path.join(ROOT, "test", "integration", "programs", "policy"), "policy");
         });
         after(() => project?.cleanup());
@@ -154,10 +142,6 @@ describe("the policy pack through the real Pulumi CLI", function () {
         let stack: Stack;
 
         before(async function () {
-            if (!status.plugins["docker-build"] || !status.plugins.command) {
-                process.stderr.write(`[policy] SKIPPED build-only stack: plugins ${JSON.stringify(status.missing)}\n`);
-                this.skip();
-            }
             project = tempProject(ROOT);
             const demo = copyDemo(project.dir);
             project.env.FORCE_IMAGE_TAG = TAG;

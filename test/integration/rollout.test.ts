@@ -22,16 +22,7 @@ import { changesOf, lastRelease } from "../../cli/decide";
 import { containerArgs, goDuration } from "../../components/serviceContainer";
 import { containerSettingsFor } from "../../deploy";
 import { containerName } from "../../naming";
-import {
-    copyDemo,
-    createStack,
-    ensureToolchain,
-    localStackConfig,
-    offlineEnv,
-    ROOT,
-    secondsSince,
-    ToolchainStatus,
-} from "./support/engine";
+import { copyDemo, createStack, ensureSetup, localStackConfig, offlineEnv, ROOT, secondsSince, ToolchainStatus } from "./support/engine";
 import { freePorts, httpGet, log, tail } from "./support/proc";
 
 const MACHINE = "it9";
@@ -183,9 +174,8 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         }
     }
 
-    before(async () => {
-        execFileSync("bash", [path.join(ROOT, "scripts", "local", "up.sh")], { stdio: ["ignore", process.stderr, process.stderr] });
-        status = ensureToolchain();
+    before(async function () {
+        status = ensureSetup(this);
         if (!status.plugins.docker) {
             log(
                 `NOTE: containers are started by the cli runtime (docker run through @pulumi/command) because the docker provider plugin is missing: ${status.missing?.docker ?? "not installed"}`,
