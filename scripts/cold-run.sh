@@ -13,7 +13,7 @@
 #   Docker                   a new dockerd with --data-root/--exec-root in the work dir, DOCKER_CONFIG
 #                                                   (buildx plugin and builders)
 # and, unless --keep-packages, the Debian packages the set-up installs removed first (`apt-get remove`,
-# which keeps the warm engine's data in /var/lib/docker). The daemons the warm set-up started are
+# which keeps the warm engine's data in /var/lib/docker, then `apt-get clean`). The daemons the warm set-up started are
 # stopped first (scripts/local/down.sh) and the cold ones after; the next `npm test` starts the
 # warm ones again. At the end it prints the total time, each set-up part's time, and the suites'
 # counts, and exits with .ci/run's exit code.
@@ -96,6 +96,7 @@ if [ "$keep_packages" = 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get remove -y -q $pkgs >"$WORK/apt-remove.log" 2>&1 ||
       die "apt-get remove failed (see $WORK/apt-remove.log)"
   fi
+  apt-get clean # no downloaded .debs to reinstall from: the set-up downloads them as a fresh machine does
 fi
 
 # 3. A fresh clone, and the run with empty caches.
@@ -124,7 +125,7 @@ secs=$(( $(date +%s) - t0 ))
 {
   printf 'cold run of .ci/run at %s (%s), %s\n' "${commit:0:12}" "$(git -C "$ROOT" log -1 --format=%s "$commit")" "$(date -u +%Y-%m-%dT%H:%MZ)"
   printf 'exit code %s, total %dm%02ds\n' "$rc" $(( secs / 60 )) $(( secs % 60 ))
-  printf 'set-up parts (scripts/setup.sh, wall clock; two lanes overlap):\n'
+  printf 'set-up parts (scripts/setup.sh, wall clock; the lanes overlap):\n'
   grep -v '^#' "$WORK/cache/setup-times.tsv" 2>/dev/null | awk -F'\t' '{ printf "  %-14s %6ss  %s\n", $1, $2, $3 }' || echo "  (no setup-times.tsv: the set-up did not finish)"
   printf 'suites (mocha summary lines, unit then integration):\n'
   grep -E '^\s+[0-9]+ (passing|failing|pending)' "$LOG" | sed 's/^ */  /' || echo "  (none)"
