@@ -1,11 +1,13 @@
 /**
  * Checks of what runs on the machine: health-check bounds that contradict each other, addresses
- * and URLs (no password in plaintext), and container names and mounts Docker would refuse. Values
- * that parse but would fail at run time; each check skips what has the wrong shape.
+ * and URLs (no password in plaintext), container names and mounts Docker would refuse, and a
+ * service's environment held to the machine profile's rules. Values that parse but would fail at
+ * run time; each check skips what has the wrong shape.
  */
 import { isIP } from "net";
 import * as path from "path";
 import { kebab } from "../naming";
+import { Profile, ProfileSchema } from "../profiles/schema";
 import { entries, Issue, isObject, Loose } from "./issues";
 
 /** The four health-check bounds, as the probe (probes/health-probe.js) uses them. */
@@ -139,6 +141,62 @@ export function checkContainerShapes(cfg: Loose): Issue[] {
             }
             seenMounts.add(norm);
         });
+    }
+    return issues;
+}
+
+/**
+ * Environment variables the program sets in every container itself (deploy/containers.ts), each
+ * with where its value comes from (given the service's name). A service's env may not set them:
+ * its value would replace the program's.
+ */
+export const PROGRAM_ENV: Readonly<Record<string, (service: string) => string>> = {
+    MACHINE: () => "from ai-fleet:machine (the machine profile's name)",
+    SERVICE_NAME: (service) => `from the service's name (services.${service})`,
+    TINI_SUBREAPER: () => 'to "1" in every container, for tini (the container\'s init)',
+    FLEET_DEPENDENCIES: (service) =>
+        `from services.${service}.dependsOn (its dependencies' health URLs, when rollout.exposeDependencies is true)`,
+};
+
+/**
+ * A service's env (services.<Name>.env) on top of the machine profile: a name the program sets
+ * (PROGRAM_ENV) is refused, and a value that overrides one of the profile's keys must pass the
+ * profile file's own schema (profiles/schema.ts), as if the profile said it. The profile is the
+ * one the stack's machine names; without it (a missing profile, reported already) only the names
+ * are checked.
+ */
+export function checkServiceEnv(cfg: Loose, profile: Profile | undefined): Issue[] {
+    const issues: Issue[] = [];
+    for (const [name, svc] of entries(cfg.services)) {
+        const env = isObject(svc.env) ? svc.env : {};
+        const overrides: Record<string, string> = {};
+        for (const [key, value] of Object.entries(env)) {
+            if (Object.hasOwn(PROGRAM_ENV, key)) {
+                issues.push({
+                    path: ["services", name, "env", key],
+                    message: `${key} is set by the program ${PROGRAM_ENV[key](name)}; a service's env cannot override it. Remove it`,
+                });
+            } else if (profile && Object.hasOwn(profile.env, key) && typeof value === "string") {
+                overrides[key] = value;
+            }
+        }
+        if (!profile || Object.keys(overrides).length === 0) {
+            continue;
+        }
+        // The profile as this service's container would see it, through the profile file's schema:
+        // its field rules and its rules across fields alike. The profile itself passed already, so
+        // every problem on an overridden key is the override's.
+        const seen = ProfileSchema.safeParse({ ...profile, env: { ...profile.env, ...overrides } });
+        const defaults = profile.env as Record<string, string>;
+        for (const issue of seen.error?.issues ?? []) {
+            const [where, key] = issue.path;
+            if (where === "env" && typeof key === "string" && Object.hasOwn(overrides, key)) {
+                issues.push({
+                    path: ["services", name, "env", key],
+                    message: `"${overrides[key]}" overrides the machine profile's ${key} ("${defaults[key]}" in profiles/${profile.machine}.json) and breaks the profile's rule: ${issue.message}`,
+                });
+            }
+        }
     }
     return issues;
 }

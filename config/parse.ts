@@ -1,9 +1,11 @@
 /**
  * Parse and freeze: raw stack config and its machine profile in, a frozen FleetConfig out, or one
- * ConfigError listing every problem (the schema's, the profile's and the stack context's).
+ * ConfigError listing every problem (the schema's, the profile's, the stack context's, and each
+ * service's env against the profile).
  */
 import { loadProfile, Profile, ProfileError } from "../profiles/schema";
 import { ConfigError, formatIssue, isObject, PROJECT } from "./issues";
+import { checkServiceEnv } from "./machineChecks";
 import { StackConfig, StackConfigSchema } from "./schema";
 import { StackContext, stackContextIssues } from "./stackContext";
 
@@ -48,6 +50,9 @@ export function parseStackConfig(
                 issues.push(`${PROJECT}:services.${name}.gpu: machine "${profile.machine}" has no GPU in its profile; set gpu: false`);
             }
         }
+    }
+    if (isObject(raw)) {
+        issues.push(...checkServiceEnv(raw, profile).map(formatIssue));
     }
     if (issues.length > 0 || !result.success || !profile) {
         throw new ConfigError(issues);

@@ -56,7 +56,7 @@ export const ServiceSchema = z.strictObject({
             hostPort: port.optional(),
         })
         .default({ path: "/health" }),
-    /** Extra environment, on top of the machine profile's. */
+    /** Extra environment, on top of the machine profile's: a profile key's value follows profiles/schema.ts, and names the program sets are refused (checkServiceEnv in machineChecks.ts). */
     env: envMap.default({}),
     /** Extra build args (MACHINE, BASE_IMAGE and the profile's are set by the program). */
     buildArgs: envMap.default({}),

@@ -7,10 +7,12 @@ import {
     engineSecretKeysKnown,
     healthEndpoint,
     parseStackConfig,
+    PROGRAM_ENV,
     publishedPorts,
     rawStackConfig,
     StackContext,
 } from "../../config";
+import { containerSettingsFor } from "../../deploy";
 import { isSecretEnvName } from "../../policy/secretNames";
 import { fleetConfig, rawFromStackFile } from "./harness";
 
@@ -450,6 +452,63 @@ describe("stack config", () => {
             },
             "ai-fleet:services.Executor.env.HF_TOKEN: HF_TOKEN looks like a secret and is written in plaintext in the stack file; set it encrypted: pulumi config set --secret --path 'services.Executor.env.HF_TOKEN' <value>",
         ],
+        // A service's env held to the machine profile's rules (profiles/schema.ts), and off the names the program sets.
+        [
+            "a thread count that is a word",
+            (r) => {
+                r.services.Executor.env = { OMP_NUM_THREADS: "lots" };
+            },
+            'ai-fleet:services.Executor.env.OMP_NUM_THREADS: "lots" overrides the machine profile\'s OMP_NUM_THREADS ("16" in profiles/mainpc.json) and breaks the profile\'s rule: expected a whole number written as a string, e.g. "16"',
+        ],
+        [
+            "a negative worker count",
+            (r) => {
+                r.services.Executor.env = { UVICORN_WORKERS: "-4" };
+            },
+            'ai-fleet:services.Executor.env.UVICORN_WORKERS: "-4" overrides the machine profile\'s UVICORN_WORKERS ("32" in profiles/mainpc.json) and breaks the profile\'s rule: expected a whole number',
+        ],
+        [
+            "a percentage over 100",
+            (r) => {
+                r.services.Executor.env = { MODEL_EVICT_THRESHOLD_PCT: "150" };
+            },
+            'ai-fleet:services.Executor.env.MODEL_EVICT_THRESHOLD_PCT: "150" overrides the machine profile\'s MODEL_EVICT_THRESHOLD_PCT ("90" in profiles/mainpc.json) and breaks the profile\'s rule: expected a percentage between 0 and 100',
+        ],
+        [
+            "a memory fraction over 1",
+            (r) => {
+                r.services.Executor.env = { MEMORY_FRACTION: "1.5" };
+            },
+            'ai-fleet:services.Executor.env.MEMORY_FRACTION: "1.5" overrides the machine profile\'s MEMORY_FRACTION ("0.95" in profiles/mainpc.json) and breaks the profile\'s rule: expected a fraction between 0 and 1',
+        ],
+        [
+            "a CUDA arch list in another form",
+            (r) => {
+                r.services.Executor.env = { TORCH_CUDA_ARCH_LIST: "sm_89" };
+            },
+            'ai-fleet:services.Executor.env.TORCH_CUDA_ARCH_LIST: "sm_89" overrides the machine profile\'s TORCH_CUDA_ARCH_LIST ("8.9" in profiles/mainpc.json) and breaks the profile\'s rule: expected CUDA arches separated by \';\', e.g. "8.9" or "8.6;8.9;9.0+PTX"',
+        ],
+        [
+            "an allocator setting that is not key:value pairs",
+            (r) => {
+                r.services.Executor.env = { TORCH_CUDA_ALLOC_CONF: "64MB" };
+            },
+            'ai-fleet:services.Executor.env.TORCH_CUDA_ALLOC_CONF: "64MB" overrides the machine profile\'s TORCH_CUDA_ALLOC_CONF ("max_split_size_mb:64" in profiles/mainpc.json) and breaks the profile\'s rule: expected key:value pairs',
+        ],
+        [
+            "GPU devices other than the ones Docker gives the container",
+            (r) => {
+                r.services.ModelOpsCoordinator.env = { GPU_VISIBLE_DEVICES: "0,1" };
+            },
+            'ai-fleet:services.ModelOpsCoordinator.env.GPU_VISIBLE_DEVICES: "0,1" overrides the machine profile\'s GPU_VISIBLE_DEVICES ("0" in profiles/mainpc.json) and breaks the profile\'s rule: expected "0" to match gpu.devices',
+        ],
+        [
+            "an env variable the program sets itself",
+            (r) => {
+                r.services.Executor.env = { MACHINE: "pc2" };
+            },
+            "ai-fleet:services.Executor.env.MACHINE: MACHINE is set by the program from ai-fleet:machine (the machine profile's name); a service's env cannot override it. Remove it",
+        ],
     ];
     for (const [what, edit, message, context] of broken) {
         it(`rejects ${what}`, () => {
@@ -513,6 +572,82 @@ describe("stack config", () => {
                 isSecretEnvName,
             ),
         ).to.deep.equal([]);
+    });
+
+    it("holds each name the program sets in a container against env, saying where its value comes from", () => {
+        const issues = issuesOf("mainpc", (r) => {
+            r.services.Executor.env = {
+                MACHINE: "pc2",
+                SERVICE_NAME: "Planner",
+                TINI_SUBREAPER: "0",
+                FLEET_DEPENDENCIES: "X=http://x:1/health",
+            };
+        });
+        expect(issues).to.deep.equal([
+            "ai-fleet:services.Executor.env.MACHINE: MACHINE is set by the program from ai-fleet:machine (the machine profile's name); a service's env cannot override it. Remove it",
+            "ai-fleet:services.Executor.env.SERVICE_NAME: SERVICE_NAME is set by the program from the service's name (services.Executor); a service's env cannot override it. Remove it",
+            "ai-fleet:services.Executor.env.TINI_SUBREAPER: TINI_SUBREAPER is set by the program to \"1\" in every container, for tini (the container's init); a service's env cannot override it. Remove it",
+            "ai-fleet:services.Executor.env.FLEET_DEPENDENCIES: FLEET_DEPENDENCIES is set by the program from services.Executor.dependsOn (its dependencies' health URLs, when rollout.exposeDependencies is true); a service's env cannot override it. Remove it",
+        ]);
+    });
+
+    it("refuses exactly the names the program puts in a container's environment beyond the profile's", () => {
+        // Every variable containerSettingsFor sets without the service's env and outside the profile's
+        // keys is the program's own; the check must know each of them (a new one added there fails here).
+        const cfg = fleetConfig("mainpc", (r) => {
+            r.rollout.exposeDependencies = true;
+        });
+        const programSet = Object.keys(containerSettingsFor(cfg, "ModelOpsCoordinator").env).filter(
+            (k) => !Object.hasOwn(cfg.profile.env, k),
+        );
+        expect(programSet.sort()).to.deep.equal(Object.keys(PROGRAM_ENV).sort());
+    });
+
+    it("lets env override the profile with values its schema accepts, and set names of its own", () => {
+        const cfg = fleetConfig("mainpc", (r) => {
+            r.services.Executor.env = {
+                OMP_NUM_THREADS: "4",
+                UVICORN_WORKERS: "2",
+                TORCH_CUDA_ARCH_LIST: "8.6;8.9;9.0+PTX",
+                TORCH_CUDA_ALLOC_CONF: "max_split_size_mb:128,expandable_segments:True",
+                MEMORY_FRACTION: "0.5",
+                MODEL_EVICT_THRESHOLD_PCT: "80",
+                GPU_VISIBLE_DEVICES: "0",
+                LOG_LEVEL: "debug",
+            };
+        });
+        expect(containerSettingsFor(cfg, "Executor").env).to.include({
+            MACHINE: "mainpc",
+            SERVICE_NAME: "Executor",
+            OMP_NUM_THREADS: "4",
+            UVICORN_WORKERS: "2",
+            TORCH_CUDA_ARCH_LIST: "8.6;8.9;9.0+PTX",
+            MEMORY_FRACTION: "0.5",
+            LOG_LEVEL: "debug",
+        });
+    });
+
+    it("reports every bad override of every service at once, with the rest of the stack's problems", () => {
+        const issues = issuesOf("mainpc", (r) => {
+            r.services.Executor.env = { OMP_NUM_THREADS: "lots", MEMORY_FRACTION: "2", SERVICE_NAME: "x" };
+            r.services.TTS.env = { TORCH_CUDA_ARCH_LIST: "ada" };
+            r.services.Executor.port = "5606";
+        });
+        expect(issues.map((i) => i.split(": ")[0]).sort()).to.deep.equal([
+            "ai-fleet:services.Executor.env.MEMORY_FRACTION",
+            "ai-fleet:services.Executor.env.OMP_NUM_THREADS",
+            "ai-fleet:services.Executor.env.SERVICE_NAME",
+            "ai-fleet:services.Executor.port",
+            "ai-fleet:services.TTS.env.TORCH_CUDA_ARCH_LIST",
+        ]);
+    });
+
+    it("still names the program's variables in env when the machine has no profile", () => {
+        const issues = issuesOf("mainpc", (r) => {
+            r.machine = "pc3";
+            r.services.Executor.env = { MACHINE: "pc3", OMP_NUM_THREADS: "lots" };
+        });
+        expect(issues.map((i) => i.split(": ")[0])).to.deep.equal(["ai-fleet:machine", "ai-fleet:services.Executor.env.MACHINE"]);
     });
 
     it("reads which keys are secret the way the engine hands them to the program (PULUMI_CONFIG_SECRET_KEYS)", () => {
