@@ -13,10 +13,10 @@
 #   pulumi      the Pulumi CLI, the Node.js language host and the plugins (scripts/toolchain.sh)
 #   go-lint     the modules and compiled dependencies `npm run lint:go` vets against
 #
-# What runs at once: the compiles (buildkit, trivy, pulumi, go-lint; CPU-bound, one shared Go build
-# cache, `go build -p 2`) run one after another in one lane, while a second lane brings up the
-# packages, engine, registry and base image (downloads and disk). The daemons start once both
-# lanes are done. Every part prints its progress; the end is a table of each part's time and outcome,
+# What runs at once: three lanes. Two compile lanes (buildkit then trivy; pulumi then go-lint) share
+# one Go build cache and module cache; each compile is `go build -p 2`, and the other lane fills the
+# cores while one resolves modules or links (single-threaded). The third lane brings up the packages,
+# engine, registry and base image (downloads and disk). The daemons start once all three are done. Every part prints its progress; the end is a table of each part's time and outcome,
 # also written to ${AI_FLEET_CACHE:-~/.cache/ai-fleet}/setup-times.tsv.
 #
 # Usage: scripts/setup.sh            set up what is missing (exit 1 naming the part that failed)
@@ -144,15 +144,22 @@ lane() {
   done
 }
 
+# One set-up at a time on a machine: two at once (say, two test processes) would start two daemons.
+exec 8>"$AI_FLEET_STATE/setup.lock"
+if ! flock -n 8; then
+  say "another set-up is running on this machine; waiting for it (lock $AI_FLEET_STATE/setup.lock)"
+  flock 8
+fi
 T0=$(now)
 rm -rf "$AI_FLEET_OUTCOME_DIR"
 say "one-time set-up (cache $CACHE, state $AI_FLEET_STATE); a cold machine takes about 25 minutes on 2 cores"
 lane system packages docker-engine registry base-image &
-sys_pid=$!
-lane compile buildkit-build pulumi trivy go-lint &
-go_pid=$!
-wait "$sys_pid" || true
-wait "$go_pid" || true
+pids=($!)
+lane compile-a buildkit-build trivy &
+pids+=($!)
+lane compile-b pulumi go-lint &
+pids+=($!)
+for pid in "${pids[@]}"; do wait "$pid" || true; done
 if ! ls "$WORK"/failed.* >/dev/null 2>&1; then
   lane daemons buildkit || true
 fi
@@ -163,7 +170,7 @@ mkdir -p "$CACHE"
   cat "$WORK/times"
   printf 'total\t%s\t\n' "$(( $(now) - T0 ))"
 } >"$TIMES"
-say "== summary (wall clock; the two lanes overlap)"
+say "== summary (wall clock; the lanes overlap)"
 grep -v '^#' "$TIMES" | while IFS=$'\t' read -r name secs how; do
   printf '[setup]   %-14s %6ss  %s\n' "$name" "$secs" "$how" >&2
 done
