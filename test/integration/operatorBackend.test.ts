@@ -145,7 +145,7 @@ describe("the commands use the operator's Pulumi setup (a file backend of `pulum
         }
         repoStateBefore = snapshot(repoState);
         log(
-            `PULUMI_HOME=${home}; CLI ${status.pulumi}; project ${project}; the repository's .pulumi-state: ${repoStateBefore.length} entries`,
+            `PULUMI_HOME=${home}; CLI ${status.pulumi}; project ${project}; the repository's ${repoState}: ${JSON.stringify(repoStateBefore)}`,
         );
         log(`$ pulumi login file://${backend}: ${(await pulumi(["login", `file://${backend}`])).stdout.trim()}`);
         log(`$ pulumi whoami -v:\n${(await pulumi(["whoami", "-v"])).stdout.trim().replace(/^/gm, "    | ")}`);
