@@ -1,19 +1,20 @@
 /**
  * The rollout command's decisions, as pure functions (tested in test/unit/cli.test.ts without an
  * engine): its arguments, the last release a stack's outputs name, what a failed update's messages
- * say about the failed health check, and whether a lock file belongs to a run that is gone.
+ * say about the failed health check, whether a lock file belongs to a run that is gone, which
+ * Pulumi settings a command runs with, whether a stack needs a passphrase, and how a failure reads.
  */
 
-/** Options of the rollout, rollback and status commands. */
 /** Exit codes of rollout, rollback and status. */
 export const EXIT = { ok: 0, rolledBack: 1, rollbackFailed: 2, refused: 3, error: 4 } as const;
 
+/** Options of the rollout, rollback and status commands. */
 export interface CliOptions {
     /** Stack name (e.g. local, mainpc). */
     stack: string;
     /** Project directory holding Pulumi.yaml (default: this repository). */
     cwd?: string;
-    /** Backend URL (default PULUMI_BACKEND_URL, else the repository's file backend). */
+    /** Backend URL (PULUMI_BACKEND_URL for this run; default: the backend of `pulumi login`, or with the offline settings the repository's `.pulumi-state/`). */
     backend?: string;
     /** rollout: keep the failed state instead of rolling back. */
     noRollback: boolean;
@@ -176,4 +177,192 @@ export function changesOf(summary: Record<string, number | undefined> | undefine
         }
     }
     return out;
+}
+
+/** A failure the operator can fix (a missing stack, no passphrase, a locked stack): one line, exit 3. */
+export class Refusal extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "Refusal";
+    }
+}
+
+/** The stack the offline settings are for (scripts/start.sh's embedded demo). */
+export const OFFLINE_STACK = "local";
+/** The explicit switch: 1 = the offline settings for any stack, 0 = the operator's Pulumi setup even for `local`. */
+export const OFFLINE_ENV = "AI_FLEET_OFFLINE";
+
+/** Which Pulumi settings a command runs with, and why (said in one line). */
+export type PulumiSettings = { offline: true; why: string } | { offline: false; why: string };
+
+/**
+ * The one rule for the settings of rollout, rollback and status:
+ *  1. AI_FLEET_OFFLINE=1: the offline settings (scripts/pulumi-offline-env.sh, which exports it, so a
+ *     shell, `npm start` or a test that sourced that script keeps them for every stack);
+ *  2. AI_FLEET_OFFLINE=0: the operator's Pulumi setup, also for `local`;
+ *  3. the stack `local`: the offline settings;
+ *  4. any other stack: the operator's Pulumi setup, as `pulumi` itself would run (the backend of
+ *     `pulumi login` or PULUMI_BACKEND_URL, the stack's own secrets provider, plugins acquired as
+ *     Pulumi does, the `pulumi` on PATH).
+ * Any other value of AI_FLEET_OFFLINE is refused.
+ */
+export function pulumiSettings(stack: string, env: Record<string, string | undefined>): PulumiSettings {
+    const name = stack.split("/").pop();
+    const flag = env[OFFLINE_ENV];
+    if (flag !== undefined && flag !== "") {
+        if (flag === "1" || flag === "true") {
+            return { offline: true, why: `${OFFLINE_ENV}=${flag}` };
+        }
+        if (flag === "0" || flag === "false") {
+            return { offline: false, why: `${OFFLINE_ENV}=${flag}` };
+        }
+        throw new Refusal(`${OFFLINE_ENV}=${flag}: expected 1 (the offline settings) or 0 (your Pulumi setup)`);
+    }
+    return name === OFFLINE_STACK
+        ? { offline: true, why: `the stack is ${OFFLINE_STACK}` }
+        : { offline: false, why: `the stack is not ${OFFLINE_STACK}` };
+}
+
+/** What the stack file (Pulumi.<stack>.yaml) and the state say about a stack's secrets provider. */
+export interface SecretsEvidence {
+    /** The stack file's `secretsprovider` (absent for the backend's default). */
+    secretsProvider?: string;
+    /** The stack file's `encryptionsalt` (only passphrase stacks have one). */
+    encryptionSalt?: string;
+    /** The checkpoint's `secrets_providers.type` (undefined: no state, or none recorded). */
+    stateProvider?: string;
+}
+
+/** Whether the stack keeps its secrets with a passphrase, from the stack file first, else its state. */
+export function usesPassphrase(e: SecretsEvidence): boolean {
+    if (e.secretsProvider !== undefined && e.secretsProvider !== "") {
+        return e.secretsProvider === "passphrase";
+    }
+    return (e.encryptionSalt !== undefined && e.encryptionSalt !== "") || e.stateProvider === "passphrase";
+}
+
+/** Whether the environment gives the CLI a passphrase (an empty PULUMI_CONFIG_PASSPHRASE that is set is one). */
+export function hasPassphrase(env: Record<string, string | undefined>): boolean {
+    return env.PULUMI_CONFIG_PASSPHRASE !== undefined || (env.PULUMI_CONFIG_PASSPHRASE_FILE ?? "") !== "";
+}
+
+/** The refusal for a passphrase stack without a passphrase (undefined when there is nothing to refuse). */
+export function passphraseProblem(stack: string, evidence: SecretsEvidence, env: Record<string, string | undefined>): string | undefined {
+    if (!usesPassphrase(evidence) || hasPassphrase(env)) {
+        return undefined;
+    }
+    return `stack ${stack} keeps its secrets with a passphrase and none is given: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE (nothing was run)`;
+}
+
+/** Whether lock files of a backend are files on this machine (`file://`), which the commands may judge and clear. */
+export function isFileBackend(url: string): boolean {
+    return url.startsWith("file://");
+}
+
+/** What to do about a stack's lock in a backend that keeps its locks itself (nothing is touched here). */
+export function lockAdvice(backendUrl: string, stack: string): string {
+    return `the backend ${backendUrl} keeps the stack's lock itself: nothing is cleared here; if a killed run left ${stack} locked ("Another update is currently in progress"), make sure no run is going on, then \`pulumi cancel --stack ${stack}\``;
+}
+
+/** The shape of the Automation API's CommandError (duck-typed: its constructor is internal). */
+interface CliErrorLike {
+    name?: string;
+    message?: string;
+    commandResult?: { stderr?: string; code?: number; err?: { stderr?: unknown; exitCode?: unknown } };
+}
+
+/**
+ * The CLI's own error of a failed command, as one line. The Automation API wraps execa's error
+ * (whose message holds the command line, exit code and stderr) into a CommandResult whose text
+ * holds that message twice; the CLI's stderr is on execa's error. Its `error: …` lines are the
+ * message; without any, its last non-empty line.
+ */
+export function cliErrorText(e: unknown): string | undefined {
+    const r = (e as CliErrorLike | undefined)?.commandResult;
+    if (r === undefined) {
+        return undefined;
+    }
+    const stderr = typeof r.err?.stderr === "string" ? r.err.stderr : (r.stderr ?? "");
+    const lines = stderr
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== "" && !/^Command failed with exit code/.test(l));
+    const errors = lines.filter((l) => l.startsWith("error: ")).map((l) => l.slice("error: ".length));
+    const picked = errors.length > 0 ? [...new Set(errors)] : lines.slice(-1);
+    const code = typeof r.err?.exitCode === "number" ? r.err.exitCode : r.code;
+    return picked.length > 0 ? picked.join("; ") : `the pulumi CLI exited with code ${code} and printed no error`;
+}
+
+/**
+ * What a failed preview or update says, once: the engine's error diagnostics (each once, without
+ * the JavaScript stack frames of a program's exception: the engine's output has them), else the
+ * CLI's own error, else the error's message.
+ */
+export function failureSummary(diagnostics: string[], cliError: string | undefined, message: string): string {
+    const engine = [
+        ...new Set(
+            diagnostics.map((d) =>
+                d
+                    .split("\n")
+                    .filter((l) => !/^\s+at /.test(l))
+                    .join("\n")
+                    .trim(),
+            ),
+        ),
+    ].filter((d) => d !== "");
+    return engine.length > 0 ? engine.join("\n") : (cliError ?? message);
+}
+
+/** How a command's failure is reported: one line and an exit code; a stack trace only for a bug. */
+export interface FailureReport {
+    line: string;
+    code: number;
+    trace?: string;
+}
+
+/** The report of a failure that escaped a command (runMain). */
+export function failureReport(command: string, stack: string, e: unknown): FailureReport {
+    if (e instanceof Refusal) {
+        return { line: `${command}: ${e.message}`, code: EXIT.refused };
+    }
+    const cli = cliErrorText(e);
+    if (cli !== undefined) {
+        if ((e as CliErrorLike).name === "ConcurrentUpdateError") {
+            return {
+                line: `${command}: stack ${stack} is locked by another update (${cli}); nothing was changed: if no run is going on, \`pulumi cancel --stack ${stack}\``,
+                code: EXIT.refused,
+            };
+        }
+        return { line: `${command}: the pulumi CLI failed: ${cli}`, code: EXIT.error };
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    return { line: `${command}: unexpected error (a bug), its stack trace:`, code: EXIT.error, trace: err.stack ?? err.message };
+}
+
+/** Whether the environment turns the CLI's plugin acquisition off (the CLI reads 1 or true, in any case). */
+export function pluginAcquisitionOff(env: Record<string, string | undefined>): boolean {
+    return /^(1|true)$/i.test(env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ?? "");
+}
+
+/**
+ * The container runtime of a rollout: the stack's own (`ai-fleet:docker.runtime`); the cli runtime
+ * where the docker provider plugin is missing and cannot be acquired (the offline settings, or
+ * PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION); where it can, the engine acquires it as `pulumi up` does.
+ */
+export function runtimeChoice(configured: string, dockerPlugin: boolean, acquisitionOff: boolean): { override?: "cli"; line?: string } {
+    if (configured === "cli") {
+        return {
+            line: "containers run through the cli runtime (docker run through @pulumi/command): the stack's ai-fleet:docker.runtime is cli",
+        };
+    }
+    if (dockerPlugin) {
+        return {};
+    }
+    if (acquisitionOff) {
+        return {
+            override: "cli",
+            line: "NOTE: the docker provider plugin is not installed here: containers run through the cli runtime (docker run through @pulumi/command), as with ai-fleet:docker.runtime: cli",
+        };
+    }
+    return { line: "the docker provider plugin is not installed yet: Pulumi acquires it for the update, as `pulumi up` does" };
 }

@@ -6,7 +6,7 @@
  */
 import { Stack } from "@pulumi/pulumi/automation";
 import { RUNTIME_ENV } from "../release";
-import { CliOptions, lastRelease, Release } from "./decide";
+import { CliOptions, lastRelease, pluginAcquisitionOff, Refusal, Release, runtimeChoice } from "./decide";
 import { deployRelease, previewAndUp, UpdateResult, verifyOnRelease } from "./update";
 import { hasDockerPlugin, openStack, prepare, runMain, say } from "./workspace";
 
@@ -14,7 +14,7 @@ import { hasDockerPlugin, openStack, prepare, runMain, say } from "./workspace";
 export { EXIT } from "./decide";
 import { EXIT } from "./decide";
 
-/** Uses the cli container runtime where the docker provider plugin is missing, and says so. */
+/** Uses the cli container runtime where the docker provider plugin is missing and cannot be acquired, and says so. */
 export async function chooseRuntime(stack: Stack): Promise<void> {
     const all = await stack.getAllConfig();
     let runtime = "provider";
@@ -23,13 +23,13 @@ export async function chooseRuntime(stack: Stack): Promise<void> {
     } catch {
         // the program reports a malformed config with its key path
     }
-    if (runtime === "cli") {
-        say("containers run through the cli runtime (docker run through @pulumi/command): the stack's ai-fleet:docker.runtime is cli");
-    } else if (!(await hasDockerPlugin(stack))) {
-        stack.workspace.envVars[RUNTIME_ENV] = "cli";
-        say(
-            "NOTE: the docker provider plugin is not installed here: containers run through the cli runtime (docker run through @pulumi/command), as with ai-fleet:docker.runtime: cli",
-        );
+    const env = stack.workspace.envVars;
+    const choice = runtimeChoice(runtime, runtime === "cli" || (await hasDockerPlugin(stack)), pluginAcquisitionOff(env));
+    if (choice.override) {
+        env[RUNTIME_ENV] = choice.override;
+    }
+    if (choice.line) {
+        say(choice.line);
     }
 }
 
@@ -41,7 +41,7 @@ export async function rollBack(stack: Stack, failed: UpdateResult, release: Rele
     const what =
         named.length > 0
             ? `health gate failed: ${named.join("; ")}`
-            : `update failed:\n${failed.error.trim().split("\n").slice(-15).join("\n")}`;
+            : `${failed.stage} failed:\n${failed.error.trim().split("\n").slice(-15).join("\n")}`;
     if (failed.failures.length === 0) {
         say(`ROLLOUT FAILED (not at a health gate, so nothing is rolled back): ${what}`);
         return EXIT.rolledBack;
@@ -83,11 +83,14 @@ export async function rollBack(stack: Stack, failed: UpdateResult, release: Rele
  * runtime chosen. Undefined (said why) when it must not be touched, e.g. a live run holds its lock.
  */
 export async function readyStack(opts: CliOptions): Promise<Stack | undefined> {
-    const { stack, env } = await openStack(opts);
+    const { stack, backendUrl } = await openStack(opts);
     try {
-        await prepare(stack, env);
+        await prepare(stack, backendUrl);
     } catch (e) {
-        say((e as Error).message);
+        if (!(e instanceof Refusal)) {
+            throw e;
+        }
+        say(e.message);
         return undefined;
     }
     await chooseRuntime(stack);

@@ -7,12 +7,14 @@ import * as http from "http";
 import * as https from "https";
 import { EngineEvent, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { RELEASE_ENV } from "../release";
-import { changesOf, HealthFailure, healthFailures, Release } from "./decide";
+import { changesOf, cliErrorText, failureSummary, HealthFailure, healthFailures, Release } from "./decide";
 import { say } from "./workspace";
 
 /** How an update ended. */
 export interface UpdateResult {
     ok: boolean;
+    /** Where it ended: the preview (nothing was changed) or the update. */
+    stage: "preview" | "update";
     /** The error text (message and stderr) of a failed update. */
     error: string;
     /** Health checks that failed, from the engine's diagnostics. */
@@ -24,25 +26,53 @@ export interface UpdateResult {
     outputs: OutputMap;
 }
 
+/** The engine's error diagnostics of a run, as an onEvent handler fills them in. */
+function errorDiagnostics(): { messages: string[]; onEvent: (e: EngineEvent) => void } {
+    const messages: string[] = [];
+    return {
+        messages,
+        onEvent: (e) => {
+            const d = e.diagnosticEvent;
+            if (d && (d.severity === "error" || d.severity === "info#err")) {
+                messages.push(d.message);
+            }
+        },
+    };
+}
+
 /** `pulumi preview` (unless skipped) then `pulumi up`, both streamed to stdout. */
 export async function previewAndUp(stack: Stack, what: string, withPreview = true): Promise<UpdateResult> {
     if (withPreview) {
         say(`preview: ${what}`);
-        const preview = await stack.preview({ onOutput: (l) => process.stdout.write(l), diff: false });
+        const seen = errorDiagnostics();
+        let preview;
+        try {
+            preview = await stack.preview({ onOutput: (l) => process.stdout.write(l), diff: false, onEvent: seen.onEvent });
+        } catch (e) {
+            if ((e as Error).name === "ConcurrentUpdateError" || cliErrorText(e) === undefined) {
+                throw e; // another run holds the stack (refused, with what to do), or not the CLI's failure (a bug)
+            }
+            // A program or config error: the engine's output above has it in full; nothing was changed.
+            const error = failureSummary(seen.messages, cliErrorText(e), (e as Error).message);
+            return { ok: false, stage: "preview", error, failures: [], changes: {}, outputs: await stack.outputs() };
+        }
         say(
             `preview summary: ${JSON.stringify(changesOf(preview.changeSummary as Record<string, number>))} (unchanged: ${preview.changeSummary.same ?? 0})`,
         );
     }
     say(`update: ${what}`);
-    const diagnostics: string[] = [];
+    const seen = errorDiagnostics();
     let firstFailureAt: number | undefined;
     const onEvent = (e: EngineEvent): void => {
+        seen.onEvent(e);
         const d = e.diagnosticEvent;
-        if (d && (d.severity === "error" || d.severity === "info#err")) {
-            diagnostics.push(d.message);
-            if (firstFailureAt === undefined && /health check failed: /.test(d.message)) {
-                firstFailureAt = Date.now();
-            }
+        if (
+            d &&
+            firstFailureAt === undefined &&
+            (d.severity === "error" || d.severity === "info#err") &&
+            /health check failed: /.test(d.message)
+        ) {
+            firstFailureAt = Date.now();
         }
         if (e.resOpFailedEvent && firstFailureAt === undefined && /-health/.test(e.resOpFailedEvent.metadata.urn)) {
             firstFailureAt = Date.now();
@@ -52,17 +82,23 @@ export async function previewAndUp(stack: Stack, what: string, withPreview = tru
         const up = await stack.up({ onOutput: (l) => process.stdout.write(l), onEvent });
         return {
             ok: true,
+            stage: "update",
             error: "",
             failures: [],
             changes: changesOf(up.summary.resourceChanges as Record<string, number>),
             outputs: up.outputs,
         };
     } catch (e) {
-        const error = `${(e as Error).message ?? String(e)}\n${diagnostics.join("\n")}`;
+        if ((e as Error).name === "ConcurrentUpdateError") {
+            throw e; // another run holds the stack: refused, with what to do (decide.ts failureReport)
+        }
+        // The health checks are read from everything; the text shown is the engine's errors once each (else the CLI's).
+        const all = `${(e as Error).message ?? String(e)}\n${seen.messages.join("\n")}`;
         return {
             ok: false,
-            error,
-            failures: healthFailures(error),
+            stage: "update",
+            error: failureSummary(seen.messages, cliErrorText(e), (e as Error).message ?? String(e)),
+            failures: healthFailures(all),
             firstFailureAt: firstFailureAt ?? Date.now(),
             changes: {},
             outputs: await stack.outputs(),

@@ -1,14 +1,36 @@
 /**
  * The stack the commands work on, through the Automation API (LocalWorkspace on this project):
- * the offline settings of scripts/pulumi-offline-env.sh, the stack's lock files and pending
- * operations, and the overrides that send a run back to a release.
+ * the operator's Pulumi setup or, where the rule says (decide.ts pulumiSettings), the offline
+ * settings of scripts/pulumi-offline-env.sh; the stack's lock files and pending operations.
  */
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import { CliOptions, describePending, EXIT, LockContent, lockVerdict, parseCliArgs, PendingOperation } from "./decide";
+import {
+    CliOptions,
+    cliErrorText,
+    describePending,
+    EXIT,
+    failureReport,
+    hasPassphrase,
+    isFileBackend,
+    lockAdvice,
+    LockContent,
+    lockVerdict,
+    parseCliArgs,
+    passphraseProblem,
+    PendingOperation,
+    PulumiSettings,
+    pulumiSettings,
+    Refusal,
+    SecretsEvidence,
+    usesPassphrase,
+} from "./decide";
+
+/** The local demo's public passphrase (scripts/pulumi-offline-env.sh sets it where none is). */
+const LOCAL_PASSPHRASE = "ai-fleet-local";
 
 /** The repository root (Pulumi.yaml, scripts/). */
 export const ROOT = path.resolve(__dirname, "..");
@@ -18,7 +40,7 @@ export function say(msg: string): void {
     process.stderr.write(`[fleet] ${msg}\n`);
 }
 
-/** A command's main: its arguments parsed (a usage error exits 3), then its own exit code (an unexpected error exits 4). */
+/** A command's main: its arguments parsed (a usage error exits 3), then its own exit code; a failure is one line (a bug adds its stack trace). */
 export function runMain(command: "rollout" | "rollback" | "status", main: (opts: CliOptions) => Promise<number>): void {
     let opts: CliOptions;
     try {
@@ -29,21 +51,19 @@ export function runMain(command: "rollout" | "rollback" | "status", main: (opts:
     }
     main(opts).then(
         (code) => process.exit(code),
-        (e: Error) => {
-            say(`${command}: ${e.message}`);
-            process.exit(EXIT.error);
+        (e: unknown) => {
+            const report = failureReport(command, opts.stack, e);
+            say(report.line);
+            if (report.trace !== undefined) {
+                process.stderr.write(`${report.trace}\n`);
+            }
+            process.exit(report.code);
         },
     );
 }
 
-/** This process's environment plus scripts/local/env.sh and scripts/pulumi-offline-env.sh (they only fill in what is unset). */
-export function commandEnv(backend?: string): Record<string, string> {
-    const base: NodeJS.ProcessEnv = { ...process.env };
-    if (backend) {
-        base.PULUMI_BACKEND_URL = backend;
-    }
-    const script = `. "${ROOT}/scripts/local/env.sh" && . "${ROOT}/scripts/pulumi-offline-env.sh" && env -0`;
-    const out = execFileSync("bash", ["-c", script], { encoding: "utf8", env: base });
+/** Key=value pairs of `env -0` output. */
+function parseEnv0(out: string): Record<string, string> {
     const env: Record<string, string> = {};
     for (const entry of out.split("\0")) {
         const i = entry.indexOf("=");
@@ -51,25 +71,206 @@ export function commandEnv(backend?: string): Record<string, string> {
             env[entry.slice(0, i)] = entry.slice(i + 1);
         }
     }
+    return env;
+}
+
+/** The offline settings: this process's environment plus scripts/local/env.sh and scripts/pulumi-offline-env.sh (they only fill in what is unset). */
+export function offlineSettingsEnv(backend?: string): Record<string, string> {
+    const base: NodeJS.ProcessEnv = { ...process.env };
+    if (backend) {
+        base.PULUMI_BACKEND_URL = backend;
+    }
+    const script = `. "${ROOT}/scripts/local/env.sh" && . "${ROOT}/scripts/pulumi-offline-env.sh" && env -0`;
+    const env = parseEnv0(execFileSync("bash", ["-c", script], { encoding: "utf8", env: base }));
     // Type checking is `tsc --noEmit`'s job (npm test); the engine runs the program transpile-only.
     env.PULUMI_NODEJS_TRANSPILE_ONLY ??= "true";
     return env;
 }
 
-/** Opens (or with --create, creates) the stack of the project in opts.cwd. */
-export async function openStack(opts: CliOptions): Promise<{ stack: Stack; env: Record<string, string>; workDir: string }> {
-    const workDir = path.resolve(opts.cwd ?? ROOT);
-    const env = commandEnv(opts.backend);
+/** The operator's own environment, as `pulumi` would see it (--backend becomes PULUMI_BACKEND_URL for this run). */
+export function operatorEnv(backend?: string, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(from)) {
+        if (v !== undefined) {
+            env[k] = v;
+        }
+    }
+    if (backend) {
+        env.PULUMI_BACKEND_URL = backend;
+    }
+    // A property of this program, not of the machine: type checking is `tsc --noEmit`'s job.
+    env.PULUMI_NODEJS_TRANSPILE_ONLY ??= "true";
+    return env;
+}
+
+/** The first executable `pulumi` on a PATH, skipping node_modules/.bin (where `npm run` puts the npm package's first). */
+export function pulumiOnPath(pathVar: string): string | undefined {
+    for (const dir of pathVar.split(path.delimiter)) {
+        if (dir === "" || dir.split(path.sep).slice(-2).join("/") === "node_modules/.bin") {
+            continue;
+        }
+        const candidate = path.join(dir, "pulumi");
+        try {
+            fs.accessSync(candidate, fs.constants.X_OK);
+            if (fs.statSync(candidate).isFile()) {
+                return candidate;
+            }
+        } catch {
+            // not here
+        }
+    }
+    return undefined;
+}
+
+/** A CLI and where it came from, for the command's one line. */
+interface Cli {
+    command: PulumiCommand;
+    where: string;
+}
+
+/** The CLI of the offline settings: the toolchain's (AI_FLEET_PULUMI_BIN_DIR), else the one on PATH. */
+async function offlineCli(env: Record<string, string>): Promise<Cli> {
     const binDir = env.AI_FLEET_PULUMI_BIN_DIR;
-    const pulumiCommand =
-        binDir && fs.existsSync(path.join(binDir, "pulumi"))
-            ? await PulumiCommand.get({ root: path.dirname(binDir), skipVersionCheck: true })
-            : await PulumiCommand.get({ skipVersionCheck: true });
-    const wsOpts = { workDir, envVars: env, pulumiCommand };
-    const stack = opts.create
-        ? await LocalWorkspace.createOrSelectStack({ stackName: opts.stack, workDir }, wsOpts)
-        : await LocalWorkspace.selectStack({ stackName: opts.stack, workDir }, wsOpts);
-    return { stack, env, workDir };
+    if (binDir && fs.existsSync(path.join(binDir, "pulumi"))) {
+        return {
+            command: await PulumiCommand.get({ root: path.dirname(binDir), skipVersionCheck: true }),
+            where: path.join(binDir, "pulumi"),
+        };
+    }
+    return { command: await PulumiCommand.get({ skipVersionCheck: true }), where: "pulumi on PATH" };
+}
+
+/**
+ * The operator's CLI: the `pulumi` on PATH; without one, the npm package's (`pulumi` in
+ * package.json: what `npx pulumi` runs, under PULUMI_HOME/versions/<version>, fetched by that
+ * package when it is not there yet).
+ */
+async function operatorCli(env: Record<string, string>): Promise<Cli> {
+    const onPath = pulumiOnPath(env.PATH ?? "");
+    if (onPath !== undefined) {
+        const dir = path.dirname(onPath);
+        if (path.basename(dir) === "bin") {
+            return { command: await PulumiCommand.get({ root: path.dirname(dir), skipVersionCheck: true }), where: onPath };
+        }
+        // PulumiCommand wants <root>/bin/pulumi; this one lives elsewhere: find it first on PATH.
+        process.env.PATH = `${dir}${path.delimiter}${process.env.PATH ?? ""}`;
+        env.PATH = `${dir}${path.delimiter}${env.PATH ?? ""}`;
+        return { command: await PulumiCommand.get({ skipVersionCheck: true }), where: onPath };
+    }
+    const pkgDir = path.dirname(require.resolve("pulumi/package.json", { paths: [ROOT] }));
+    const version =
+        env.PULUMI_VERSION || (JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8")) as { version: string }).version;
+    const root = path.join(env.PULUMI_HOME || path.join(os.homedir(), ".pulumi"), "versions", version);
+    if (!fs.existsSync(path.join(root, "bin", "pulumi"))) {
+        // The npm package fetches its CLI into that directory (as `npx pulumi` does).
+        const got = spawnSync(process.execPath, [path.join(pkgDir, "run.js"), "version"], { env, stdio: ["ignore", "ignore", "inherit"] });
+        if (got.status !== 0 || !fs.existsSync(path.join(root, "bin", "pulumi"))) {
+            throw new Refusal(
+                `no pulumi on PATH, and the npm package's CLI ${version} could not be had in ${root}: install the Pulumi CLI (https://www.pulumi.com/docs/install/)`,
+            );
+        }
+    }
+    return {
+        command: await PulumiCommand.get({ root, skipVersionCheck: true }),
+        where: `${path.join(root, "bin", "pulumi")} (the npm package's)`,
+    };
+}
+
+/** A stack opened for a command, with the settings it runs under. */
+export interface OpenedStack {
+    stack: Stack;
+    env: Record<string, string>;
+    workDir: string;
+    /** The backend the CLI uses (`pulumi whoami`): the one of `pulumi login`, or PULUMI_BACKEND_URL. */
+    backendUrl: string;
+    settings: PulumiSettings;
+}
+
+/** The backend the CLI resolves for this workspace, as `pulumi whoami` reports it. */
+async function backendOf(ws: LocalWorkspace, env: Record<string, string>): Promise<string> {
+    let who;
+    try {
+        who = await ws.whoAmI();
+    } catch (e) {
+        const cli = cliErrorText(e);
+        if (cli === undefined) {
+            throw e;
+        }
+        throw new Refusal(
+            `the pulumi CLI cannot tell which backend to use (pulumi whoami: ${cli}): \`pulumi login\` chooses one (or set PULUMI_BACKEND_URL, or pass --backend)`,
+        );
+    }
+    return who.url ?? env.PULUMI_BACKEND_URL ?? "(the CLI did not say)";
+}
+
+/**
+ * Refuses, before anything runs, a stack whose secrets are kept with a passphrase when none is
+ * given (the stack file says so, else the stack's state).
+ */
+async function refuseWithoutPassphrase(stack: Stack, env: Record<string, string>): Promise<void> {
+    if (hasPassphrase(env)) {
+        return;
+    }
+    const evidence: SecretsEvidence = {};
+    try {
+        const settings = await stack.workspace.stackSettings(stack.name);
+        evidence.secretsProvider = settings.secretsProvider;
+        evidence.encryptionSalt = settings.encryptionSalt;
+    } catch {
+        // no stack file: the state tells
+    }
+    if (!usesPassphrase(evidence) && !evidence.secretsProvider) {
+        const state = await stack.exportStack();
+        evidence.stateProvider = (state.deployment as { secrets_providers?: { type?: string } } | undefined)?.secrets_providers?.type;
+    }
+    const problem = passphraseProblem(stack.name, evidence, env);
+    if (problem !== undefined) {
+        throw new Refusal(problem);
+    }
+}
+
+/**
+ * Opens (or with --create, creates) the stack of the project in opts.cwd with the settings the
+ * rule (decide.ts pulumiSettings) gives, says in one line which they are, and refuses a missing
+ * stack or a missing passphrase before anything runs.
+ */
+export async function openStack(opts: CliOptions): Promise<OpenedStack> {
+    const workDir = path.resolve(opts.cwd ?? ROOT);
+    const settings = pulumiSettings(opts.stack, process.env);
+    const env = settings.offline ? offlineSettingsEnv(opts.backend) : operatorEnv(opts.backend);
+    const cli = settings.offline ? await offlineCli(env) : await operatorCli(env);
+    const ws = await LocalWorkspace.create({ workDir, envVars: env, pulumiCommand: cli.command });
+    const backendUrl = await backendOf(ws, env);
+    const version = cli.command.version ? ` ${cli.command.version.toString()}` : "";
+    if (settings.offline) {
+        const passphrase =
+            !env.PULUMI_CONFIG_PASSPHRASE_FILE && env.PULUMI_CONFIG_PASSPHRASE === LOCAL_PASSPHRASE
+                ? `the local demo's (${LOCAL_PASSPHRASE})`
+                : env.PULUMI_CONFIG_PASSPHRASE_FILE
+                  ? "from PULUMI_CONFIG_PASSPHRASE_FILE"
+                  : "from PULUMI_CONFIG_PASSPHRASE";
+        say(
+            `offline settings (scripts/pulumi-offline-env.sh; ${settings.why}): backend ${backendUrl}, CLI ${cli.where}${version}, passphrase ${passphrase}, no plugin downloads`,
+        );
+    } else {
+        const source = opts.backend ? "--backend" : process.env.PULUMI_BACKEND_URL ? "PULUMI_BACKEND_URL" : "pulumi login";
+        say(`your Pulumi setup (${settings.why}): backend ${backendUrl} (${source}), CLI ${cli.where}${version}`);
+    }
+    let stack: Stack;
+    try {
+        stack = opts.create ? await Stack.createOrSelect(opts.stack, ws) : await Stack.select(opts.stack, ws);
+    } catch (e) {
+        if ((e as Error).name === "StackNotFoundError") {
+            const project = (await ws.projectSettings()).name;
+            const hint = settings.offline
+                ? "`. scripts/pulumi-offline-env.sh && npx pulumi stack ls` lists that backend's stacks (`npm start` creates the stack local)"
+                : "`pulumi stack ls` lists that backend's stacks (`pulumi login` chooses another backend)";
+            throw new Refusal(`no stack ${opts.stack} of project ${project} in the backend ${backendUrl}: ${hint}`);
+        }
+        throw e;
+    }
+    await refuseWithoutPassphrase(stack, env);
+    return { stack, env, workDir, backendUrl, settings };
 }
 
 /** The lock files of a stack in a file backend (`<backend>/.pulumi/locks/…/<project>/<stack>/*.json`). */
@@ -132,7 +333,7 @@ export function clearStaleLocks(backendUrl: string, project: string, stack: stri
         }
     }
     if (kept.length > 0) {
-        throw new Error(`stack ${stack} is locked; nothing was changed:\n  - ${kept.join("\n  - ")}`);
+        throw new Refusal(`stack ${stack} is locked; nothing was changed: ${kept.join("; ")}`);
     }
     return cleared;
 }
@@ -155,10 +356,19 @@ export async function resolvePending(stack: Stack): Promise<number> {
     return ops.length;
 }
 
-/** Everything to do before an update: stale locks, pending operations. */
-export async function prepare(stack: Stack, env: Record<string, string>): Promise<{ locksCleared: number; pending: number }> {
+/**
+ * Everything to do before an update: stale locks (a file backend's; any other backend keeps its
+ * locks itself: the command says what to do and touches nothing), pending operations.
+ */
+export async function prepare(stack: Stack, backendUrl: string): Promise<{ locksCleared: number; pending: number }> {
     const project = (await stack.workspace.projectSettings()).name;
-    const locksCleared = clearStaleLocks(env.PULUMI_BACKEND_URL ?? "", project, stack.name.split("/").pop() as string);
+    const name = stack.name.split("/").pop() as string;
+    let locksCleared = 0;
+    if (isFileBackend(backendUrl)) {
+        locksCleared = clearStaleLocks(backendUrl, project, name);
+    } else {
+        say(lockAdvice(backendUrl, name));
+    }
     const pending = await resolvePending(stack);
     return { locksCleared, pending };
 }

@@ -16,6 +16,8 @@
 #   AI_FLEET_PULUMI_BIN_DIR                      the toolchain bin dir
 #   AI_FLEET_TOOLCHAIN_STATUS                    command printing the JSON status (plugins present,
 #                                                what is missing and why): eval "$AI_FLEET_TOOLCHAIN_STATUS"
+#   AI_FLEET_OFFLINE=1                           npm run rollout|rollback|status keep these settings
+#                                                for every stack (without it: only for `local`)
 # It never exits the calling shell and changes nothing on disk except creating the default
 # state directory.
 
@@ -63,6 +65,9 @@ if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
   mkdir -p "$_aif_repo/.pulumi-state" 2>/dev/null || true
 fi
 export AI_FLEET_TOOLCHAIN_STATUS="\"$_aif_repo/scripts/toolchain.sh\" --status"
+# The commands (npm run rollout|rollback|status) run with these settings in a shell that sourced
+# this script, whatever the stack (cli/decide.ts pulumiSettings); without it, only for `local`.
+export AI_FLEET_OFFLINE=1
 
 unset _aif_repo _aif_home _aif_pref _aif_fb _aif_bin _aif_v
 unset -f _aif_pin

@@ -121,7 +121,8 @@ run_part() {
   local name=$1 t0 rc=0
   t0=$(now)
   say "== $name: started"
-  "part_$name" || rc=$?
+  # 8>&-: the daemons a part starts must not inherit the set-up's lock (it would outlive the set-up).
+  "part_$name" 8>&- || rc=$?
   local secs=$(( $(now) - t0 ))
   local how
   how="$(cat "$WORK/outcome.$name" 2>/dev/null || true)"

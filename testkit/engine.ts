@@ -17,6 +17,7 @@ export const ROOT = path.resolve(__dirname, "..");
 export interface ToolchainStatus {
     pulumi?: string;
     pulumiVersion?: string;
+    languageHost?: string;
     binDir?: string;
     languageHostVersion?: string;
     plugins: Record<string, string>;
@@ -57,6 +58,26 @@ export function ensureSetup(hook?: { timeout(ms: number): unknown }): ToolchainS
         process.stderr.write(`[engine] MISSING: plugin ${name}: ${why}\n`);
     }
     setUp = status;
+    return status;
+}
+
+/**
+ * The Pulumi CLI and its Node.js language host only, for a test that needs no Docker engine:
+ * scripts/toolchain.sh builds them when they are missing (a cold machine: the hook's timeout becomes
+ * SETUP_TIMEOUT_MS), else its status answers in about a second. Touches no Docker.
+ */
+export function ensureCli(hook?: { timeout(ms: number): unknown }): ToolchainStatus {
+    const script = path.join(ROOT, "scripts", "toolchain.sh");
+    const read = (): ToolchainStatus => JSON.parse(execFileSync("bash", [script, "--status"], { encoding: "utf8" })) as ToolchainStatus;
+    let status = read();
+    if (!status.pulumi || !status.languageHost) {
+        hook?.timeout(SETUP_TIMEOUT_MS);
+        const run = spawnSync("bash", [script], { stdio: ["ignore", process.stderr, process.stderr] });
+        status = read();
+        if (run.status !== 0 || !status.pulumi || !status.languageHost) {
+            throw new Error(`scripts/toolchain.sh (exit ${run.status}) left no Pulumi CLI or language host: ${JSON.stringify(status)}`);
+        }
+    }
     return status;
 }
 
