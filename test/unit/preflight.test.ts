@@ -48,7 +48,7 @@ function adoptedCheckout(stack: ReturnType<typeof stackOf>): Record<string, stri
 }
 
 describe("layout: where the operator's Dockerfiles are", () => {
-    it("mainpc: families under docker/, services at main_pc_code/agents/<dir>/Dockerfile.optimized built from the root", () => {
+    it("mainpc: families under docker/, services at main_pc_code/agents/<dir>/Dockerfile.optimized or their own dockerfile, built from the root", () => {
         const byName = Object.fromEntries(
             buildEntries(stackOf("mainpc")).map((e) => [e.label.split(" ")[1], { context: e.context, dockerfile: e.dockerfile }]),
         );
@@ -64,10 +64,12 @@ describe("layout: where the operator's Dockerfiles are", () => {
             context: "docker/legacy/legacy-py310-cpu",
             dockerfile: "docker/legacy/legacy-py310-cpu/Dockerfile",
         });
+        expect(byName.Executor).to.deep.equal({ context: ".", dockerfile: "main_pc_code/agents/executor/Dockerfile.optimized" });
         expect(byName.SystemDigitalTwin).to.deep.equal({
             context: ".",
-            dockerfile: "main_pc_code/agents/systemdigitaltwin/Dockerfile.optimized",
+            dockerfile: "main_pc_code/services/systemdigitaltwin/Dockerfile.optimized",
         });
+        expect(byName.ModelOpsCoordinator).to.deep.equal({ context: ".", dockerfile: "model_ops_coordinator/Dockerfile.optimized" });
         expect(byName.NLU).to.deep.equal({ context: ".", dockerfile: "main_pc_code/agents/nluagent/Dockerfile.optimized" });
         expect(byName.TTS.dockerfile).to.equal("main_pc_code/agents/ttsservice/Dockerfile.optimized");
     });
@@ -121,7 +123,7 @@ describe("layout: where the operator's Dockerfiles are", () => {
         expect(escaped).to.include(
             'ai-fleet:build.layout.services.dockerfile: service ActiveLearningMonitor: "../x/Dockerfile" leaves build.contextRoot (through ..)',
         );
-        expect(escaped).to.have.length(44);
+        expect(escaped).to.have.length(35); // the 9 services with their own dockerfile do not take the template
         // Wrong types are the schema's to report, and do not break the path checks.
         const typed = issuesOf((raw) => {
             raw.build.layout.families = "docker";
@@ -144,14 +146,13 @@ describe("preflight: the checkout before anything builds", () => {
         files["docker/base-images/base-utils/Dockerfile"] =
             `# syntax=docker/dockerfile:1.6\nFROM ${GHCR}/base-python:20250812-latest\nRUN true\n`;
         files["docker/base-images/base-python/Dockerfile"] = "FROM python:3.11-slim-bookworm\n";
-        files["main_pc_code/agents/systemdigitaltwin/Dockerfile.optimized"] =
-            `FROM ${GHCR}/base-cpu-pydeps:20250812-latest AS base\nFROM base\n`;
+        files["main_pc_code/agents/executor/Dockerfile.optimized"] = `FROM ${GHCR}/base-cpu-pydeps:20250812-latest AS base\nFROM base\n`;
         delete files["main_pc_code/agents/nluagent/Dockerfile.optimized"];
         const problems = preflightProblems(mainpc, ROOT, memoryFiles(files));
         expect(problems).to.deep.equal([
             `family base-utils (parent base-python): docker/base-images/base-utils/Dockerfile:2: the final stage builds FROM ${GHCR}/base-python:20250812-latest instead of \${BASE_IMAGE}: the program passes base-python by digest as BASE_IMAGE and this build ignores it`,
+            `service Executor (family base-cpu-pydeps): main_pc_code/agents/executor/Dockerfile.optimized:1: the final stage (line 2) builds on stage "base" (line 1), which builds FROM ${GHCR}/base-cpu-pydeps:20250812-latest instead of \${BASE_IMAGE}: the program passes base-cpu-pydeps by digest as BASE_IMAGE and this build ignores it`,
             "service NLU (family legacy-py310-cpu): Dockerfile main_pc_code/agents/nluagent/Dockerfile.optimized not found under ../ai_system (ai-fleet:services.NLU.dockerfile, ai-fleet:services.NLU.dir or build.layout)",
-            `service SystemDigitalTwin (family base-cpu-pydeps): main_pc_code/agents/systemdigitaltwin/Dockerfile.optimized:1: the final stage (line 2) builds on stage "base" (line 1), which builds FROM ${GHCR}/base-cpu-pydeps:20250812-latest instead of \${BASE_IMAGE}: the program passes base-cpu-pydeps by digest as BASE_IMAGE and this build ignores it`,
         ]);
     });
 

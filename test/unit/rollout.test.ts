@@ -46,7 +46,7 @@ describe("the mainpc rollout under mocks", function () {
         // The operator's layout: services build from the repository root (they COPY repository-relative paths).
         expect(moc.inputs.context).to.deep.equal({ location: "../ai_system" });
         expect(moc.inputs.dockerfile).to.deep.equal({
-            location: "../ai_system/main_pc_code/agents/modelopscoordinator/Dockerfile.optimized",
+            location: "../ai_system/model_ops_coordinator/Dockerfile.optimized",
         });
         expect(moc.inputs.cacheFrom).to.deep.equal([{ registry: { ref: "ghcr.io/haymayndzultra/cache:mainpc-ModelOpsCoordinator" } }]);
         expect(moc.inputs.cacheTo[0].registry).to.include({ ref: "ghcr.io/haymayndzultra/cache:mainpc-ModelOpsCoordinator", mode: "max" });
