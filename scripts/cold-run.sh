@@ -60,6 +60,18 @@ say "work dir $WORK; commit ${commit:0:12}"
 # 1. Stop the warm daemons, put the warm state aside.
 say "stopping what the warm set-up started (scripts/local/down.sh)"
 bash "$ROOT/scripts/local/down.sh" || die "scripts/local/down.sh failed; nothing was moved"
+# Daemons of the local stack whose pid file was lost (say, two set-ups raced before setup.sh took a
+# lock) still hold the state dir: a cold buildkitd would refuse to start beside one.
+for name in buildkitd docker-registry; do
+  for pid in $(pgrep -x "$name" || true); do
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE/"; then
+      say "stopping $name pid $pid (it uses $STATE but no pid file names it)"
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+done
 if timeout 10 docker info >/dev/null 2>&1; then
   die "a Docker engine not started by the project's scripts still answers; stop it first (the cold run needs its own)"
 fi
@@ -125,10 +137,13 @@ secs=$(( $(date +%s) - t0 ))
 {
   printf 'cold run of .ci/run at %s (%s), %s\n' "${commit:0:12}" "$(git -C "$ROOT" log -1 --format=%s "$commit")" "$(date -u +%Y-%m-%dT%H:%MZ)"
   printf 'exit code %s, total %dm%02ds\n' "$rc" $(( secs / 60 )) $(( secs % 60 ))
-  printf 'set-up parts (scripts/setup.sh, wall clock; the lanes overlap):\n'
-  grep -v '^#' "$WORK/cache/setup-times.tsv" 2>/dev/null | awk -F'\t' '{ printf "  %-14s %6ss  %s\n", $1, $2, $3 }' || echo "  (no setup-times.tsv: the set-up did not finish)"
+  printf 'set-up parts (the first scripts/setup.sh of the run, wall clock; the lanes overlap):\n'
+  # The first summary in the log: later set-ups (a test process confirming it) find everything there.
+  awk '/^\[setup\] == summary/ { on = 1; next } on && /^\[setup\]   / { sub(/^\[setup\] /, ""); print; next } on { exit }' "$LOG" |
+    grep . || echo "  (no set-up summary in the log: the set-up did not finish)"
   printf 'suites (mocha summary lines, unit then integration):\n'
-  grep -E '^\s+[0-9]+ (passing|failing|pending)' "$LOG" | sed 's/^ */  /' || echo "  (none)"
+  # mocha may colour its summary: compare the text without the escape codes.
+  sed 's/\x1b\[[0-9;]*m//g' "$LOG" | grep -E '^\s*[0-9]+ (passing|failing|pending)' | sed 's/^ */  /' || echo "  (none)"
   grep -E '^Ran [0-9]+ tests? in|^OK$|^FAILED \(' "$LOG" | sed 's/^/  python: /' || true
 } | tee "$WORK/summary.txt" >&2
 exit "$rc"
