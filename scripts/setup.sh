@@ -37,6 +37,15 @@ trap 'rm -rf "$WORK"' EXIT
 say() { printf '[setup] %s\n' "$*" >&2; }
 now() { date +%s; }
 
+# toolchain_lacks: prints what the Pulumi toolchain lacks for the engine tests (nothing: exit 0).
+toolchain_lacks() {
+  bash "$ROOT/scripts/toolchain.sh" --status | node -e '
+    const s = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const lacks = [!s.pulumi && "the CLI", !s.languageHost && "the language host", !s.policyAnalyzer && "the policy analyzer",
+      ...["docker-build", "command"].filter((p) => !s.plugins[p]).map((p) => "the " + p + " plugin")].filter(Boolean);
+    if (lacks.length) { console.log(lacks.join(", ") + ": " + JSON.stringify(s.missing)); process.exit(1); }'
+}
+
 # ---- --check: is everything there? (fast; builds and starts nothing) -------------------------
 check() {
   local missing=()
@@ -47,13 +56,8 @@ check() {
   [ -S "$AI_FLEET_STATE/buildkit/buildkitd.sock" ] || missing+=("buildkit: no buildkitd socket in $AI_FLEET_STATE/buildkit")
   bash "$ROOT/scripts/trivy.sh" --status | grep -q '"missing":null' || missing+=("trivy: not built")
   [ -s "$AI_FLEET_STATE/trivy-demo/db/trivy.db" ] || missing+=("trivy: no demo DB in $AI_FLEET_STATE/trivy-demo")
-  local status
-  status="$(bash "$ROOT/scripts/toolchain.sh" --status)"
-  node -e '
-    const s = JSON.parse(process.argv[1]);
-    const need = ["docker-build", "command"].filter((p) => !s.plugins[p]);
-    if (!s.pulumi || !s.languageHost || !s.policyAnalyzer || need.length) process.exit(1);
-  ' "$status" || missing+=("pulumi: the CLI, language host or plugins are not built")
+  local lacks
+  lacks="$(toolchain_lacks)" || missing+=("pulumi: the toolchain lacks $lacks")
   if [ "${#missing[@]}" -gt 0 ]; then
     say "not set up yet (run: npm run setup):"
     printf '[setup]   - %s\n' "${missing[@]}" >&2
@@ -95,14 +99,8 @@ part_trivy() {
 part_pulumi() {
   bash "$ROOT/scripts/toolchain.sh" 2>&1
   # A toolchain without the plugins the engine tests need is a failed set-up, not a skipped test.
-  bash "$ROOT/scripts/toolchain.sh" --status | node -e '
-    const s = JSON.parse(require("fs").readFileSync(0, "utf8"));
-    const need = ["docker-build", "command"].filter((p) => !s.plugins[p]);
-    if (!s.pulumi || !s.languageHost || !s.policyAnalyzer || need.length) {
-      const lacks = [!s.pulumi && "the CLI", !s.languageHost && "the language host", !s.policyAnalyzer && "the policy analyzer", ...need];
-      console.error("[setup] the toolchain lacks " + lacks.filter(Boolean).join(", ") + ": " + JSON.stringify(s.missing));
-      process.exit(1);
-    }'
+  local lacks
+  lacks="$(toolchain_lacks)" || { say "the toolchain lacks $lacks"; return 1; }
 }
 part_go-lint() {
   # The modules and the dependencies' export data that `go vet` needs, so lint:go only vets.
