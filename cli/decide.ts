@@ -116,7 +116,8 @@ export function differenceLine(d: SpecDifferenceLike): string {
  * What a rollback says about what it restored, from the target it deployed and the `specSource`
  * output of its update: the services whose restored spec differs from the stack file (so the
  * operator knows the stack file still holds the change), or that only images were restored (a
- * release of an older program, or a bare `--to <tag>`).
+ * release of an older program, or a bare `--to <tag>`: said whether or not its update passed).
+ * `specSource` is undefined when the rollback's update failed.
  */
 export function restoreLines(
     stack: string,
@@ -126,7 +127,7 @@ export function restoreLines(
     const r = specSource as
         { from?: unknown; tag?: unknown; recordedSpecs?: unknown; differences?: unknown; fromStackFile?: unknown } | undefined;
     const file = `Pulumi.${stack.split("/").pop()}.yaml`;
-    if (target.specs === undefined || r?.from !== "release" || r.recordedSpecs !== true) {
+    if (target.specs === undefined) {
         return target.images === undefined
             ? [
                   `--to ${target.tag} names a tag only: every service runs its ${target.tag} image; every other setting (env, ports, limits, health checks) is the stack file's`,
@@ -134,6 +135,9 @@ export function restoreLines(
             : [
                   `release ${target.tag} was recorded by an older program (tag and images only): only its images are restored; every other setting (env, ports, limits, health checks) is the stack file's, which may still hold the change that failed`,
               ];
+    }
+    if (r?.from !== "release" || r.recordedSpecs !== true) {
+        return []; // the rollback's update failed: its outputs are not this rollback's
     }
     const differences = (Array.isArray(r.differences) ? r.differences : []) as SpecDifferenceLike[];
     const fromFile = (Array.isArray(r.fromStackFile) ? r.fromStackFile : []) as string[];

@@ -27,9 +27,7 @@ export async function rollback(opts: CliOptions): Promise<number> {
     const problems = result.ok
         ? await verifyOnRelease(result.outputs, target)
         : [`the update failed: ${result.error.trim().split("\n").slice(-10).join("\n")}`];
-    if (result.ok) {
-        restoreLines(stack.name, target, result.outputs.specSource?.value).forEach((l) => say(l));
-    }
+    restoreLines(stack.name, target, result.ok ? result.outputs.specSource?.value : undefined).forEach((l) => say(l));
     if (problems.length > 0) {
         say(`ROLLBACK to release ${target.tag} did not make the machine healthy:\n  - ${problems.join("\n  - ")}`);
         return EXIT.rollbackFailed;

@@ -69,9 +69,7 @@ export async function rollBack(stack: Stack, failed: UpdateResult, release: Rele
         : [`the rollback update failed: ${back.error.trim().split("\n").slice(-10).join("\n")}`];
     const seconds = ((Date.now() - (failed.firstFailureAt ?? Date.now())) / 1000).toFixed(1);
     say(`ROLLOUT FAILED: ${what}`);
-    if (back.ok) {
-        restoreLines(stack.name, release, back.outputs.specSource?.value).forEach((l) => say(l));
-    }
+    restoreLines(stack.name, release, back.ok ? back.outputs.specSource?.value : undefined).forEach((l) => say(l));
     if (problems.length > 0) {
         say(`ROLLBACK to release ${release.tag} did not make the machine healthy:\n  - ${problems.join("\n  - ")}`);
         return EXIT.rollbackFailed;

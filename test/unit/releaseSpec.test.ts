@@ -318,6 +318,13 @@ describe("what the rollback commands say about the specs they restored", () => {
         ).to.deep.equal(["restored release r1's recorded spec of every service it records; they match the stack file"]);
     });
 
+    it("says nothing of specs when the rollback's update failed, but still that an older release restores images only", () => {
+        expect(restoreLines("local", release, undefined)).to.deep.equal([]);
+        expect(restoreLines("local", { tag: "r1", images: release.images }, undefined)[0]).to.match(
+            /^release r1 was recorded by an older program \(tag and images only\): only its images are restored/,
+        );
+    });
+
     it("says a bare tag (--to) restores images only", () => {
         expect(
             restoreLines(
