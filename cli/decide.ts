@@ -113,6 +113,26 @@ export function differenceLine(d: SpecDifferenceLike): string {
 }
 
 /**
+ * What `npm run status` says of the specs the machine runs: nothing when they are the stack file's;
+ * after a rollback, the release they come from and each difference from the stack file (the
+ * `specSource` output stays until the next update).
+ */
+export function specSourceLines(specSource: unknown): string[] {
+    const r = specSource as { from?: unknown; tag?: unknown; recordedSpecs?: unknown; differences?: unknown } | undefined;
+    if (r?.from !== "release" || r.recordedSpecs !== true) {
+        return [];
+    }
+    const differences = (Array.isArray(r.differences) ? r.differences : []) as SpecDifferenceLike[];
+    if (differences.length === 0) {
+        return [`the services run release ${String(r.tag)}'s recorded specs (a rollback); they match the stack file`];
+    }
+    return [
+        `the services run release ${String(r.tag)}'s recorded specs (a rollback); the stack file differs:`,
+        ...differences.map((d) => `  ${differenceLine(d)}`),
+    ];
+}
+
+/**
  * What a rollback says about what it restored, from the target it deployed and the `specSource`
  * output of its update: the services whose restored spec differs from the stack file (so the
  * operator knows the stack file still holds the change), or that only images were restored (a

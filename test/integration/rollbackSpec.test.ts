@@ -195,6 +195,12 @@ describe("a rollback restores the release's whole spec, not only its images (rea
         );
         expect(r.out).to.include(`ROLLED BACK: ${STACK} runs release it20-r1, every service healthy`);
         expect(containerEnv("RealTimeAudioPipeline").DEMO_HEALTH).to.equal("ok");
+        const st = await cli("status", []);
+        expect(st.code, st.out).to.equal(0);
+        expect(st.out).to.include("the services run release it20-r1's recorded specs (a rollback); the stack file differs:");
+        expect(st.out).to.include(
+            "RealTimeAudioPipeline runs the release's env (DEMO_HEALTH=ok), the stack file says DEMO_HEALTH=degraded",
+        );
         figures.push(`npm run rollback (specs restored, nothing changed on the machine): ${(r.ms / 1000).toFixed(1)}s`);
     });
 

@@ -6,7 +6,7 @@
  */
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { differenceLine, lastRelease, restoreLines } from "../../cli/decide";
+import { differenceLine, lastRelease, restoreLines, specSourceLines } from "../../cli/decide";
 import { envList } from "../../components";
 import { parseStackConfig } from "../../config";
 import { containerSettingsFor, deploy, FleetOutputs, ServiceSpec } from "../../deploy";
@@ -323,6 +323,15 @@ describe("what the rollback commands say about the specs they restored", () => {
         expect(restoreLines("local", { tag: "r1", images: release.images }, undefined)[0]).to.match(
             /^release r1 was recorded by an older program \(tag and images only\): only its images are restored/,
         );
+    });
+
+    it("npm run status says, after a rollback, which services' specs differ from the stack file (nothing on the stack file's)", () => {
+        const d = { service: "ExampleService", field: "env", release: "FOO=1", stackFile: "FOO=2" };
+        expect(specSourceLines({ from: "stack file" })).to.deep.equal([]);
+        expect(specSourceLines({ from: "release", tag: "r1", recordedSpecs: true, differences: [d], fromStackFile: [] })).to.deep.equal([
+            "the services run release r1's recorded specs (a rollback); the stack file differs:",
+            "  ExampleService runs the release's env (FOO=1), the stack file says FOO=2",
+        ]);
     });
 
     it("says a bare tag (--to) restores images only", () => {
