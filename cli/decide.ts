@@ -150,10 +150,10 @@ export function restoreLines(
     if (target.specs === undefined) {
         return target.images === undefined
             ? [
-                  `--to ${target.tag} names a tag only: every service runs its ${target.tag} image; every other setting (env, ports, limits, health checks) is the stack file's`,
+                  `--to ${target.tag} names a tag only: every service runs its ${target.tag} image; every other setting (env, ports, hardening, GPU, health checks) is the stack file's`,
               ]
             : [
-                  `release ${target.tag} was recorded by an older program (tag and images only): only its images are restored; every other setting (env, ports, limits, health checks) is the stack file's, which may still hold the change that failed`,
+                  `release ${target.tag} was recorded by an older program (tag and images only): only its images are restored; every other setting (env, ports, hardening, GPU, health checks) is the stack file's, which may still hold the change that failed`,
               ];
     }
     if (r?.from !== "release" || r.recordedSpecs !== true) {

@@ -216,7 +216,7 @@ describe("a rollback restores the release's whole spec, not only its images (rea
         const r = await cli("rollback", []);
         log(`npm run rollback of an older release said:\n${saidLines(r.out)}`);
         expect(r.out).to.include(
-            "release it20-r1 was recorded by an older program (tag and images only): only its images are restored; every other setting (env, ports, limits, health checks) is the stack file's",
+            "release it20-r1 was recorded by an older program (tag and images only): only its images are restored; every other setting (env, ports, hardening, GPU, health checks) is the stack file's",
         );
         // As before this change: the stack file's DEMO_HEALTH=degraded runs again, and the command says the machine is not healthy.
         expect(r.code, tail(r.out, 30)).to.equal(2);

@@ -268,7 +268,7 @@ describe("a rollback restores the release's recorded specs", function () {
         const source = await valueOf(pulumi.output(out.specSource));
         expect(source).to.deep.equal({ from: "release", tag: TAG, recordedSpecs: false, differences: [], fromStackFile: SERVICES });
         expect(restoreLines("local", lastRelease({ release: { value: legacy } }) as any, source)).to.deep.equal([
-            `release ${TAG} was recorded by an older program (tag and images only): only its images are restored; every other setting (env, ports, limits, health checks) is the stack file's, which may still hold the change that failed`,
+            `release ${TAG} was recorded by an older program (tag and images only): only its images are restored; every other setting (env, ports, hardening, GPU, health checks) is the stack file's, which may still hold the change that failed`,
         ]);
     });
 
