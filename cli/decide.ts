@@ -99,7 +99,7 @@ export function lastRelease(outputs: Record<string, { value: unknown } | undefin
     return release;
 }
 
-/** One way a restored spec differs from the stack file, as the rollback's `restored` output lists it. */
+/** One way a restored spec differs from the stack file, as the rollback's `specSource` output lists it. */
 export interface SpecDifferenceLike {
     service: string;
     field: string;
