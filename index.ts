@@ -24,7 +24,7 @@ const releaseTag = resolveTag({ forced: overrides.release?.tag ?? process.env.FO
 if (commit?.dirty && releaseTag.source === "dirty-tree") {
     pulumi.log.warn(dirtyTreeNote(config.stack.build.contextRoot, commit.dirty.files, releaseTag.tag));
 }
-const fleet = deploy({ config, release: releaseTag, commit, registryPassword: registryPassword(config.stack) });
+const fleet = deploy({ config, release: releaseTag, commit, registryPassword: registryPassword(config.stack), restore: overrides.release });
 
 export const machine = fleet.machine;
 export const phase = fleet.phase;
@@ -39,3 +39,5 @@ export const plan = fleet.plan;
 /** The release once every required service passed its health check: what a rollback restores. */
 export const release = releaseOutput(fleet, Object.keys(config.stack.services));
 export const scanReport = fleet.scanReport;
+/** Where the containers' specs come from: the stack file, or a rollback's release and how it differs from the stack file. */
+export const specSource = fleet.specSource;

@@ -4,14 +4,22 @@
  * leaves no config behind to restore.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import type { ContainerSettings } from "./components";
+import type { ServiceSpec } from "./deploy/types";
 import { isValidTag, parseImageRef } from "./naming";
 
-/** A release whose rollout passed: the tag and every service's image, pinned by digest. */
+/**
+ * A release whose rollout passed: the tag, every service's image pinned by digest and, since the
+ * program records them, every service's spec (container settings and health probe) as it ran.
+ */
 export interface ReleaseRecord {
     /** Release tag. */
     tag: string;
     /** Service name → `repo@sha256:…`, the image the machine ran when every required check passed. */
     images: Record<string, string>;
+    /** Service name → its container settings and health probe at this release (absent in a release of an older program). */
+    specs?: Record<string, ServiceSpec>;
 }
 
 /** A service's health as the `report` output carries it (the fields the record needs). */
@@ -25,7 +33,12 @@ interface ReportLike {
  * The release record of a finished rollout: only when the report is healthy (every required service
  * passed). Throws otherwise, so the `release` output never names a release that did not pass.
  */
-export function releaseRecord(report: ReportLike, images: Record<string, string>, services: string[]): ReleaseRecord {
+export function releaseRecord(
+    report: ReportLike,
+    images: Record<string, string>,
+    services: string[],
+    specs?: Record<string, ServiceSpec>,
+): ReleaseRecord {
     const sick = Object.entries(report.services ?? {})
         .filter(([, s]) => !s.healthy && s.required !== false)
         .map(([n]) => n);
@@ -40,40 +53,129 @@ export function releaseRecord(report: ReportLike, images: Record<string, string>
         }
         pinned[name] = ref;
     }
-    return { tag: report.tag, images: pinned };
+    if (specs === undefined) {
+        return { tag: report.tag, images: pinned };
+    }
+    const recorded: Record<string, ServiceSpec> = {};
+    for (const name of [...services].sort()) {
+        if (specs[name] === undefined) {
+            throw new pulumi.RunError(`release ${report.tag}: service ${name} has no spec to record`);
+        }
+        recorded[name] = specs[name];
+    }
+    return { tag: report.tag, images: pinned, specs: recorded };
+}
+
+/** A value of the `release` output: known once the release passed (a leaf of `gate`), a secret where `secret`. */
+type Leaf<T> = pulumi.Output<T>;
+
+/** The `release` output as the program exports it: every leaf an Output, so a service's env can be a secret on its own. */
+export interface ReleaseExport {
+    tag: Leaf<string>;
+    images: Leaf<Record<string, string>>;
+    specs: Record<string, { container: Record<string, Leaf<unknown>>; probe: Leaf<ServiceSpec["probe"]> }>;
+}
+
+/**
+ * One service's recorded spec with every field a leaf of `passed`. The env is a Pulumi secret when
+ * the container's is (`secretEnv`: the stack's services config is a secret), so the state and
+ * `pulumi stack output` hold it encrypted; everything else is plaintext.
+ */
+function recordedSpec(passed: pulumi.Output<ReleaseRecord>, spec: ServiceSpec): ReleaseExport["specs"][string] {
+    const container: Record<string, Leaf<unknown>> = {};
+    for (const [key, value] of Object.entries(spec.container) as [keyof ContainerSettings, unknown][]) {
+        if (value === undefined) {
+            continue;
+        }
+        const leaf = passed.apply(() => value);
+        container[key] = key === "env" && spec.container.secretEnv === true ? pulumi.secret(leaf) : leaf;
+    }
+    return { container, probe: passed.apply(() => spec.probe) };
 }
 
 /**
  * The `release` stack output: resolves once every service's health check passed. A failed update
  * leaves the previous update's outputs in the stack (measured through the engine), so after a
- * failure this output still names the last release that passed: what the rollback restores.
+ * failure this output still names the last release that passed: what the rollback restores. It
+ * records each service's spec as the containers ran it (a rollback's update records the restored
+ * specs again).
  */
 export function releaseOutput(
     fleet: {
         report?: pulumi.Output<ReportLike>;
         images: Record<string, { pinned: pulumi.Output<string> }>;
         containers: string[];
+        specs?: Record<string, ServiceSpec>;
     },
     services: string[],
-): pulumi.Output<ReleaseRecord> | undefined {
-    if (fleet.report === undefined || fleet.containers.length === 0) {
+): ReleaseExport | undefined {
+    if (fleet.report === undefined || fleet.containers.length === 0 || fleet.specs === undefined) {
         return undefined;
     }
+    const specs = fleet.specs;
     const pinned = pulumi.all(Object.fromEntries(services.map((s) => [s, fleet.images[s].pinned])));
-    return pulumi
+    const passed = pulumi
         .all([fleet.report, pinned])
-        .apply(([report, images]) => releaseRecord(report, images as Record<string, string>, services));
+        .apply(([report, images]) => releaseRecord(report, images as Record<string, string>, services, specs));
+    return {
+        tag: passed.apply((r) => r.tag),
+        images: passed.apply((r) => r.images),
+        specs: Object.fromEntries([...services].sort().map((s) => [s, recordedSpec(passed, specs[s])])),
+    };
 }
 
-/** Env var: deploy this release (JSON `{"tag": …, "images"?: {service: repo@sha256:…}}`), build nothing. */
+/**
+ * Env var: deploy this release (JSON `{"tag": …, "images"?: {service: repo@sha256:…}, "specs"?: {service: spec}}`,
+ * the `release` output's form), build nothing.
+ */
 export const RELEASE_ENV = "AI_FLEET_DEPLOY_RELEASE";
 /** Env var: the container runtime to use instead of the stack's `docker.runtime` (provider | cli). */
 export const RUNTIME_ENV = "AI_FLEET_DOCKER_RUNTIME";
 
+const portNumber = z.number().int().min(1).max(65535);
+/** A recorded spec as the `release` output holds it (ContainerSettings and ProbeSettings): what a rollback hands back. */
+const serviceSpecSchema = z.strictObject({
+    container: z.strictObject({
+        service: z.string(),
+        machine: z.string(),
+        containerName: z.string(),
+        ports: z.array(z.strictObject({ container: portNumber, host: portNumber, protocol: z.enum(["tcp", "udp"]) })),
+        bindAddress: z.string(),
+        env: z.record(z.string(), z.string()),
+        hardening: z.strictObject({
+            user: z.string(),
+            init: z.boolean(),
+            readOnlyRoot: z.boolean(),
+            tmpfs: z.array(z.string()),
+            noNewPrivileges: z.boolean(),
+            dropAllCapabilities: z.boolean(),
+        }),
+        gpuDevices: z.array(z.string()).optional(),
+        health: z.strictObject({ containerPort: portNumber, path: z.string() }),
+        secretEnv: z.boolean().optional(),
+    }),
+    probe: z.strictObject({
+        host: z.string(),
+        port: portNumber,
+        path: z.string(),
+        bounds: z.strictObject({
+            timeoutSeconds: z.number(),
+            intervalSeconds: z.number(),
+            retries: z.number(),
+            requestTimeoutSeconds: z.number(),
+        }),
+    }),
+});
+
+/** Compile-time: the schema describes exactly ServiceSpec (a field added to ContainerSettings must be added above). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const specSchemaIsServiceSpec: Same<z.infer<typeof serviceSpecSchema>, ServiceSpec> = true;
+void specSchemaIsServiceSpec;
+
 /** What the environment overrides for one run. */
 export interface RunOverrides {
-    /** The release to deploy (phase deploy), if any. */
-    release?: { tag: string; images?: Record<string, string> };
+    /** The release to deploy (phase deploy), if any; with specs, those replace the stack file's (deploy/specs.ts). */
+    release?: { tag: string; images?: Record<string, string>; specs?: Record<string, ServiceSpec> };
     /** The container runtime, if overridden. */
     runtime?: "provider" | "cli";
 }
@@ -107,6 +209,15 @@ export function parseOverrides(env: Record<string, string | undefined>): RunOver
             }
         }
         out.release = { tag: r.tag, images };
+        const specs = (parsed as { specs?: unknown }).specs;
+        if (specs !== undefined) {
+            const checked = z.record(z.string(), serviceSpecSchema).safeParse(specs);
+            if (!checked.success) {
+                const where = checked.error.issues.map((i) => `${RELEASE_ENV}.specs.${i.path.join(".")}: ${i.message}`);
+                throw new pulumi.RunError(`${RELEASE_ENV}.specs: not a release's recorded specs:\n  - ${where.join("\n  - ")}`);
+            }
+            out.release.specs = checked.data as Record<string, ServiceSpec>;
+        }
     }
     const runtime = env[RUNTIME_ENV];
     if (runtime !== undefined && runtime !== "") {

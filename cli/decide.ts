@@ -74,11 +74,17 @@ export function parseCliArgs(argv: string[], command: "rollout" | "rollback" | "
 export interface Release {
     tag: string;
     images: Record<string, string>;
+    /**
+     * Each service's spec as it ran (container settings and health probe; secrets in plaintext here,
+     * as `stack.outputs()` decrypts them): handed back to the program as they are, which checks them.
+     * Absent in a release recorded by an older program (tag and images only).
+     */
+    specs?: Record<string, unknown>;
 }
 
 /** The last release whose rollout passed, from a stack's outputs (plain values); undefined when none has. */
 export function lastRelease(outputs: Record<string, { value: unknown } | undefined>): Release | undefined {
-    const r = outputs.release?.value as { tag?: unknown; images?: unknown } | undefined;
+    const r = outputs.release?.value as { tag?: unknown; images?: unknown; specs?: unknown } | undefined;
     if (!r || typeof r.tag !== "string" || r.images === null || typeof r.images !== "object") {
         return undefined;
     }
@@ -86,7 +92,89 @@ export function lastRelease(outputs: Record<string, { value: unknown } | undefin
     if (Object.values(images).some((v) => typeof v !== "string" || !/@sha256:[a-f0-9]{64}$/.test(v))) {
         return undefined;
     }
-    return { tag: r.tag, images: images as Record<string, string> };
+    const release: Release = { tag: r.tag, images: images as Record<string, string> };
+    if (r.specs !== null && typeof r.specs === "object" && !Array.isArray(r.specs)) {
+        release.specs = r.specs as Record<string, unknown>;
+    }
+    return release;
+}
+
+/** One way a restored spec differs from the stack file, as the rollback's `specSource` output lists it. */
+export interface SpecDifferenceLike {
+    service: string;
+    field: string;
+    release: string;
+    stackFile: string;
+}
+
+/** `ExampleService runs the release's env (FOO=1), the stack file says FOO=2`. */
+export function differenceLine(d: SpecDifferenceLike): string {
+    return `${d.service} runs the release's ${d.field} (${d.release}), the stack file says ${d.stackFile}`;
+}
+
+/**
+ * What `npm run status` says of the specs the machine runs: nothing when they are the stack file's;
+ * after a rollback, the release they come from and each difference from the stack file (the
+ * `specSource` output stays until the next update).
+ */
+export function specSourceLines(specSource: unknown): string[] {
+    const r = specSource as { from?: unknown; tag?: unknown; recordedSpecs?: unknown; differences?: unknown } | undefined;
+    if (r?.from !== "release" || r.recordedSpecs !== true) {
+        return [];
+    }
+    const differences = (Array.isArray(r.differences) ? r.differences : []) as SpecDifferenceLike[];
+    if (differences.length === 0) {
+        return [`the services run release ${String(r.tag)}'s recorded specs (a rollback); they match the stack file`];
+    }
+    return [
+        `the services run release ${String(r.tag)}'s recorded specs (a rollback); the stack file differs:`,
+        ...differences.map((d) => `  ${differenceLine(d)}`),
+    ];
+}
+
+/**
+ * What a rollback says about what it restored, from the target it deployed and the `specSource`
+ * output of its update: the services whose restored spec differs from the stack file (so the
+ * operator knows the stack file still holds the change), or that only images were restored (a
+ * release of an older program, or a bare `--to <tag>`: said whether or not its update passed).
+ * `specSource` is undefined when the rollback's update failed.
+ */
+export function restoreLines(
+    stack: string,
+    target: { tag: string; images?: Record<string, string>; specs?: unknown },
+    specSource: unknown,
+): string[] {
+    const r = specSource as
+        { from?: unknown; tag?: unknown; recordedSpecs?: unknown; differences?: unknown; fromStackFile?: unknown } | undefined;
+    const file = `Pulumi.${stack.split("/").pop()}.yaml`;
+    if (target.specs === undefined) {
+        return target.images === undefined
+            ? [
+                  `--to ${target.tag} names a tag only: every service runs its ${target.tag} image; every other setting (env, ports, hardening, GPU, health checks) is the stack file's`,
+              ]
+            : [
+                  `release ${target.tag} was recorded by an older program (tag and images only): only its images are restored; every other setting (env, ports, hardening, GPU, health checks) is the stack file's, which may still hold the change that failed`,
+              ];
+    }
+    if (r?.from !== "release" || r.recordedSpecs !== true) {
+        return []; // the rollback's update failed: its outputs are not this rollback's
+    }
+    const differences = (Array.isArray(r.differences) ? r.differences : []) as SpecDifferenceLike[];
+    const fromFile = (Array.isArray(r.fromStackFile) ? r.fromStackFile : []) as string[];
+    const lines: string[] = [];
+    if (differences.length === 0) {
+        lines.push(`restored release ${target.tag}'s recorded spec of every service it records; they match the stack file`);
+    } else {
+        lines.push(...differences.map((d) => `rolled back: ${differenceLine(d)}`));
+        const services = [...new Set(differences.map((d) => d.service))];
+        lines.push(
+            `${file} still differs from release ${target.tag} for ${services.join(", ")}: the next \`npm run rollout\` applies the stack file again; revert the change there first`,
+        );
+    }
+    if (fromFile.length > 0) {
+        lines.push(`${fromFile.join(", ")}: not in release ${target.tag}'s record, so on the stack file's spec`);
+    }
+    return lines;
 }
 
 /** One failed health check, as the probe's message names it. */

@@ -1,10 +1,11 @@
 /**
  * `npm run rollback -- --stack <stack> [--to <tag>]`: sends the machine back to the last release
- * whose rollout passed (the stack's `release` output: pinned digests), or to `--to <tag>` (every
- * service's `<repo>:<tag>`, verified in the registry); builds nothing, edits no stack config, then
- * checks health.
+ * whose rollout passed (the stack's `release` output: pinned digests and each service's recorded
+ * spec), or to `--to <tag>` (every service's `<repo>:<tag>`, verified in the registry, with the
+ * stack file's settings); builds nothing, edits no stack config, then checks health and names the
+ * services whose restored spec differs from the stack file.
  */
-import { CliOptions, EXIT, lastRelease } from "./decide";
+import { CliOptions, EXIT, lastRelease, restoreLines } from "./decide";
 import { readyStack } from "./rollout";
 import { deployRelease, verifyOnRelease } from "./update";
 import { runMain, say } from "./workspace";
@@ -26,6 +27,7 @@ export async function rollback(opts: CliOptions): Promise<number> {
     const problems = result.ok
         ? await verifyOnRelease(result.outputs, target)
         : [`the update failed: ${result.error.trim().split("\n").slice(-10).join("\n")}`];
+    restoreLines(stack.name, target, result.ok ? result.outputs.specSource?.value : undefined).forEach((l) => say(l));
     if (problems.length > 0) {
         say(`ROLLBACK to release ${target.tag} did not make the machine healthy:\n  - ${problems.join("\n  - ")}`);
         return EXIT.rollbackFailed;

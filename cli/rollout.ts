@@ -1,12 +1,13 @@
 /**
  * `npm run rollout -- --stack <stack> [--no-rollback] [--cwd <dir>] [--backend <url>]`: rolls the
  * machine out and watches it; when a health gate fails, rolls it back to the last release whose
- * rollout passed (its pinned digests, nothing built), checks health again, and exits non-zero
- * naming the failed service, its last status and body, and the release it restored.
+ * rollout passed (its pinned digests and recorded specs, nothing built), checks health again, and
+ * exits non-zero naming the failed service, its last status and body, the release it restored and
+ * the services whose restored spec differs from the stack file.
  */
 import { Stack } from "@pulumi/pulumi/automation";
 import { RUNTIME_ENV } from "../release";
-import { CliOptions, lastRelease, pluginAcquisitionOff, Refusal, Release, runtimeChoice } from "./decide";
+import { CliOptions, lastRelease, pluginAcquisitionOff, Refusal, Release, restoreLines, runtimeChoice } from "./decide";
 import { deployRelease, previewAndUp, UpdateResult, verifyOnRelease } from "./update";
 import { hasDockerPlugin, openStack, prepare, runMain, say } from "./workspace";
 
@@ -68,12 +69,13 @@ export async function rollBack(stack: Stack, failed: UpdateResult, release: Rele
         : [`the rollback update failed: ${back.error.trim().split("\n").slice(-10).join("\n")}`];
     const seconds = ((Date.now() - (failed.firstFailureAt ?? Date.now())) / 1000).toFixed(1);
     say(`ROLLOUT FAILED: ${what}`);
+    restoreLines(stack.name, release, back.ok ? back.outputs.specSource?.value : undefined).forEach((l) => say(l));
     if (problems.length > 0) {
         say(`ROLLBACK to release ${release.tag} did not make the machine healthy:\n  - ${problems.join("\n  - ")}`);
         return EXIT.rollbackFailed;
     }
     say(
-        `ROLLED BACK: restored release ${release.tag} (${Object.keys(release.images).length} services on their pinned digests), healthy ${seconds}s after the failed health check`,
+        `ROLLED BACK: restored release ${release.tag} (${Object.keys(release.images).length} services on their pinned digests${release.specs ? " and recorded specs" : ", the stack file's settings"}), healthy ${seconds}s after the failed health check`,
     );
     return EXIT.rolledBack;
 }

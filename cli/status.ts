@@ -1,11 +1,12 @@
 /**
  * `npm run status -- --stack <stack>`: per service, the release and digest it runs, its health now
- * (probed live), and when its container was rolled out (created). Exit 0 when every service
- * answers {"status":"ok"}, 1 otherwise.
+ * (probed live), and when its container was rolled out (created); after a rollback, where the
+ * specs the services run differ from the stack file. Exit 0 when every service answers
+ * {"status":"ok"}, 1 otherwise.
  */
 import { execFileSync } from "child_process";
 import { containerName } from "../naming";
-import { CliOptions } from "./decide";
+import { CliOptions, specSourceLines } from "./decide";
 import { probeNow } from "./update";
 import { openStack, runMain, say } from "./workspace";
 
@@ -94,6 +95,7 @@ export async function status(opts: CliOptions): Promise<number> {
             };
         });
     process.stdout.write(`${formatStatus(rows)}\n`);
+    specSourceLines(outputs.specSource?.value).forEach((l) => say(l));
     const sick = rows.filter((r) => !r.health.startsWith("ok"));
     say(
         sick.length === 0

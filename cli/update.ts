@@ -107,17 +107,23 @@ export async function previewAndUp(stack: Stack, what: string, withPreview = tru
 }
 
 /**
- * Deploys `release` (phase deploy, its digests or, for a bare tag, every service's repo:tag);
- * nothing is built. No preview: the way back is to a state that passed, and every second counts.
+ * Deploys `release` (phase deploy, its digests or, for a bare tag, every service's repo:tag, and
+ * its recorded specs where it has them); nothing is built. No preview: the way back is to a state
+ * that passed, and every second counts. The release goes to the program in the environment of
+ * this one run (secret env values of its specs too: they stay in this machine's process
+ * environment and come back into the state as secrets, never written to the stack file).
  */
-export async function deployRelease(stack: Stack, release: { tag: string; images?: Record<string, string> }): Promise<UpdateResult> {
+export async function deployRelease(
+    stack: Stack,
+    release: { tag: string; images?: Record<string, string>; specs?: unknown },
+): Promise<UpdateResult> {
     // The workspace's environment reaches the program; the stack config is not edited.
     const env = stack.workspace.envVars;
     env[RELEASE_ENV] = JSON.stringify(release);
     try {
         return await previewAndUp(
             stack,
-            `back to release ${release.tag} (${release.images ? "its pinned digests" : "every service's <repo>:" + release.tag}), building nothing`,
+            `back to release ${release.tag} (${release.images ? "its pinned digests" : "every service's <repo>:" + release.tag}${release.specs ? " and recorded specs" : ""}), building nothing`,
             false,
         );
     } finally {

@@ -5,12 +5,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { FleetConfig, healthEndpoint, healthHost, rolloutPlanOf } from "../config";
+import { FleetConfig, rolloutPlanOf } from "../config";
 import { combineReports, ContainerTarget, Gate, gateOutput, RolledOutService, rollOutService, RolloutReport } from "../components";
 import { containerName, ReleaseTag } from "../naming";
-import { containerSettingsFor } from "./containers";
 import { RunnableImage } from "./scan";
-import { FleetOutputs, Registry } from "./types";
+import { FleetOutputs, Registry, ServiceSpec } from "./types";
 
 /** The container target of the stack: the docker provider, or the docker CLI through commands. */
 function containerTarget(config: FleetConfig, registry: Registry): ContainerTarget {
@@ -36,19 +35,20 @@ function containerTarget(config: FleetConfig, registry: Registry): ContainerTarg
  * Rolls the services out as one graph: each container waits for the health checks of its own
  * dependencies (no level barriers), the canary's dependencies go first, the canary's health
  * gates everything the canary does not need, and a cross-machine dependency waits for the gate
- * stack's report of that service at this release.
+ * stack's report of that service at this release. Each service's container and health check run
+ * with its spec (deploy/specs.ts: the stack file's, or a restored release's).
  */
 export function rollOut(
     config: FleetConfig,
     release: ReleaseTag,
     verified: Record<string, RunnableImage>,
     registry: Registry,
+    specs: Record<string, ServiceSpec>,
 ): Pick<FleetOutputs, "containers" | "canaryReport" | "gate" | "report" | "plan"> {
     const { stack, profile } = config;
     const machine = profile.machine;
     const plan = rolloutPlanOf(stack);
     const target = containerTarget(config, registry);
-    const host = healthHost(stack.docker);
     const gateStack = stack.rollout.gateStack ? new pulumi.StackReference(stack.rollout.gateStack) : undefined;
 
     const rolled: Record<string, RolledOutService> = {};
@@ -88,17 +88,17 @@ export function rollOut(
                 services: p.remote.map((r) => r.service),
             });
         }
-        const health = healthEndpoint(stack.services[name]);
+        const spec = specs[name];
         const gate = gateOutput(gates, `${name}'s rollout`);
         if (gates.length > 0) {
             serviceGates.push(gate);
         }
         rolled[name] = rollOutService(
             {
-                settings: containerSettingsFor(config, name),
+                settings: spec.container,
                 image: verified[name].pinned,
                 digest: verified[name].digest,
-                health: { host, port: health.hostPort, path: health.path, bounds: stack.rollout.health },
+                health: spec.probe,
                 required: p.required,
             },
             target,

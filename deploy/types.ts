@@ -1,7 +1,7 @@
 /** What deploy() takes beside the config, what its steps hand each other, and what a stack exports. */
 import * as pulumi from "@pulumi/pulumi";
 import { FleetConfig } from "../config";
-import { RegistryAccess, RolloutReport, ScanReport } from "../components";
+import { ContainerSettings, HealthBounds, RegistryAccess, RolloutReport, ScanReport } from "../components";
 import { ReleaseTag, SourceCommit } from "../naming";
 
 /** Inputs of deploy() that do not come from the stack config. */
@@ -14,6 +14,65 @@ export interface DeployInputs {
     commit?: SourceCommit;
     /** Registry password, a secret. */
     registryPassword: pulumi.Output<string>;
+    /**
+     * A rollback's release (the rollout command's override): its recorded specs replace what the
+     * stack file gives each service it records; without specs (a release of an older program, or
+     * `--to <tag>`) only its images are restored.
+     */
+    restore?: { tag: string; specs?: Record<string, ServiceSpec> };
+}
+
+/** How the health check of one service probes it from where `pulumi up` runs. */
+export interface ProbeSettings {
+    /** Host the check calls. */
+    host: string;
+    /** Host port of the HTTP health endpoint. */
+    port: number;
+    /** Path of the health endpoint. */
+    path: string;
+    /** Timeout, interval, retries, per-request timeout. */
+    bounds: HealthBounds;
+}
+
+/**
+ * Everything about a service that a release records beside its image: the container settings as
+ * containerSettingsFor computed them (env with the profile's values and the dependencies' URLs,
+ * ports, bind address, hardening, GPU devices, Docker healthcheck endpoint), which both container
+ * runtimes read, and how its health check probes it.
+ */
+export interface ServiceSpec {
+    container: ContainerSettings;
+    probe: ProbeSettings;
+}
+
+/** One way a restored service's spec differs from what the stack file gives it now (secret values masked). */
+export interface SpecDifference {
+    service: string;
+    /** The setting: `env`, `ports`, `hardening`, `health probe`, … */
+    field: string;
+    /** What the release recorded, for display. */
+    release: string;
+    /** What the stack file gives, for display. */
+    stackFile: string;
+}
+
+/**
+ * Where the specs the services run with come from, exported as `specSource`: the stack file, or in
+ * a rollback's update the release restored (read by the rollout command; it stays until the next update).
+ */
+export type SpecSource = { from: "stack file" } | RestoreReport;
+
+/** What a rollback restored. */
+export interface RestoreReport {
+    from: "release";
+    /** The release restored. */
+    tag: string;
+    /** true: its recorded specs run; false: it records only images (an older program, or a bare tag), the rest is the stack file's. */
+    recordedSpecs: boolean;
+    /** Where a restored spec differs from the stack file. */
+    differences: SpecDifference[];
+    /** Services the release records no spec of: they run the stack file's. */
+    fromStackFile: string[];
 }
 
 /** The registry of the stack, with its password: what builds push to, verification and scans read, machines pull from. */
@@ -61,6 +120,10 @@ export interface FleetOutputs {
     report?: pulumi.Output<RolloutReport>;
     /** The rollout order (scripts/plan.ts draws it). */
     plan?: { levels: string[][]; criticalPath: string[]; canary: string[]; canaryDependencies: string[]; gated: string[] };
+    /** Per service: the spec its container and health check run with (the stack file's, or a restored release's). */
+    specs?: Record<string, ServiceSpec>;
+    /** Where the specs come from: the stack file, or a rollback's release (and how it differs from the stack file). */
+    specSource?: SpecSource;
     /** Per service: the vulnerability scan report (unless ai-fleet:scan.enabled is false). */
     scanReport?: pulumi.Output<Record<string, ScanReport>>;
 }

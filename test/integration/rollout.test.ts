@@ -17,77 +17,20 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { healthEndpoint, parseStackConfig, publishedPorts } from "../../config";
+import { parseStackConfig } from "../../config";
 import { changesOf, lastRelease } from "../../cli/decide";
 import { containerArgs, goDuration } from "../../components/serviceContainer";
 import { containerSettingsFor } from "../../deploy";
 import { containerName } from "../../naming";
-import { copyDemo, createStack, ensureSetup, localStackConfig, offlineEnv, ROOT, secondsSince, ToolchainStatus } from "./support/engine";
-import { freePorts, httpGet, log, tail } from "./support/proc";
+import { cliStackConfig, CliRun, containerImage as imageOf, programCopy, rawLocal, removeMachine, runCli } from "./support/cliStack";
+import { copyDemo, createStack, ensureSetup, localStackConfig, offlineEnv, secondsSince, ToolchainStatus } from "./support/engine";
+import { httpGet, log, tail } from "./support/proc";
 
 const MACHINE = "it9";
 const STACK = "it9-rollout";
 /** The local stack's services, as Pulumi.local.yaml lists them (sorted). */
 const SERVICES = Object.keys(localStackConfig()["ai-fleet:services"] as Record<string, unknown>).sort();
 const figures: string[] = [];
-
-/** A copy of the program (so the extra machine profile `it9` gives names of its own) with a file backend inside. */
-function programCopy(): { dir: string; stateDir: string } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai-fleet-it9-"));
-    // The program is every top-level file and folder but what only tests and state use (scripts/trivy.sh runs at scan time).
-    const notProgram = new Set(["node_modules", ".git", ".pulumi-state", "test", "bench", "demo", "docs"]);
-    for (const entry of fs.readdirSync(ROOT)) {
-        if (!notProgram.has(entry) && !/^Pulumi\..*yaml$/.test(entry))
-            fs.cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
-    }
-    const profile = JSON.parse(fs.readFileSync(path.join(ROOT, "profiles", "local.json"), "utf8"));
-    fs.writeFileSync(
-        path.join(dir, "profiles", `${MACHINE}.json`),
-        JSON.stringify({ ...profile, machine: MACHINE, description: "issue 9's rollout test" }, null, 2),
-    );
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: ai-fleet\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
-    const stateDir = path.join(dir, ".state");
-    fs.mkdirSync(stateDir);
-    return { dir, stateDir };
-}
-
-/** Pulumi.local.yaml's `ai-fleet:` keys without the prefix (parseStackConfig's input). */
-function rawLocal(): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(localStackConfig()).map(([k, v]) => [k.replace(/^ai-fleet:/, ""), v]));
-}
-
-/** The local stack's config on machine it9, the cli runtime, free host ports and short health bounds. */
-async function stackConfig(demo: string, password: string): Promise<Record<string, unknown>> {
-    const cfg = localStackConfig();
-    const parsed = parseStackConfig(rawLocal()).stack;
-    const services: Record<string, unknown> = {};
-    for (const [name, svc] of Object.entries(cfg["ai-fleet:services"] as Record<string, Record<string, unknown>>)) {
-        const ports = publishedPorts(parsed.services[name]);
-        const fresh = await freePorts(ports.length, 19620);
-        const mapped = ports.map((p, i) => ({ container: p.container, host: fresh[i], protocol: p.protocol }));
-        const healthHost = mapped[ports.findIndex((p) => p.host === healthEndpoint(parsed.services[name]).hostPort)].host;
-        services[name] = { ...svc, ports: mapped, health: { ...(svc.health as object), hostPort: healthHost } };
-    }
-    return {
-        ...cfg,
-        "ai-fleet:machine": MACHINE,
-        "ai-fleet:docker": { host: "unix:///var/run/docker.sock", healthHost: "127.0.0.1", bindAddress: "127.0.0.1", runtime: "cli" },
-        "ai-fleet:build": { ...(cfg["ai-fleet:build"] as object), contextRoot: demo },
-        "ai-fleet:services": services,
-        "ai-fleet:rollout": {
-            ...(cfg["ai-fleet:rollout"] as object),
-            health: { timeoutSeconds: 15, intervalSeconds: 1, retries: 15, requestTimeoutSeconds: 2 },
-        },
-        "ai-fleet:registryPassword": password,
-    };
-}
-
-interface CliRun {
-    code: number;
-    out: string;
-    ms: number;
-}
 
 describe("npm run rollout through the real engine (cli container runtime)", function () {
     this.timeout(40 * 60 * 1000);
@@ -98,52 +41,18 @@ describe("npm run rollout through the real engine (cli container runtime)", func
     let env: Record<string, string>;
     let release1: { tag: string; images: Record<string, string> };
 
-    /** Runs a cli/ command as `npm run <cmd>` does, its output streamed to our stderr. `onLine` may kill it. */
+    /** Runs a cli/ command as `npm run <cmd>` does, its output streamed to our stderr. `onOut` may kill it. */
     function cli(
         cmd: "rollout" | "rollback" | "status",
         args: string[],
         extraEnv: Record<string, string> = {},
         onOut?: (all: string, child: ChildProcess) => void,
     ): Promise<CliRun> {
-        const started = Date.now();
-        return new Promise((resolve) => {
-            const child = spawn(
-                process.execPath,
-                [
-                    "-r",
-                    "ts-node/register/transpile-only",
-                    path.join(ROOT, "cli", `${cmd}.ts`),
-                    "--stack",
-                    STACK,
-                    "--cwd",
-                    prog.dir,
-                    "--backend",
-                    `file://${prog.stateDir}`,
-                    ...args,
-                ],
-                {
-                    cwd: ROOT,
-                    env: { ...process.env, ...env, ...extraEnv },
-                    detached: true, // its own process group: the kill test kills the whole run at once
-                    stdio: ["ignore", "pipe", "pipe"],
-                },
-            );
-            let out = "";
-            const take = (c: Buffer): void => {
-                out += c.toString("utf8");
-                process.stderr.write(c);
-                onOut?.(out, child);
-            };
-            child.stdout.on("data", take);
-            child.stderr.on("data", take);
-            child.on("close", (code, signal) => resolve({ code: code ?? (signal ? -1 : 0), out, ms: Date.now() - started }));
-        });
+        return runCli({ stack: STACK, prog, env }, cmd, args, extraEnv, onOut);
     }
 
     function containerImage(service: string): string {
-        return execFileSync("docker", ["inspect", "--format", "{{.Config.Image}}", containerName(MACHINE, service)], {
-            encoding: "utf8",
-        }).trim();
+        return imageOf(MACHINE, service);
     }
 
     async function healthNow(): Promise<Record<string, string>> {
@@ -181,7 +90,7 @@ describe("npm run rollout through the real engine (cli container runtime)", func
                 `NOTE: containers are started by the cli runtime (docker run through @pulumi/command) because the docker provider plugin is missing: ${status.missing?.docker ?? "not installed"}`,
             );
         }
-        prog = programCopy();
+        prog = programCopy(MACHINE, "issue 9's rollout test");
         demo = copyDemo(prog.dir);
         env = offlineEnv(prog.stateDir);
         const password = env.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass";
@@ -189,7 +98,7 @@ describe("npm run rollout through the real engine (cli container runtime)", func
             { dir: prog.dir, stateDir: prog.stateDir, env, cleanup: () => undefined },
             STACK,
             status,
-            await stackConfig(demo, password),
+            await cliStackConfig(MACHINE, demo, password, 19620),
         );
     });
 
@@ -198,10 +107,7 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         if (stack) {
             await stack.destroy({ onOutput: () => undefined }).catch((e: Error) => log(`destroy failed: ${e.message}`));
         }
-        const left = execFileSync("docker", ["ps", "-aq", "--filter", `label=ai-fleet.stack=${MACHINE}`], { encoding: "utf8" }).trim();
-        if (left) execFileSync("docker", ["rm", "-f", ...left.split("\n")]);
-        // The cli runtime creates the stack's network and, like the provider's Network, leaves it to the stack.
-        spawn("docker", ["network", "rm", `ai-fleet-${MACHINE}`], { stdio: "ignore" });
+        removeMachine(MACHINE);
         if (prog && !process.env.AI_FLEET_IT_KEEP) fs.rmSync(prog.dir, { recursive: true, force: true });
     });
 
