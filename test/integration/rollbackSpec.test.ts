@@ -21,9 +21,9 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { lastRelease } from "../../cli/decide";
 import { containerName } from "../../naming";
-import { cliStackConfig, CliRun, CliTarget, containerImage, programCopy, removeMachine, runCli } from "./support/cliStack";
+import { cliStackConfig, CliRun, CliTarget, containerImage, healthNow, programCopy, removeMachine, runCli } from "./support/cliStack";
 import { copyDemo, createStack, ensureSetup, localStackConfig, offlineEnv, ToolchainStatus } from "./support/engine";
-import { httpGet, log, tail } from "./support/proc";
+import { log, tail } from "./support/proc";
 
 const MACHINE = "it20";
 const STACK = "it20-rollback-spec";
@@ -57,18 +57,6 @@ describe("a rollback restores the release's whole spec, not only its images (rea
             execFileSync("docker", ["inspect", "--format", "{{json .Config.Env}}", containerName(MACHINE, service)], { encoding: "utf8" }),
         ) as string[];
         return Object.fromEntries(list.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-    }
-
-    async function healthNow(): Promise<Record<string, string>> {
-        const report = (await stack.outputs()).report.value as { services: Record<string, { url: string }> };
-        const out: Record<string, string> = {};
-        for (const [svc, r] of Object.entries(report.services)) {
-            out[svc] = await httpGet(r.url).then(
-                (res) => String((JSON.parse(res.body) as { status?: string }).status),
-                (e: Error) => `no answer: ${e.message}`,
-            );
-        }
-        return out;
     }
 
     /** The lines of a command's output that say what it did (for the log). */
@@ -174,7 +162,7 @@ describe("a rollback restores the release's whole spec, not only its images (rea
         // What runs now: the previous release's images and its spec (env), healthy; the stack file is not edited.
         for (const svc of SERVICES) expect(containerImage(MACHINE, svc), svc).to.equal(release1.images[svc]);
         expect(containerEnv("RealTimeAudioPipeline").DEMO_HEALTH).to.equal("ok");
-        expect(await healthNow()).to.deep.equal(Object.fromEntries(SERVICES.map((s) => [s, "ok"])));
+        expect(await healthNow(stack)).to.deep.equal(Object.fromEntries(SERVICES.map((s) => [s, "ok"])));
         const cfg = JSON.parse((await stack.getConfig("ai-fleet:services")).value) as Services;
         expect(cfg.RealTimeAudioPipeline.env).to.deep.equal({ DEMO_HEALTH: "degraded" });
         const outputs = await stack.outputs();
@@ -258,7 +246,7 @@ describe("a rollback restores the release's whole spec, not only its images (rea
         expect(stateFilesHolding(SECRET), "state files holding the secret in plaintext").to.deep.equal([]);
         expect(containerEnv("CodeGenerator").DEMO_TOKEN).to.equal(SECRET);
         expect(containerEnv("RealTimeAudioPipeline").DEMO_HEALTH).to.equal("ok");
-        expect(await healthNow()).to.deep.equal(Object.fromEntries(SERVICES.map((s) => [s, "ok"])));
+        expect(await healthNow(stack)).to.deep.equal(Object.fromEntries(SERVICES.map((s) => [s, "ok"])));
         figures.push(
             `secret services config: rollout ${(r3.ms / 1000).toFixed(1)}s; failed rollout + rollback to it20-r3 ${(r4.ms / 1000).toFixed(1)}s`,
         );

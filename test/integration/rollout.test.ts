@@ -22,9 +22,18 @@ import { changesOf, lastRelease } from "../../cli/decide";
 import { containerArgs, goDuration } from "../../components/serviceContainer";
 import { containerSettingsFor } from "../../deploy";
 import { containerName } from "../../naming";
-import { cliStackConfig, CliRun, containerImage as imageOf, programCopy, rawLocal, removeMachine, runCli } from "./support/cliStack";
+import {
+    cliStackConfig,
+    CliRun,
+    containerImage as imageOf,
+    healthNow,
+    programCopy,
+    rawLocal,
+    removeMachine,
+    runCli,
+} from "./support/cliStack";
 import { copyDemo, createStack, ensureSetup, localStackConfig, offlineEnv, secondsSince, ToolchainStatus } from "./support/engine";
-import { httpGet, log, tail } from "./support/proc";
+import { log, tail } from "./support/proc";
 
 const MACHINE = "it9";
 const STACK = "it9-rollout";
@@ -53,18 +62,6 @@ describe("npm run rollout through the real engine (cli container runtime)", func
 
     function containerImage(service: string): string {
         return imageOf(MACHINE, service);
-    }
-
-    async function healthNow(): Promise<Record<string, string>> {
-        const report = (await stack.outputs()).report.value as { services: Record<string, { url: string }> };
-        const out: Record<string, string> = {};
-        for (const [svc, r] of Object.entries(report.services)) {
-            out[svc] = await httpGet(r.url).then(
-                (res) => String((JSON.parse(res.body) as { status?: string }).status),
-                (e: Error) => `no answer: ${e.message}`,
-            );
-        }
-        return out;
     }
 
     function touchServices(tagLine: string, degraded?: string): void {
@@ -122,7 +119,7 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         release1 = found as { tag: string; images: Record<string, string> };
         expect(Object.keys(release1.images)).to.deep.equal(SERVICES);
         for (const svc of SERVICES) expect(containerImage(svc), svc).to.equal(release1.images[svc]);
-        expect(Object.values(await healthNow())).to.deep.equal(SERVICES.map(() => "ok"));
+        expect(Object.values(await healthNow(stack))).to.deep.equal(SERVICES.map(() => "ok"));
         // What the docker provider would read back: Docker keeps nanoseconds, terraform-provider-docker
         // prints them with Go's Duration.String(); the given form must be that form (no ~healthcheck).
         const hc = JSON.parse(
@@ -164,7 +161,7 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         );
         expect(r.out).to.include("ROLLED BACK: restored release it9-r1");
         for (const svc of SERVICES) expect(containerImage(svc), svc).to.equal(release1.images[svc]);
-        expect(await healthNow()).to.deep.equal(Object.fromEntries(SERVICES.map((s) => [s, "ok"])));
+        expect(await healthNow(stack)).to.deep.equal(Object.fromEntries(SERVICES.map((s) => [s, "ok"])));
         expect(lastRelease(await stack.outputs())?.tag).to.equal("it9-r1");
         const healthyAfter = /healthy ([\d.]+)s after the failed health check/.exec(r.out);
         figures.push(`failed health check → machine healthy on it9-r1: ${healthyAfter?.[1]}s (whole command ${(r.ms / 1000).toFixed(1)}s)`);
@@ -204,7 +201,7 @@ describe("npm run rollout through the real engine (cli container runtime)", func
             fs.readdirSync(path.join(prog.stateDir, ".pulumi", "locks"), { recursive: true }).filter((f) => String(f).endsWith(".json")),
         ).to.deep.equal([]);
         expect(lastRelease(await stack.outputs())?.tag).to.equal("it9-r3");
-        expect(Object.values(await healthNow())).to.deep.equal(SERVICES.map(() => "ok"));
+        expect(Object.values(await healthNow(stack))).to.deep.equal(SERVICES.map(() => "ok"));
         figures.push(`recovering rollout after the kill (lock cleared, pending resolved, converged): ${(again.ms / 1000).toFixed(1)}s`);
     });
 
@@ -220,12 +217,12 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         expect(containerImage("RealTimeAudioPipeline"), "the failed canary stays on the broken release").to.not.equal(
             before.images.RealTimeAudioPipeline,
         );
-        expect((await healthNow()).RealTimeAudioPipeline).to.equal("degraded");
+        expect((await healthNow(stack)).RealTimeAudioPipeline).to.equal("degraded");
         const back = await cli("rollback", []);
         expect(back.code, tail(back.out, 30)).to.equal(0);
         expect(back.out).to.include("ROLLED BACK: it9-rollout runs release it9-r3, every service healthy");
         for (const svc of SERVICES) expect(containerImage(svc), svc).to.equal(before.images[svc]);
-        expect(Object.values(await healthNow())).to.deep.equal(SERVICES.map(() => "ok"));
+        expect(Object.values(await healthNow(stack))).to.deep.equal(SERVICES.map(() => "ok"));
         figures.push(`npm run rollback after a --no-rollback failure: ${(back.ms / 1000).toFixed(1)}s`);
     });
 

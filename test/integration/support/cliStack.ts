@@ -4,6 +4,7 @@
  * that machine (cli container runtime, free host ports, short health bounds), and a runner of the
  * commands as `npm run` starts them, their output streamed to the test log.
  */
+import type { Stack } from "@pulumi/pulumi/automation";
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -11,7 +12,7 @@ import * as path from "path";
 import { healthEndpoint, parseStackConfig, publishedPorts } from "../../../config";
 import { containerName } from "../../../naming";
 import { localStackConfig, ROOT } from "./engine";
-import { freePorts } from "./proc";
+import { freePorts, httpGet } from "./proc";
 
 /** A copy of the program (so an extra machine profile gives names of its own) with a file backend inside. */
 export function programCopy(machine: string, description: string): { dir: string; stateDir: string } {
@@ -132,4 +133,17 @@ export function removeMachine(machine: string): void {
     if (left) execFileSync("docker", ["rm", "-f", ...left.split("\n")]);
     // The cli runtime creates the stack's network and, like the provider's Network, leaves it to the stack.
     spawn("docker", ["network", "rm", `ai-fleet-${machine}`], { stdio: "ignore" });
+}
+
+/** Every service's health status now, from the stack's `report` URLs (`no answer: …` where none). */
+export async function healthNow(stack: Stack): Promise<Record<string, string>> {
+    const report = (await stack.outputs()).report.value as { services: Record<string, { url: string }> };
+    const out: Record<string, string> = {};
+    for (const [svc, r] of Object.entries(report.services)) {
+        out[svc] = await httpGet(r.url).then(
+            (res) => String((JSON.parse(res.body) as { status?: string }).status),
+            (e: Error) => `no answer: ${e.message}`,
+        );
+    }
+    return out;
 }
