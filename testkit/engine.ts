@@ -25,6 +25,13 @@ export interface ToolchainStatus {
     missing?: Record<string, string>;
 }
 
+const TOOLCHAIN = path.join(ROOT, "scripts", "toolchain.sh");
+
+/** What scripts/toolchain.sh --status says now (builds nothing). */
+function toolchainStatus(): ToolchainStatus {
+    return JSON.parse(execFileSync("bash", [TOOLCHAIN, "--status"], { encoding: "utf8" })) as ToolchainStatus;
+}
+
 /** How long a test hook may take to run the one-time set-up on a cold machine (about 25 minutes measured). */
 export const SETUP_TIMEOUT_MS = 90 * 60 * 1000;
 
@@ -48,9 +55,7 @@ export function ensureSetup(hook?: { timeout(ms: number): unknown }): ToolchainS
             `scripts/setup.sh failed with exit code ${run.status} (its output is above): nothing that needs the engine can run`,
         );
     }
-    const status = JSON.parse(
-        execFileSync("bash", [path.join(ROOT, "scripts", "toolchain.sh"), "--status"], { encoding: "utf8" }),
-    ) as ToolchainStatus;
+    const status = toolchainStatus();
     for (const [name, why] of Object.entries(status.substitutes ?? {})) {
         process.stderr.write(`[engine] NOTE: plugin ${name} is a substitute: ${why}\n`);
     }
@@ -67,13 +72,11 @@ export function ensureSetup(hook?: { timeout(ms: number): unknown }): ToolchainS
  * SETUP_TIMEOUT_MS), else its status answers in about a second. Touches no Docker.
  */
 export function ensureCli(hook?: { timeout(ms: number): unknown }): ToolchainStatus {
-    const script = path.join(ROOT, "scripts", "toolchain.sh");
-    const read = (): ToolchainStatus => JSON.parse(execFileSync("bash", [script, "--status"], { encoding: "utf8" })) as ToolchainStatus;
-    let status = read();
+    let status = toolchainStatus();
     if (!status.pulumi || !status.languageHost) {
         hook?.timeout(SETUP_TIMEOUT_MS);
-        const run = spawnSync("bash", [script], { stdio: ["ignore", process.stderr, process.stderr] });
-        status = read();
+        const run = spawnSync("bash", [TOOLCHAIN], { stdio: ["ignore", process.stderr, process.stderr] });
+        status = toolchainStatus();
         if (run.status !== 0 || !status.pulumi || !status.languageHost) {
             throw new Error(`scripts/toolchain.sh (exit ${run.status}) left no Pulumi CLI or language host: ${JSON.stringify(status)}`);
         }
