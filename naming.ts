@@ -168,3 +168,55 @@ export function containerName(machine: string, service: string): string {
 export function serviceImageName(service: string): string {
     return `svc-${kebab(service)}`;
 }
+
+/** Type token of the component that owns one service's resources on its machine (components/fleetService.ts). */
+export const FLEET_SERVICE_TYPE = "ai-fleet:fleet:FleetService";
+
+/** What each child of a FleetService does; the child's logical name is `<Service>-<role>`. */
+export const SERVICE_ROLES = ["build", "verify", "scan", "image", "container", "health"] as const;
+export type ServiceRole = (typeof SERVICE_ROLES)[number];
+
+/** The logical name of a FleetService's child: `<Service>-<role>` (the component itself is named `<Service>`). */
+export function serviceResourceName(service: string, role: ServiceRole): string {
+    return `${service}-${role}`;
+}
+
+/** What a URN says about a resource: its own type, the types of its parents (outermost first) and its name. */
+export interface UrnParts {
+    stack: string;
+    project: string;
+    /** The resource's own type token. */
+    type: string;
+    /** Its parents' type tokens, outermost first (empty for a resource of the stack itself). */
+    parentTypes: string[];
+    name: string;
+}
+
+/** Splits `urn:pulumi:<stack>::<project>::<parent types $ type>::<name>`; undefined for anything else. */
+export function parseUrn(urn: string): UrnParts | undefined {
+    const parts = urn.split("::");
+    if (parts.length < 4 || !parts[0].startsWith("urn:pulumi:")) {
+        return undefined;
+    }
+    const types = parts[2].split("$");
+    return {
+        stack: parts[0].slice("urn:pulumi:".length),
+        project: parts[1],
+        type: types[types.length - 1],
+        parentTypes: types.slice(0, -1),
+        name: parts.slice(3).join("::"),
+    };
+}
+
+/** The service and role of a FleetService's child, from its URN; undefined for any other resource. */
+export function serviceResourceOf(urn: string): { service: string; role: ServiceRole; type: string } | undefined {
+    const u = parseUrn(urn);
+    if (!u || u.parentTypes[u.parentTypes.length - 1] !== FLEET_SERVICE_TYPE) {
+        return undefined;
+    }
+    const m = /^([A-Za-z][A-Za-z0-9]*)-([a-z]+)$/.exec(u.name);
+    if (!m || !(SERVICE_ROLES as readonly string[]).includes(m[2])) {
+        return undefined;
+    }
+    return { service: m[1], role: m[2] as ServiceRole, type: u.type };
+}
