@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import type { ContainerSettings } from "./components";
+import { ContainerSpec, containerSpecSchema } from "./common/containerSpec";
 import type { ServiceSpec } from "./deploy/types";
 import { isValidTag, parseImageRef } from "./naming";
 
@@ -83,7 +83,7 @@ export interface ReleaseExport {
  */
 function recordedSpec(passed: pulumi.Output<ReleaseRecord>, spec: ServiceSpec): ReleaseExport["specs"][string] {
     const container: Record<string, Leaf<unknown>> = {};
-    for (const [key, value] of Object.entries(spec.container) as [keyof ContainerSettings, unknown][]) {
+    for (const [key, value] of Object.entries(spec.container) as [keyof ContainerSpec, unknown][]) {
         if (value === undefined) {
             continue;
         }
@@ -133,27 +133,9 @@ export const RELEASE_ENV = "AI_FLEET_DEPLOY_RELEASE";
 export const RUNTIME_ENV = "AI_FLEET_DOCKER_RUNTIME";
 
 const portNumber = z.number().int().min(1).max(65535);
-/** A recorded spec as the `release` output holds it (ContainerSettings and ProbeSettings): what a rollback hands back. */
+/** A recorded spec as the `release` output holds it (ContainerSpec and ProbeSettings): what a rollback hands back. */
 const serviceSpecSchema = z.strictObject({
-    container: z.strictObject({
-        service: z.string(),
-        machine: z.string(),
-        containerName: z.string(),
-        ports: z.array(z.strictObject({ container: portNumber, host: portNumber, protocol: z.enum(["tcp", "udp"]) })),
-        bindAddress: z.string(),
-        env: z.record(z.string(), z.string()),
-        hardening: z.strictObject({
-            user: z.string(),
-            init: z.boolean(),
-            readOnlyRoot: z.boolean(),
-            tmpfs: z.array(z.string()),
-            noNewPrivileges: z.boolean(),
-            dropAllCapabilities: z.boolean(),
-        }),
-        gpuDevices: z.array(z.string()).optional(),
-        health: z.strictObject({ containerPort: portNumber, path: z.string() }),
-        secretEnv: z.boolean().optional(),
-    }),
+    container: containerSpecSchema,
     probe: z.strictObject({
         host: z.string(),
         port: portNumber,
@@ -167,9 +149,9 @@ const serviceSpecSchema = z.strictObject({
     }),
 });
 
-/** Compile-time: the schema describes exactly ServiceSpec (a field added to ContainerSettings must be added above). */
+/** Compile-time: the schema describes exactly ServiceSpec (the container part is ContainerSpec's own schema). */
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-const specSchemaIsServiceSpec: Same<z.infer<typeof serviceSpecSchema>, ServiceSpec> = true;
+const specSchemaIsServiceSpec: Same<z.output<typeof serviceSpecSchema>, ServiceSpec> = true;
 void specSchemaIsServiceSpec;
 
 /** What the environment overrides for one run. */

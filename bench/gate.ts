@@ -13,7 +13,7 @@
  * (b) unhealthy: DEMO_HEALTH=degraded from the start; the time from the service's start to the
  *     probe's failure, beside the configured timeout.
  */
-import { HealthBounds } from "../components/healthCheck";
+import { HealthBounds } from "../components";
 import { ensureSetup, ToolchainStatus } from "../testkit/engine";
 import { EngineGateRun, gateEngine } from "./gateEngine";
 import { healthyMoment, localBounds, runProbe, startService, stopService } from "./gateService";

@@ -5,7 +5,7 @@
  */
 import * as path from "path";
 import { EngineEvent } from "@pulumi/pulumi/automation";
-import { HealthBounds } from "../components/healthCheck";
+import { HealthBounds } from "../components";
 import { createStack, tempProject, ToolchainStatus } from "../testkit/engine";
 import { healthyMoment, now, SERVICE, startService, stopService } from "./gateService";
 import { log, ROOT } from "./lib";

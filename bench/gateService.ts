@@ -7,7 +7,7 @@
 import { ChildProcess, spawn } from "child_process";
 import * as http from "http";
 import * as path from "path";
-import { HealthBounds, healthCheckCommand } from "../components/healthCheck";
+import { HealthBounds, healthCheckCommand } from "../components";
 import { localStackConfig } from "../testkit/engine";
 import { ROOT, sleep } from "./lib";
 

@@ -5,12 +5,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as path from "path";
-import { Profile, profileBuildArgs } from "../profiles/schema";
 
 /** Per-stack build settings shared by every image. */
 export interface BuildSettings {
     /** The machine the images are for; goes into MACHINE, labels and the repository path. */
-    profile: Profile;
+    machine: string;
+    /** The machine profile's build args (MACHINE, TORCH_CUDA_ARCH_LIST, …), which the config cannot override. */
+    profileBuildArgs: Record<string, string>;
     /** Release tag (YYYYMMDD-<sha> or FORCE_IMAGE_TAG). */
     tag: string;
     /** Full commit SHA of the build contexts, for the revision label; "unknown" outside git. */
@@ -58,7 +59,7 @@ export function ociLabels(settings: BuildSettings, req: Pick<BuildRequest, "name
         "org.opencontainers.image.created": settings.created,
         "org.opencontainers.image.version": settings.tag,
         "org.opencontainers.image.title": req.name,
-        "ai-fleet.machine": settings.profile.machine,
+        "ai-fleet.machine": settings.machine,
         "ai-fleet.kind": req.kind,
     };
     if (settings.sourceUrl) {
@@ -77,14 +78,14 @@ export function buildArgsFor(
 ): pulumi.Output<Record<string, string>> {
     return pulumi.output(req.baseImage).apply((base): Record<string, string> => ({
         ...req.buildArgs,
-        ...profileBuildArgs(settings.profile),
+        ...settings.profileBuildArgs,
         BASE_IMAGE: base,
     }));
 }
 
 /** Cache location of one image inside the cache repository: `<cache>:<machine>-<name>`. */
 export function cacheRef(settings: BuildSettings, name: string): string | undefined {
-    return settings.cache ? `${settings.cache.ref}:${settings.profile.machine}-${name}` : undefined;
+    return settings.cache ? `${settings.cache.ref}:${settings.machine}-${name}` : undefined;
 }
 
 /** The full docker-build Image args for one image. */

@@ -1,59 +1,60 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
 import { BuildRequest, BuildSettings, dockerBuildArgs, pinnedRef } from "./buildSpec";
+import { LEGACY_TYPES } from "./legacyNames";
+import { RegistryAccess, verificationInput } from "./probeInputs";
+import { runProbe, VERIFY } from "./probes";
 
 /** Type token of FleetImage. */
-export const FLEET_IMAGE_TYPE = "ai-fleet:images:FleetImage";
+export const FLEET_IMAGE_TYPE = LEGACY_TYPES.fleetImage;
 
 /**
- * The type tokens of the two components FleetImage replaced, by kind. Each FleetImage carries an
- * alias to its kind's, so a stack built by an older version keeps its images and their builds
- * (the SDK derives the children's aliases from the parent's): no rebuild, no replacement.
+ * The type token of the component FleetImage replaced. Each FleetImage carries an alias to it, so a
+ * stack built by an older version keeps its images and their builds (the SDK derives the children's
+ * aliases from the parent's): no rebuild, no replacement.
  */
-export const LEGACY_IMAGE_TYPES = {
-    family: "ai-fleet:images:FamilyImage",
-    service: "ai-fleet:images:ServiceImage",
-} as const;
+export const LEGACY_FAMILY_IMAGE_TYPE = "ai-fleet:images:FamilyImage";
 
-/** One image to build and push: a family (a shared base that others build FROM) or a service. */
+/** One family image to build, push and verify: a shared base (CUDA 12.1 LLM, torch, web, …) that others build FROM. */
 export interface FleetImageArgs {
-    /** Build settings shared by the stack (profile, tag, cache, registry). */
+    /** Build settings shared by the stack (machine, tag, cache, registry). */
     settings: BuildSettings;
-    /** family: a shared base (CUDA 12.1 LLM, torch, web, …); service: a service's image, FROM its family. */
-    kind: "family" | "service";
-    /** The family or service name as in the config (the title label and the cache tag); a service's is PascalCase. */
+    /** The family name as in the config (the title label and the cache tag). */
     name: string;
-    /** Repository, `<host>/<org>/<namespace>/<machine>/<family or service repository>`. */
+    /** Repository, `<host>/<org>/<namespace>/<machine>/<family>`. */
     repository: string;
     /** Context directory relative to settings.contextRoot. */
     context: string;
     /** Dockerfile relative to settings.contextRoot. */
     dockerfile: string;
-    /** What BASE_IMAGE becomes: the parent family or the service's family pinned by digest (`repo@sha256:…`), or an external base such as python:3.11-slim. */
+    /** What BASE_IMAGE becomes: the parent family pinned by digest (`repo@sha256:…`), or an external base such as python:3.11-slim. */
     baseImage: pulumi.Input<string>;
+    /** The parent family pinned by digest, when it has one: verification proves the image's layers extend it. */
+    parent?: pulumi.Input<string>;
     /** Extra build args. Default none. */
     buildArgs?: Record<string, string>;
+    /** The registry verification reads. */
+    registry: RegistryAccess;
+    /** Platform an index resolves to for the layer check. */
+    platform: string;
 }
 
-/** Builds and pushes one image with docker-build (the child `<name>-build`) and exposes it pinned by digest. */
+/** Builds and pushes one family image (`<name>-build`), verifies it in the registry (`<name>-verify`) and exposes it pinned by digest. */
 export class FleetImage extends pulumi.ComponentResource {
     /** The repository pushed to. */
     public readonly repository: pulumi.Output<string>;
-    /** The release tag pushed. */
-    public readonly tag: pulumi.Output<string>;
-    /** The digest the build pushed. */
+    /** `repo:tag` pushed. */
+    public readonly ref: pulumi.Output<string>;
+    /** The digest the registry serves. */
     public readonly digest: pulumi.Output<string>;
-    /** `repo@sha256:…`, what a child family or service builds FROM, or what the containers run. */
+    /** `repo@sha256:…` as the registry serves it: what a child family or service builds FROM. */
     public readonly pinned: pulumi.Output<string>;
 
     constructor(name: string, args: FleetImageArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(FLEET_IMAGE_TYPE, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: LEGACY_IMAGE_TYPES[args.kind] }] });
-        if (args.kind === "service" && !/^[A-Za-z][A-Za-z0-9]*$/.test(args.name)) {
-            throw new pulumi.ResourceError(`FleetImage '${name}': 'name' must be a PascalCase service name, got "${args.name}"`, this);
-        }
+        super(FLEET_IMAGE_TYPE, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: LEGACY_FAMILY_IMAGE_TYPE }] });
         const req: BuildRequest = {
             name: args.name,
-            kind: args.kind,
+            kind: "family",
             repository: args.repository,
             context: args.context,
             dockerfile: args.dockerfile,
@@ -61,10 +62,44 @@ export class FleetImage extends pulumi.ComponentResource {
             buildArgs: args.buildArgs ?? {},
         };
         const image = new dockerbuild.Image(`${name}-build`, dockerBuildArgs(args.settings, req), { parent: this });
+        // A build that pushed nothing fails here, naming the repository.
+        const built = pinnedRef(args.repository, image.digest);
+        const ref = pulumi.interpolate`${args.repository}:${args.settings.tag}`;
+        const verification = runProbe(
+            `${name}-verify`,
+            VERIFY,
+            {
+                environment: pulumi
+                    .all([ref, image.digest, args.registry.password, args.parent ?? "", built])
+                    .apply(([r, digest, password, parent]) =>
+                        verificationInput({
+                            image: r,
+                            expectedDigest: digest,
+                            registry: { ...args.registry, password },
+                            parent: parent || undefined,
+                            platform: args.platform,
+                        }),
+                    ),
+                secret: true,
+                triggers: [ref, image.digest],
+                what: `verification of family image ${name}`,
+            },
+            {
+                parent: this,
+                aliases: [
+                    pulumi.createUrn(
+                        `${name}-verify-check`,
+                        "command:local:Command",
+                        pulumi.createUrn(`${name}-verify`, LEGACY_TYPES.verification),
+                    ),
+                ],
+            },
+        );
+        const verified = pulumi.unsecret(verification.output);
         this.repository = pulumi.output(args.repository);
-        this.tag = pulumi.output(args.settings.tag);
-        this.digest = image.digest;
-        this.pinned = pinnedRef(args.repository, image.digest);
-        this.registerOutputs({ repository: this.repository, tag: this.tag, digest: this.digest, pinned: this.pinned });
+        this.ref = ref;
+        this.digest = verified.apply((v) => v.digest);
+        this.pinned = verified.apply((v) => v.pinned);
+        this.registerOutputs({ repository: this.repository, ref: this.ref, digest: this.digest, pinned: this.pinned });
     }
 }

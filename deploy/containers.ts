@@ -1,14 +1,15 @@
 /**
- * The config mapped onto the container component's plain settings: what a service's container gets
- * on this machine (ports, environment, hardening, GPU, health endpoint).
+ * The config mapped onto a service's ContainerSpec (common/containerSpec.ts), built once here: what
+ * its container gets on this machine (ports, environment, hardening, GPU, healthcheck, restart,
+ * logs), whichever runtime starts it and whatever the policy pack judges.
  */
+import { CONTAINER_DEFAULTS, ContainerSpec } from "../common/containerSpec";
 import { FleetConfig, healthEndpoint, publishedPorts } from "../config";
-import { ContainerSettings } from "../components";
 import { containerName } from "../naming";
 import { profileRuntimeEnv } from "../profiles/schema";
 
-/** The container settings a service gets on this machine. */
-export function containerSettingsFor(cfg: FleetConfig, name: string): ContainerSettings {
+/** The container spec a service gets on this machine. */
+export function containerSpecFor(cfg: FleetConfig, name: string): ContainerSpec {
     const { stack, profile } = cfg;
     const svc = stack.services[name];
     const health = healthEndpoint(svc);
@@ -22,8 +23,11 @@ export function containerSettingsFor(cfg: FleetConfig, name: string): ContainerS
         hardening: svc.hardening,
         gpuDevices: svc.gpu && profile.gpu ? profile.gpu.devices : undefined,
         // The schema guarantees the health host port is published, so containerPort is defined.
-        health: { containerPort: health.containerPort as number, path: health.path },
+        health: { containerPort: health.containerPort as number, path: health.path, ...CONTAINER_DEFAULTS.health },
         secretEnv: cfg.secretServices === true,
+        restart: CONTAINER_DEFAULTS.restart,
+        logs: { ...CONTAINER_DEFAULTS.logs },
+        stopTimeoutSeconds: CONTAINER_DEFAULTS.stopTimeoutSeconds,
     };
 }
 

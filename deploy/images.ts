@@ -1,27 +1,22 @@
 /**
- * The images of a phase, each verified in the registry before anything builds FROM it or runs it.
- * Build phases (all, build): the family images in chain order, then the service images FROM their
- * families. Deploy phase: the pinned release, nothing built.
+ * Where each image of the phase comes from. Build phases (all, build): the family images in chain
+ * order (FleetImage: build, push, verify), then each service's build request FROM its family pinned
+ * by digest (built by its FleetService). Deploy phase: each service's release reference (a given
+ * digest, a build stack's export, or the release tag); nothing is built.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { familyBuildPaths, familyOrder, repositoryName, serviceBuildPaths, StackConfig } from "../config";
-import { BuildSettings, FleetImage, ImageVerification } from "../components";
-import { imageRepository, serviceImageName } from "../naming";
-import { DeployInputs, PhaseImages, Registry, VerifiedImage } from "./types";
+import { BuildSettings, FleetImage, ServiceImageSource } from "../components";
+import { imageRepository } from "../naming";
+import { profileBuildArgs } from "../profiles/schema";
+import { DeployInputs, Registry } from "./types";
 
-/** Build phases: the family images, then the service images, each verified as soon as it is built. */
-export function builtImages(inputs: DeployInputs, registry: Registry): PhaseImages {
-    const settings = buildSettings(inputs, registry);
-    const families = familyImages(inputs.config.stack, settings, registry);
-    const services = serviceImages(inputs.config.stack, settings, registry, families);
-    return { families, services };
-}
-
-/** What every build of the stack shares: profile, tag, labels, platform, cache, builder, registry. */
-function buildSettings(inputs: DeployInputs, registry: Registry): BuildSettings {
+/** What every build of the stack shares: machine, profile's build args, tag, labels, platform, cache, builder, registry. */
+export function buildSettings(inputs: DeployInputs, registry: Registry): BuildSettings {
     const { stack, profile } = inputs.config;
     return {
-        profile,
+        machine: profile.machine,
+        profileBuildArgs: profileBuildArgs(profile),
         tag: inputs.release.tag,
         revision: inputs.commit?.sha ?? "unknown",
         created: inputs.commit ? inputs.commit.date.toISOString() : "1970-01-01T00:00:00.000Z",
@@ -36,88 +31,64 @@ function buildSettings(inputs: DeployInputs, registry: Registry): BuildSettings 
 }
 
 /** The family images, parents first: each builds FROM its parent pinned by digest, or FROM its external base image. */
-function familyImages(stack: StackConfig, settings: BuildSettings, registry: Registry): Record<string, VerifiedImage> {
-    const families: Record<string, VerifiedImage> = {};
+export function familyImages(stack: StackConfig, settings: BuildSettings, registry: Registry): Record<string, FleetImage> {
+    const families: Record<string, FleetImage> = {};
     for (const name of familyOrder(stack.families)) {
         const fam = stack.families[name];
         const parent = fam.parent !== undefined ? families[fam.parent].pinned : undefined;
-        const image = new FleetImage(name, {
+        families[name] = new FleetImage(name, {
             settings,
-            kind: "family",
             name,
-            repository: imageRepository(stack.registry, settings.profile.machine, name),
+            repository: imageRepository(stack.registry, settings.machine, name),
             ...familyBuildPaths(name, fam, stack.build.layout),
             baseImage: parent ?? (fam.baseImage as string),
+            parent,
             buildArgs: fam.buildArgs,
+            registry,
+            platform: stack.build.platform,
         });
-        families[name] = verifyBuilt(name, image, registry, stack.build.platform, parent);
     }
     return families;
 }
 
-/** The service images, in name order, each FROM its family pinned by digest. */
-function serviceImages(
+/** Build phases: a service's image, FROM its family pinned by digest. */
+export function builtImage(
     stack: StackConfig,
     settings: BuildSettings,
-    registry: Registry,
-    families: Record<string, VerifiedImage>,
-): Record<string, VerifiedImage> {
-    const services: Record<string, VerifiedImage> = {};
-    for (const name of Object.keys(stack.services).sort()) {
-        const svc = stack.services[name];
-        const family = families[svc.family].pinned;
-        const image = new FleetImage(serviceImageName(name), {
+    families: Record<string, FleetImage>,
+    name: string,
+): ServiceImageSource {
+    const svc = stack.services[name];
+    return {
+        build: {
             settings,
-            kind: "service",
-            name,
-            repository: imageRepository(stack.registry, settings.profile.machine, repositoryName(name, svc)),
-            ...serviceBuildPaths(name, svc, stack.build.layout),
-            baseImage: family,
-            buildArgs: svc.buildArgs,
-        });
-        services[name] = verifyBuilt(serviceImageName(name), image, registry, stack.build.platform, family);
-    }
-    return services;
+            request: {
+                name,
+                kind: "service",
+                repository: imageRepository(stack.registry, settings.machine, repositoryName(name, svc)),
+                ...serviceBuildPaths(name, svc, stack.build.layout),
+                baseImage: families[svc.family].pinned,
+                buildArgs: svc.buildArgs,
+            },
+        },
+    };
 }
 
 /**
- * Looks a built image up in the registry: it must serve the digest that was built. With a parent
- * (pinned by digest), verification also proves the image's layers extend the parent's.
+ * Deploy phase: a service's image that exists already. A given digest (deploy.images), a build
+ * stack's export (deploy.imagesFromStack), or else the release tag (FORCE_IMAGE_TAG=<previous tag>
+ * is how a rollback names it).
  */
-function verifyBuilt(
-    logicalName: string,
-    image: FleetImage,
-    registry: Registry,
-    platform: string,
-    parent: pulumi.Output<string> | undefined,
-): VerifiedImage {
-    const ref = pulumi.interpolate`${image.repository}:${image.tag}`;
-    const check = new ImageVerification(`${logicalName}-verify`, { image: ref, expectedDigest: image.digest, registry, parent, platform });
-    return { pinned: check.pinned, digest: check.digest, ref };
-}
-
-/**
- * Deploy phase: images that exist already, each verified in the registry. A given digest
- * (deploy.images), a build stack's export (deploy.imagesFromStack), or else the release tag
- * (FORCE_IMAGE_TAG=<previous tag> is how a rollback names it). Nothing is built.
- */
-export function releaseImages(inputs: DeployInputs, registry: Registry): PhaseImages {
+export function releaseImage(inputs: DeployInputs, fromStack: pulumi.StackReference | undefined, name: string): ServiceImageSource {
     const { stack, profile } = inputs.config;
-    const fromStack = stack.deploy?.imagesFromStack ? new pulumi.StackReference(stack.deploy.imagesFromStack) : undefined;
-    const services: Record<string, VerifiedImage> = {};
-    for (const name of Object.keys(stack.services).sort()) {
-        const given = stack.deploy?.images?.[name];
-        const tagged = `${imageRepository(stack.registry, profile.machine, repositoryName(name, stack.services[name]))}:${inputs.release.tag}`;
-        const ref: pulumi.Output<string> =
-            given !== undefined
-                ? pulumi.output(given)
-                : fromStack !== undefined
-                  ? exportedImage(fromStack, stack, name)
-                  : pulumi.output(tagged);
-        const check = new ImageVerification(`${serviceImageName(name)}-verify`, { image: ref, registry });
-        services[name] = { pinned: check.pinned, digest: check.digest, ref };
+    const given = stack.deploy?.images?.[name];
+    if (given !== undefined) {
+        return { ref: given };
     }
-    return { families: {}, services };
+    if (fromStack !== undefined) {
+        return { ref: exportedImage(fromStack, stack, name) };
+    }
+    return { ref: `${imageRepository(stack.registry, profile.machine, repositoryName(name, stack.services[name]))}:${inputs.release.tag}` };
 }
 
 /** A service's pinned image from the `images` output of the build stack deploy.imagesFromStack. */
@@ -125,7 +96,7 @@ function exportedImage(fromStack: pulumi.StackReference, stack: StackConfig, nam
     return fromStack.requireOutput("images").apply((all) => {
         const entry = (all as Record<string, { pinned?: string }>)[name];
         if (!entry?.pinned) {
-            throw new Error(`stack ${stack.deploy?.imagesFromStack} exports no image for service ${name}`);
+            throw new pulumi.RunError(`stack ${stack.deploy?.imagesFromStack} exports no image for service ${name}`);
         }
         return entry.pinned;
     });

@@ -1,14 +1,15 @@
 /**
- * The rollout of a machine's services as one graph: each container waits for the health checks of
- * its own dependencies, the canary's dependencies go first, the canary's health gates everything
- * the canary does not need, and a cross-machine dependency waits for the gate stack's report.
+ * The machine's services as one graph of FleetServices: each service's container waits for the
+ * health checks of its own dependencies, the canary's dependencies go first, the canary's health
+ * gates everything the canary does not need, and a cross-machine dependency waits for the gate
+ * stack's report. The order and the gates are the FleetServices' inputs.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { FleetConfig, rolloutPlanOf } from "../config";
-import { combineReports, ContainerTarget, Gate, gateOutput, RolledOutService, rollOutService, RolloutReport } from "../components";
+import { combineReports, ContainerTarget, FleetService, Gate, RolloutReport, ServiceImageSource, ScanPolicy } from "../components";
+import { STACK_LABEL } from "../common/labels";
 import { containerName, ReleaseTag } from "../naming";
-import { RunnableImage } from "./scan";
 import { FleetOutputs, Registry, ServiceSpec } from "./types";
 
 /** The container target of the stack: the docker provider, or the docker CLI through commands. */
@@ -25,96 +26,122 @@ function containerTarget(config: FleetConfig, registry: Registry): ContainerTarg
     });
     const net = new docker.Network(
         `${profile.machine}-network`,
-        { name: network, driver: "bridge", labels: [{ label: "ai-fleet.stack", value: profile.machine }] },
+        { name: network, driver: "bridge", labels: [{ label: STACK_LABEL, value: profile.machine }] },
         { provider },
     );
     return { runtime: "provider", provider, network: net.name };
 }
 
+/** What every FleetService of the stack shares. */
+export interface ServiceCommon {
+    registry: Registry;
+    platform: string;
+    scan?: ScanPolicy;
+}
+
+/** The build phase: each service's image built, verified and scanned; no container. */
+export function buildServices(
+    names: string[],
+    image: (name: string) => ServiceImageSource,
+    common: ServiceCommon,
+    machine: string,
+): Record<string, FleetService> {
+    const services: Record<string, FleetService> = {};
+    for (const name of [...names].sort()) {
+        services[name] = new FleetService(name, { machine, image: image(name), ...common });
+    }
+    return services;
+}
+
 /**
- * Rolls the services out as one graph: each container waits for the health checks of its own
- * dependencies (no level barriers), the canary's dependencies go first, the canary's health
- * gates everything the canary does not need, and a cross-machine dependency waits for the gate
- * stack's report of that service at this release. Each service's container and health check run
- * with its spec (deploy/specs.ts: the stack file's, or a restored release's).
+ * Rolls the services out as one graph: first the canary and its dependencies in dependency order,
+ * then the canary gate (their combined health report, and the gate stack's canary report), then
+ * every gated service in dependency order, each waiting for its own dependencies' health checks
+ * and the canary's. Each service's container and health check run with its spec (deploy/specs.ts).
  */
 export function rollOut(
     config: FleetConfig,
     release: ReleaseTag,
-    verified: Record<string, RunnableImage>,
-    registry: Registry,
+    image: (name: string) => ServiceImageSource,
+    common: ServiceCommon,
     specs: Record<string, ServiceSpec>,
-): Pick<FleetOutputs, "containers" | "canaryReport" | "gate" | "report" | "plan"> {
+): Pick<FleetOutputs, "containers" | "canaryReport" | "gate" | "report" | "plan"> & { services: Record<string, FleetService> } {
     const { stack, profile } = config;
     const machine = profile.machine;
     const plan = rolloutPlanOf(stack);
-    const target = containerTarget(config, registry);
+    const target = containerTarget(config, common.registry);
     const gateStack = stack.rollout.gateStack ? new pulumi.StackReference(stack.rollout.gateStack) : undefined;
+    const order = plan.waves.flat();
+    const services: Record<string, FleetService> = {};
 
-    const rolled: Record<string, RolledOutService> = {};
-    const serviceGates: pulumi.Output<string>[] = [];
-    // Built once, when the first gated service needs them: the waves put every canary service before it.
-    let canary: { checks: pulumi.Resource[]; report?: pulumi.Output<RolloutReport>; gates: Gate[] } | undefined;
-    const canaryGate = (): NonNullable<typeof canary> => {
-        if (canary === undefined) {
-            const report =
-                stack.rollout.canary.length > 0
-                    ? pulumi
-                          .all(stack.rollout.canary.map((n) => rolled[n].health.report))
-                          .apply((reports) => combineReports(machine, release.tag, reports))
-                    : undefined;
-            const gates: Gate[] = report ? [{ source: `${machine} canary`, report }] : [];
-            if (gateStack) {
-                gates.push({
-                    source: `stack ${stack.rollout.gateStack}`,
-                    report: gateStack.requireOutput("canaryReport") as pulumi.Output<RolloutReport>,
-                    requireTag: release.tag,
-                });
-            }
-            canary = { checks: stack.rollout.canary.map((n) => rolled[n].health.check), report, gates };
-        }
-        return canary;
-    };
-    // Waves order the loop so that every dependency's check exists before its dependents refer to it.
-    for (const name of plan.waves.flat()) {
+    const place = (name: string, gates: Gate[], after: pulumi.Resource[]): void => {
         const p = plan.services[name];
-        const gated = p.group === "gated";
-        const gates: Gate[] = gated ? [...canaryGate().gates] : [];
-        if (p.remote.length > 0 && gateStack) {
-            gates.push({
-                source: `stack ${stack.rollout.gateStack}`,
-                report: gateStack.requireOutput("report") as pulumi.Output<RolloutReport>,
-                requireTag: release.tag,
-                services: p.remote.map((r) => r.service),
-            });
-        }
+        const remote: Gate[] =
+            p.remote.length > 0 && gateStack
+                ? [
+                      {
+                          source: `stack ${stack.rollout.gateStack}`,
+                          report: gateStack.requireOutput("report") as pulumi.Output<RolloutReport>,
+                          requireTag: release.tag,
+                          services: p.remote.map((r) => r.service),
+                      },
+                  ]
+                : [];
         const spec = specs[name];
-        const gate = gateOutput(gates, `${name}'s rollout`);
-        if (gates.length > 0) {
-            serviceGates.push(gate);
-        }
-        rolled[name] = rollOutService(
-            {
-                settings: spec.container,
-                image: verified[name].pinned,
-                digest: verified[name].digest,
-                health: spec.probe,
+        services[name] = new FleetService(name, {
+            machine,
+            image: image(name),
+            ...common,
+            run: {
+                spec: spec.container,
+                probe: spec.probe,
                 required: p.required,
+                target,
+                after: [...p.waitsFor.map((d) => services[d].healthCheck as pulumi.Resource), ...after],
+                gates: [...gates, ...remote],
             },
-            target,
-            {
-                machine,
-                after: [...p.waitsFor.map((d) => rolled[d].health.check), ...(gated ? canaryGate().checks : [])],
-                gate,
-            },
-        );
+        });
+    };
+
+    // 1. The canary and what it needs: no gate of their own beyond cross-machine dependencies.
+    for (const name of order.filter((n) => plan.services[n].group !== "gated")) {
+        place(name, [], []);
     }
+    // 2. The canary gate, built once from the canary's reports.
+    const canaryReport =
+        stack.rollout.canary.length > 0
+            ? pulumi
+                  .all(stack.rollout.canary.map((n) => services[n].health as pulumi.Output<RolloutReport["services"][string]>))
+                  .apply((reports) => combineReports(machine, release.tag, reports))
+            : undefined;
+    const canaryGates: Gate[] = [
+        ...(canaryReport ? [{ source: `${machine} canary`, report: canaryReport }] : []),
+        ...(gateStack
+            ? [
+                  {
+                      source: `stack ${stack.rollout.gateStack}`,
+                      report: gateStack.requireOutput("canaryReport") as pulumi.Output<RolloutReport>,
+                      requireTag: release.tag,
+                  },
+              ]
+            : []),
+    ];
+    const canaryChecks = stack.rollout.canary.map((n) => services[n].healthCheck as pulumi.Resource);
+    // 3. Everything else, behind the canary.
+    for (const name of order.filter((n) => plan.services[n].group === "gated")) {
+        place(name, canaryGates, canaryChecks);
+    }
+
     const names = Object.keys(stack.services).sort();
-    const report = pulumi.all(names.map((n) => rolled[n].health.report)).apply((reports) => combineReports(machine, release.tag, reports));
+    const report = pulumi
+        .all(names.map((n) => services[n].health as pulumi.Output<RolloutReport["services"][string]>))
+        .apply((reports) => combineReports(machine, release.tag, reports));
+    const gates = names.map((n) => services[n].gate).filter((g): g is pulumi.Output<string> => g !== undefined);
     return {
+        services,
         containers: names.map((n) => containerName(machine, n)),
-        canaryReport: stack.rollout.canary.length > 0 ? canaryGate().report : undefined,
-        gate: serviceGates.length > 0 ? pulumi.all(serviceGates).apply(() => "passed") : undefined,
+        canaryReport,
+        gate: gates.length > 0 ? pulumi.all(gates).apply(() => "passed") : undefined,
         report,
         plan: {
             levels: plan.levels,

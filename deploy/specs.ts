@@ -1,12 +1,12 @@
 /**
  * The spec of each service: what its container and health check run with. From the stack file
- * (containerSettingsFor and the health endpoint), or, in a rollback, as a release recorded it; and
+ * (containerSpecFor and the health endpoint), or, in a rollback, as a release recorded it; and
  * where the two differ, so the rollback can say which services the stack file would change again.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { FleetConfig, healthEndpoint, healthHost } from "../config";
-import { ContainerSettings } from "../components";
-import { containerSettingsFor } from "./containers";
+import { ContainerSpec } from "../common/containerSpec";
+import { containerSpecFor } from "./containers";
 import { ProbeSettings, ServiceSpec, SpecDifference, SpecSource } from "./types";
 
 /** The spec the stack file gives a service on this machine. */
@@ -15,7 +15,7 @@ export function serviceSpecFor(cfg: FleetConfig, name: string): ServiceSpec {
     const health = healthEndpoint(stack.services[name]);
     const b = stack.rollout.health;
     return {
-        container: containerSettingsFor(cfg, name),
+        container: containerSpecFor(cfg, name),
         probe: {
             host: healthHost(stack.docker),
             port: health.hostPort,
@@ -93,7 +93,7 @@ function shown(key: string, v: unknown): string {
         return "none";
     }
     if (key === "ports") {
-        return (v as ContainerSettings["ports"]).map((p) => `${p.host}->${p.container}/${p.protocol}`).join(", ");
+        return (v as ContainerSpec["ports"]).map((p) => `${p.host}->${p.container}/${p.protocol}`).join(", ");
     }
     return canonical(v);
 }
@@ -108,7 +108,7 @@ export function specDifferences(service: string, release: ServiceSpec, stackFile
         const secret = a.secretEnv === true || b.secretEnv === true;
         out.push({ service, field: "env", release: envSide(keys, a.env, secret), stackFile: envSide(keys, b.env, secret) });
     }
-    // Every other container setting, so that a field added to ContainerSettings is compared too.
+    // Every other container setting, so that a field added to ContainerSpec is compared too.
     const skip = new Set(["env", "secretEnv", "service", "machine", "containerName"]);
     const fields = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !skip.has(k)).sort();
     for (const k of fields) {

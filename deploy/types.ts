@@ -1,7 +1,8 @@
 /** What deploy() takes beside the config, what its steps hand each other, and what a stack exports. */
 import * as pulumi from "@pulumi/pulumi";
 import { FleetConfig } from "../config";
-import { ContainerSettings, HealthBounds, RegistryAccess, RolloutReport, ScanReport } from "../components";
+import type { ContainerSpec } from "../common/containerSpec";
+import { ProbeSettings, RegistryAccess, RolloutReport, ScanReport, ServiceImageSource } from "../components";
 import { ReleaseTag, SourceCommit } from "../naming";
 
 /** Inputs of deploy() that do not come from the stack config. */
@@ -22,26 +23,16 @@ export interface DeployInputs {
     restore?: { tag: string; specs?: Record<string, ServiceSpec> };
 }
 
-/** How the health check of one service probes it from where `pulumi up` runs. */
-export interface ProbeSettings {
-    /** Host the check calls. */
-    host: string;
-    /** Host port of the HTTP health endpoint. */
-    port: number;
-    /** Path of the health endpoint. */
-    path: string;
-    /** Timeout, interval, retries, per-request timeout. */
-    bounds: HealthBounds;
-}
+export type { ProbeSettings };
 
 /**
- * Everything about a service that a release records beside its image: the container settings as
- * containerSettingsFor computed them (env with the profile's values and the dependencies' URLs,
- * ports, bind address, hardening, GPU devices, Docker healthcheck endpoint), which both container
- * runtimes read, and how its health check probes it.
+ * Everything about a service that a release records beside its image: the container spec as
+ * containerSpecFor built it (env with the profile's values and the dependencies' URLs, ports, bind
+ * address, hardening, GPU devices, Docker healthcheck, restart, logs), which both container runtimes
+ * and the policy pack read, and how its health check probes it.
  */
 export interface ServiceSpec {
-    container: ContainerSettings;
+    container: ContainerSpec;
     probe: ProbeSettings;
 }
 
@@ -127,3 +118,6 @@ export interface FleetOutputs {
     /** Per service: the vulnerability scan report (unless ai-fleet:scan.enabled is false). */
     scanReport?: pulumi.Output<Record<string, ScanReport>>;
 }
+
+/** Where a service's image comes from in this phase, by service name. */
+export type ServiceImageSourceOf = (service: string) => ServiceImageSource;

@@ -1,12 +1,21 @@
 /**
- * One shape for every container the fleet runs, whichever runtime creates it: a
- * `docker:index/container:Container` (the docker provider's inputs), or a `command:local:Command`
- * that runs `docker run` and carries the same docker.ContainerArgs as JSON in its environment
- * (FLEET_CONTAINER_SPEC). The policies check this shape, so both runtimes meet the same rules.
+ * One shape for every container the policies judge. The fleet's own containers are judged by the
+ * spec their FleetService component carries (`container`, common/containerSpec.ts): the very spec
+ * both runtimes' adapters start the container from, so one rule holds for both runtimes. A
+ * container that did not come from a FleetService (a `docker:index/container:Container`, or a
+ * `command:local:Command` carrying docker.ContainerArgs as JSON in FLEET_CONTAINER_SPEC) is judged
+ * by its own arguments. A FleetService's container resource is judged on its image alone (the one
+ * thing the spec does not hold), so no rule reports a fleet container twice.
  *
  * Fields are read lazily: a policy that reads a field unknown during preview gets the policy SDK's
  * own UnknownValueError (reported as "can't run during preview"), while the others still run.
  */
+
+import { ContainerSpec, hardeningOptOuts } from "../common/containerSpec";
+import { MACHINE_LABEL, OPT_OUTS_LABEL, SERVICE_LABEL } from "../common/labels";
+import { FLEET_SERVICE_TYPE, parseUrn } from "../naming";
+
+export { MACHINE_LABEL, OPT_OUTS_LABEL, SERVICE_LABEL };
 
 /** The docker provider's container type token. */
 export const DOCKER_CONTAINER = "docker:index/container:Container";
@@ -14,17 +23,10 @@ export const DOCKER_CONTAINER = "docker:index/container:Container";
 export const LOCAL_COMMAND = "command:local:Command";
 /** Environment variable of a local Command holding the container's docker.ContainerArgs as JSON. */
 export const CONTAINER_SPEC_ENV = "FLEET_CONTAINER_SPEC";
-/** Label naming the service's hardening opt-outs (config keys under services.<Name>.hardening), comma-separated. */
-export const OPT_OUTS_LABEL = "ai-fleet.hardening.opt-outs";
-/** Label naming the machine (stack) the container runs on: profiles/<machine>.json. */
-export const MACHINE_LABEL = "ai-fleet.machine";
-/** Label naming the service. */
-export const SERVICE_LABEL = "ai-fleet.service";
-
 /** A container as the policies see it (docker.ContainerArgs, normalised). */
 export interface FleetContainer {
     /** The resource type it came from. */
-    readonly source: typeof DOCKER_CONTAINER | typeof LOCAL_COMMAND;
+    readonly source: typeof DOCKER_CONTAINER | typeof LOCAL_COMMAND | typeof FLEET_SERVICE_TYPE;
     /** Container name, else the service label, else the resource's name. */
     readonly name: string;
     /** The image reference as given (`repo@sha256:…`, an image ID `sha256:…`, or a tag). */
@@ -49,6 +51,11 @@ export interface FleetContainer {
     readonly labels: Record<string, string>;
     /** The hardening opt-outs the container's label names (config keys, e.g. readOnlyRoot). */
     readonly optOuts: string[];
+    /**
+     * A FleetService's container resource: only its image is judged here (the spec it runs is judged
+     * on the FleetService, which carries no image: it is built, verified and scanned by its children).
+     */
+    readonly imageOnly?: boolean;
 }
 
 type Props = Record<string, unknown>;
@@ -146,11 +153,46 @@ function specSource(type: string, props: Props): (() => Props) | undefined {
     };
 }
 
+/** A FleetService's container spec as the policies see it. */
+function fromSpec(spec: ContainerSpec): FleetContainer {
+    const h = spec.hardening;
+    const optOuts = hardeningOptOuts(h);
+    return {
+        source: FLEET_SERVICE_TYPE,
+        name: spec.containerName,
+        image: undefined,
+        user: h.user !== "" ? h.user : undefined,
+        readOnlyRoot: h.readOnlyRoot,
+        securityOpts: h.noNewPrivileges ? ["no-new-privileges:true"] : [],
+        capabilities: { adds: [], drops: h.dropAllCapabilities ? ["ALL"] : [] },
+        privileged: false,
+        networkMode: undefined,
+        pidMode: undefined,
+        env: { ...spec.env },
+        logDriver: spec.logs.driver,
+        logOpts: { "max-size": spec.logs.maxSize, "max-file": String(spec.logs.maxFiles) },
+        healthcheckTest: ["CMD", `GET http://127.0.0.1:${spec.health.containerPort}${spec.health.path} {"status":"ok"}`],
+        requestsGpu: (spec.gpuDevices ?? []).length > 0,
+        labels: {
+            [MACHINE_LABEL]: spec.machine,
+            [SERVICE_LABEL]: spec.service,
+            ...(optOuts.length > 0 ? { [OPT_OUTS_LABEL]: optOuts.join(",") } : {}),
+        },
+        optOuts,
+    };
+}
+
 /**
  * Normalises a resource's inputs into a FleetContainer, or returns undefined for resources that
- * are not fleet containers. `resourceName` is the fallback name. Pure: no I/O, no Pulumi runtime.
+ * are not containers to judge: other types, a Command without FLEET_CONTAINER_SPEC, and the
+ * container resources of a FleetService (`parent` is their parent's URN), whose spec is judged on
+ * the FleetService. `resourceName` is the fallback name. Pure: no I/O, no Pulumi runtime.
  */
-export function normaliseContainer(type: string, props: Props, resourceName = ""): FleetContainer | undefined {
+export function normaliseContainer(type: string, props: Props, resourceName = "", parent?: string): FleetContainer | undefined {
+    if (type === FLEET_SERVICE_TYPE) {
+        return isObject(props.container) ? fromSpec(props.container as unknown as ContainerSpec) : undefined;
+    }
+    const imageOnly = parent !== undefined && parseUrn(parent)?.type === FLEET_SERVICE_TYPE;
     const spec = specSource(type, props);
     if (spec === undefined) {
         return undefined;
@@ -160,6 +202,7 @@ export function normaliseContainer(type: string, props: Props, resourceName = ""
     const container = {} as FleetContainer;
     Object.defineProperties(container, {
         source: { enumerable: true, value: type },
+        imageOnly: { enumerable: true, value: imageOnly },
         name: field((s) => (typeof s.name === "string" && s.name) || labels(s)[SERVICE_LABEL] || resourceName),
         image: field((s) => (typeof s.image === "string" ? s.image : undefined)),
         user: field((s) => (typeof s.user === "string" && s.user !== "" ? s.user : undefined)),

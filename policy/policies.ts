@@ -10,6 +10,7 @@ import * as path from "path";
 import { EnforcementLevel, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { FleetContainer, MACHINE_LABEL, normaliseContainer, OPT_OUTS_LABEL, SERVICE_LABEL } from "./container";
 import { isSecretEnvName } from "./secretNames";
+import { FLEET_SERVICE_TYPE } from "../naming";
 
 /** One rule: its policy name, level, description, the opt-out key that waives it, and its check. */
 export interface Rule {
@@ -20,6 +21,8 @@ export interface Rule {
     optOut?: string;
     /** The violations, each a sentence without the container's name (the pack puts it in front). */
     check(c: FleetContainer): string[];
+    /** Judges the image: on a FleetService's container resource (which carries it), not on the FleetService's spec. */
+    onImage?: true;
 }
 
 /** The numeric UID of a docker `user` ("10001:10001", "10001"), or undefined for a name. */
@@ -134,6 +137,7 @@ export function rules(gpu: GpuLookup = profileGpuLookup()): Rule[] {
         {
             name: "image-pinned-by-digest",
             enforcementLevel: "mandatory",
+            onImage: true,
             description: "Images are pinned by digest (repo@sha256:…, or an image ID sha256:…), never by a tag alone.",
             check: (c) => {
                 const image = c.image;
@@ -236,9 +240,17 @@ export function optOutNotes(c: FleetContainer, all: Rule[]): string[] {
 type Report = (message: string) => void;
 
 /** Runs one rule on a resource, as validateResource does: nothing for resources that are no fleet container. */
-export function validateWith(rule: Rule, args: Pick<ResourceValidationArgs, "type" | "props" | "name">, report: Report): void {
-    const c = normaliseContainer(args.type, args.props, args.name);
+export function validateWith(
+    rule: Rule,
+    args: Pick<ResourceValidationArgs, "type" | "props" | "name"> & { opts?: { parent?: string } },
+    report: Report,
+): void {
+    const c = normaliseContainer(args.type, args.props, args.name, args.opts?.parent);
     if (c === undefined) {
+        return;
+    }
+    // A FleetService's spec holds no image; its container resource is judged on the image alone.
+    if (c.source === FLEET_SERVICE_TYPE ? rule.onImage === true : c.imageOnly === true && rule.onImage !== true) {
         return;
     }
     if (rule.optOut !== undefined && c.optOuts.includes(rule.optOut)) {
@@ -266,8 +278,8 @@ export function policies(gpu?: GpuLookup): ResourceValidationPolicy[] {
             description: `A hardening opt-out named in config (services.<Name>.hardening.*, the container label ${OPT_OUTS_LABEL}) is reported as a note, never passed silently.`,
             enforcementLevel: "advisory",
             validateResource: (args, report) => {
-                const c = normaliseContainer(args.type, args.props, args.name);
-                if (c !== undefined) {
+                const c = normaliseContainer(args.type, args.props, args.name, args.opts?.parent);
+                if (c !== undefined && c.imageOnly !== true) {
                     optOutNotes(c, all).forEach((m) => report(m));
                 }
             },

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The "cli" container runtime: starts (or removes) one service container with the docker CLI,
-// for machines where the docker provider plugin cannot be had. Run by ServiceContainer through
-// @pulumi/command; the flags come from components/dockerRun.ts, the same settings the provider
+// for machines where the docker provider plugin cannot be had. Run by FleetService through
+// @pulumi/command; the flags come from components/containerAdapters.ts, the same settings the provider
 // would apply. DOCKER_HOST (ssh://, unix://, tcp://) says which engine.
 //
 //   node probes/container.js up      pull the pinned image, replace the container, wait until it runs
@@ -19,7 +19,10 @@ const fs = require("fs");
 const os = require("os");
 const path = require("path");
 
-const env = process.env;
+const contracts = require("./contracts");
+
+const mode = process.argv[2];
+const env = { ...process.env, ...(mode === "up" ? contracts.readInput(contracts.container, process.env) : {}) };
 const name = env.FLEET_CONTAINER_NAME || "";
 const image = env.FLEET_IMAGE || "";
 const network = env.FLEET_NETWORK || "";
@@ -94,7 +97,7 @@ function up() {
         const state = docker(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", id]).out;
         if (state.startsWith("running")) {
             process.stderr.write(`[container] ${name} running (${id.slice(0, 12)}) from ${image}\n`);
-            process.stdout.write(JSON.stringify({ id, name, image }) + "\n");
+            contracts.printOutput(contracts.container, { id, name, image });
             return;
         }
         if (state.startsWith("exited") || state.startsWith("dead")) {
@@ -178,7 +181,6 @@ function down() {
     process.stderr.write(`[container] ${name} removed\n`);
 }
 
-const mode = process.argv[2];
 if (mode === "up") up();
 else if (mode === "down") down();
 else fail(`usage: container.js up|down (got ${mode})`);

@@ -21,7 +21,9 @@
 const http = require("http");
 const https = require("https");
 
-const env = process.env;
+const contracts = require("./contracts");
+
+const env = contracts.readInput(contracts.health, process.env);
 const service = env.FLEET_SERVICE || "(unnamed service)";
 const host = env.FLEET_HOST || "";
 const url = env.FLEET_HEALTH_URL || "";
@@ -98,7 +100,7 @@ async function main() {
                     at: new Date().toISOString(),
                 };
                 process.stderr.write(`[health] ${service} healthy at ${url} after ${attempts} attempt(s), ${report.elapsedSeconds}s\n`);
-                process.stdout.write(JSON.stringify(report) + "\n");
+                contracts.printOutput(contracts.health, report);
                 return;
             }
             verdict = field.why
@@ -134,7 +136,7 @@ async function main() {
             problem,
             at: new Date().toISOString(),
         };
-        process.stdout.write(JSON.stringify(report) + "\n");
+        contracts.printOutput(contracts.health, report);
         return;
     }
     // The one command that sends the machine back to the last release that passed (cli/rollback.ts).

@@ -31,6 +31,9 @@ const os = require("os");
 const path = require("path");
 const policy = require("./scan-policy");
 const { splitRef } = require("./registry");
+const contracts = require("./contracts");
+
+const input = contracts.readInput(contracts.scan, process.env);
 
 function fail(msg) {
     process.stderr.write(`vulnerability gate failed: ${msg}\n`);
@@ -43,9 +46,9 @@ function sleep(ms) {
 
 /** The trivy binary: FLEET_TRIVY, else what scripts/trivy.sh reports (PATH at the pinned version, or its cached build). */
 function findTrivy(what) {
-    if (process.env.FLEET_TRIVY) {
-        if (!fs.existsSync(process.env.FLEET_TRIVY)) fail(`${what}: trivy ${process.env.FLEET_TRIVY} (ai-fleet:scan.trivy) does not exist`);
-        return process.env.FLEET_TRIVY;
+    if (input.FLEET_TRIVY) {
+        if (!fs.existsSync(input.FLEET_TRIVY)) fail(`${what}: trivy ${input.FLEET_TRIVY} (ai-fleet:scan.trivy) does not exist`);
+        return input.FLEET_TRIVY;
     }
     const script = path.join(__dirname, "..", "scripts", "trivy.sh");
     let status;
@@ -121,22 +124,22 @@ function runTrivy(trivy, args, env, timeoutS) {
 }
 
 async function main() {
-    const image = process.env.FLEET_SCAN_IMAGE || "";
-    const service = process.env.FLEET_SCAN_SERVICE || "";
+    const image = input.FLEET_SCAN_IMAGE || "";
+    const service = input.FLEET_SCAN_SERVICE || "";
     const what = service ? `${image} (service ${service})` : image;
-    const severity = (process.env.FLEET_SCAN_SEVERITY || "CRITICAL").toUpperCase();
-    const timeoutS = Number(process.env.FLEET_SCAN_TIMEOUT_S || "600");
-    const dbUpdate = process.env.FLEET_SCAN_DB_UPDATE === "true";
-    const insecure = process.env.FLEET_REGISTRY_INSECURE === "true";
+    const severity = (input.FLEET_SCAN_SEVERITY || "CRITICAL").toUpperCase();
+    const timeoutS = Number(input.FLEET_SCAN_TIMEOUT_S || "600");
+    const dbUpdate = input.FLEET_SCAN_DB_UPDATE === "true";
+    const insecure = input.FLEET_REGISTRY_INSECURE === "true";
     const ref = splitRef(image);
     if (!ref || !ref.digest)
         fail(`FLEET_SCAN_IMAGE="${image}" is not host/repository@sha256:digest (the gate scans verified digests only)`);
     if (!policy.SEVERITIES.includes(severity))
         fail(`${what}: FLEET_SCAN_SEVERITY="${severity}" is not one of ${policy.SEVERITIES.join(", ")}`);
-    if (!(timeoutS > 0)) fail(`${what}: FLEET_SCAN_TIMEOUT_S="${process.env.FLEET_SCAN_TIMEOUT_S}" is not a positive number`);
+    if (!(timeoutS > 0)) fail(`${what}: FLEET_SCAN_TIMEOUT_S="${input.FLEET_SCAN_TIMEOUT_S}" is not a positive number`);
     let allow;
     try {
-        allow = JSON.parse(process.env.FLEET_SCAN_ALLOW || "[]");
+        allow = JSON.parse(input.FLEET_SCAN_ALLOW || "[]");
         if (
             !Array.isArray(allow) ||
             allow.some((e) => !e || typeof e.id !== "string" || typeof e.reason !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(e.expires))
@@ -147,7 +150,7 @@ async function main() {
         fail(`${what}: FLEET_SCAN_ALLOW is not a valid allow-list: ${e.message}`);
     }
     const cacheDir =
-        process.env.FLEET_SCAN_CACHE_DIR ||
+        input.FLEET_SCAN_CACHE_DIR ||
         path.join(process.env.AI_FLEET_CACHE || path.join(os.homedir(), ".cache", "ai-fleet"), "trivy", "cache");
     const dbFile = path.join(cacheDir, "db", "trivy.db");
     if (!dbUpdate && !fs.existsSync(dbFile)) {
@@ -184,19 +187,19 @@ async function main() {
         "--offline-scan",
     ];
     if (!dbUpdate) args.push("--skip-db-update");
-    for (const repo of (process.env.FLEET_SCAN_DB_REPOSITORY || "")
+    for (const repo of (input.FLEET_SCAN_DB_REPOSITORY || "")
         .split(",")
         .map((s) => s.trim())
         .filter(Boolean)) {
         args.push("--db-repository", repo);
     }
-    if (process.env.FLEET_SCAN_IGNORE_UNFIXED === "true") args.push("--ignore-unfixed");
+    if (input.FLEET_SCAN_IGNORE_UNFIXED === "true") args.push("--ignore-unfixed");
     if (insecure) args.push("--insecure");
     args.push(image);
     const env = {
         ...process.env,
-        TRIVY_USERNAME: process.env.FLEET_REGISTRY_USER || "",
-        TRIVY_PASSWORD: process.env.FLEET_REGISTRY_PASSWORD || "",
+        TRIVY_USERNAME: input.FLEET_REGISTRY_USER || "",
+        TRIVY_PASSWORD: input.FLEET_REGISTRY_PASSWORD || "",
     };
     for (const k of Object.keys(env)) if (k.startsWith("FLEET_REGISTRY_PASSWORD")) delete env[k];
     // Only the program's credentials: an empty Docker config, so Trivy's fallback to the machine's
@@ -216,7 +219,7 @@ async function main() {
         fs.rmSync(work, { recursive: true, force: true });
         const tail = r.stderr.trim().split("\n").slice(-8).join("\n");
         const why = /UNAUTHORIZED|DENIED/.test(r.stderr)
-            ? ` the registry refused the credentials of user "${process.env.FLEET_REGISTRY_USER || ""}";`
+            ? ` the registry refused the credentials of user "${input.FLEET_REGISTRY_USER || ""}";`
             : "";
         fail(`${what}: trivy exited ${r.code} after ${scanS.toFixed(1)}s (the image was not scanned):${why}\n${tail}`);
     }
@@ -248,7 +251,7 @@ async function main() {
         scanSeconds: Math.round(scanS * 10) / 10,
         waitedSeconds: Math.round(lock.waitedS * 10) / 10,
     };
-    process.stdout.write(JSON.stringify(result) + "\n");
+    contracts.printOutput(contracts.scan, result);
 }
 
 main().catch((e) => fail(e && e.stack ? e.stack : String(e)));

@@ -18,6 +18,7 @@
 "use strict";
 
 const { RegistryClient, TokenError, basicAuth, splitRef } = require("./registry");
+const contracts = require("./contracts");
 
 function fail(msg) {
     process.stderr.write(`image verification failed: ${msg}\n`);
@@ -32,16 +33,17 @@ function layerMismatch(child, parent) {
 }
 
 async function main() {
-    const image = process.env.FLEET_IMAGE || "";
-    const expected = process.env.FLEET_EXPECTED_DIGEST || "";
-    const user = process.env.FLEET_REGISTRY_USER || "";
-    const password = process.env.FLEET_REGISTRY_PASSWORD || "";
-    const timeoutS = Number(process.env.FLEET_REQUEST_TIMEOUT_S || "15");
+    const input = contracts.readInput(contracts.verify, process.env);
+    const image = input.FLEET_IMAGE || "";
+    const expected = input.FLEET_EXPECTED_DIGEST || "";
+    const user = input.FLEET_REGISTRY_USER || "";
+    const password = input.FLEET_REGISTRY_PASSWORD || "";
+    const timeoutS = Number(input.FLEET_REQUEST_TIMEOUT_S || "15");
     const ref = splitRef(image);
     if (!ref || (!ref.tag && !ref.digest)) fail(`FLEET_IMAGE="${image}" is not host/repository:tag or host/repository@sha256:digest`);
     if (expected && !/^sha256:[a-f0-9]{64}$/.test(expected)) fail(`${image}: FLEET_EXPECTED_DIGEST="${expected}" is not a sha256 digest`);
     const reference = ref.digest || ref.tag;
-    const insecure = process.env.FLEET_REGISTRY_INSECURE === "true";
+    const insecure = input.FLEET_REGISTRY_INSECURE === "true";
     const basic = basicAuth(user, password);
     const registry = new RegistryClient({ host: ref.host, insecure, auth: basic, timeoutS });
     const url = registry.url(ref.repo, `manifests/${reference}`);
@@ -63,15 +65,15 @@ async function main() {
         fail(`${image} in the registry has digest ${digest}, but the build produced ${expected}: another build overwrote the tag`);
     }
     const pinned = `${ref.host}/${ref.repo}@${digest}`;
-    const parentImage = process.env.FLEET_PARENT_IMAGE || "";
+    const parentImage = input.FLEET_PARENT_IMAGE || "";
     if (!parentImage) {
-        process.stdout.write(JSON.stringify({ image, digest, pinned }) + "\n");
+        contracts.printOutput(contracts.verify, { image, digest, pinned });
         return;
     }
     const parent = splitRef(parentImage);
     if (!parent || (!parent.tag && !parent.digest))
         fail(`${image}: FLEET_PARENT_IMAGE="${parentImage}" is not host/repository:tag or host/repository@sha256:digest`);
-    const platform = process.env.FLEET_PLATFORM || "linux/amd64";
+    const platform = input.FLEET_PLATFORM || "linux/amd64";
     let childLayers;
     let parentLayers;
     try {
@@ -87,7 +89,7 @@ async function main() {
             `${pinned} is not built on its parent ${parentImage}: its layers do not extend the parent's (${why}); its Dockerfile's final stage does not build FROM the BASE_IMAGE it was given`,
         );
     }
-    process.stdout.write(JSON.stringify({ image, digest, pinned, parent: parentImage, layers: childLayers.length }) + "\n");
+    contracts.printOutput(contracts.verify, { image, digest, pinned, parent: parentImage, layers: childLayers.length });
 }
 
 main().catch((e) => fail(e && e.stack ? e.stack : String(e)));

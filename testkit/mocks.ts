@@ -125,15 +125,6 @@ function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
         };
         return { ...inputs, stdout: JSON.stringify(report), stderr: "" };
     }
-    if (env.FLEET_IMAGE !== undefined) {
-        const image = env.FLEET_IMAGE;
-        if ([...scenario.missingImages].some((m) => image.includes(m))) {
-            throw new Error(`image verification failed: ${image} is not in the registry (HTTP 404)`);
-        }
-        const repo = image.replace(/@sha256:.*$/, "").replace(/:[^:/]+$/, "");
-        const digest = env.FLEET_EXPECTED_DIGEST || (image.includes("@") ? image.slice(image.indexOf("@") + 1) : fakeDigest(image));
-        return { ...inputs, stdout: JSON.stringify({ image, digest, pinned: `${repo}@${digest}` }), stderr: "" };
-    }
     if (env.FLEET_CONTAINER_NAME !== undefined) {
         // The cli runtime's `container.js up`: the id of the container it started.
         return {
@@ -145,6 +136,15 @@ function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
             }),
             stderr: "",
         };
+    }
+    if (env.FLEET_IMAGE !== undefined) {
+        const image = env.FLEET_IMAGE;
+        if ([...scenario.missingImages].some((m) => image.includes(m))) {
+            throw new Error(`image verification failed: ${image} is not in the registry (HTTP 404)`);
+        }
+        const repo = image.replace(/@sha256:.*$/, "").replace(/:[^:/]+$/, "");
+        const digest = env.FLEET_EXPECTED_DIGEST || (image.includes("@") ? image.slice(image.indexOf("@") + 1) : fakeDigest(image));
+        return { ...inputs, stdout: JSON.stringify({ image, digest, pinned: `${repo}@${digest}` }), stderr: "" };
     }
     return { ...inputs, stdout: "", stderr: "" };
 }

@@ -8,7 +8,7 @@
  *     (build.builder: pushed from the build, registry cache in the suite's own `it-cache`
  *     repository), else on the Docker host's own BuildKit ($AI_FLEET_DOCKER_BUILD) + `docker push`
  *  2. verification: probes/verify-image.js exactly as ImageVerification runs it
- *  3. hardening: a service container run with flags derived from containerArgs()
+ *  3. hardening: a service container run with the cli adapter's flags (dockerRunFlags of its ContainerSpec)
  *  4. health: probes/health-probe.js exactly as HealthCheck runs it, against demo containers
  *  5. registry auth: a push without credentials is refused, with the program's it is accepted
  *
@@ -22,13 +22,12 @@ import * as os from "os";
 import * as path from "path";
 import { familyBuildPaths, familyOrder, FleetConfig, healthHost, repositoryName, serviceBuildPaths } from "../../config";
 import { BuildRequest, BuildSettings, dockerBuildArgs, pinnedRef } from "../../components/buildSpec";
-import { healthCheckCommand, HealthBounds, healthUrl, parseHealthReport } from "../../components/healthCheck";
-import { parseVerification, verificationCommand } from "../../components/imageVerification";
-import { containerArgs } from "../../components/serviceContainer";
-import { ContainerSettings } from "../../components/types";
-import { containerSettingsFor } from "../../deploy";
+import { healthCheckCommand, HealthBounds, healthUrl, parseHealthReport } from "../../components";
+import { parseVerification, verificationCommand } from "../../components";
+import { ContainerSpec } from "../../common/containerSpec";
+import { containerSpecFor } from "../../deploy";
 import { imageRepository } from "../../naming";
-import { profileRuntimeEnv } from "../../profiles/schema";
+import { profileBuildArgs, profileRuntimeEnv } from "../../profiles/schema";
 import {
     BuildCommand,
     buildCommand,
@@ -94,7 +93,7 @@ function show(r: RunResult): string {
 }
 
 /** A service's settings for a container run on its own: its dependencies are not running here, so it is not told of them. */
-function alone(cs: ContainerSettings): ContainerSettings {
+function alone(cs: ContainerSpec): ContainerSpec {
     const env = { ...cs.env };
     delete env.FLEET_DEPENDENCIES;
     return { ...cs, env };
@@ -162,7 +161,8 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         registryPassword = fromEnv;
         const commit = await sourceCommit();
         settings = {
-            profile: cfg.profile,
+            machine: cfg.profile.machine,
+            profileBuildArgs: profileBuildArgs(cfg.profile),
             tag: RUN_ID,
             revision: commit.sha,
             created: commit.created,
@@ -256,12 +256,12 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             const at = m[1].lastIndexOf(":");
             cacheTags.push({ repo: registryPath(m[1].slice(0, at)), tag: m[1].slice(at + 1) });
         }
-        log(`building ${req.kind} ${req.name} for ${s.profile.machine} FROM ${cmd.buildArgs.BASE_IMAGE} → ${ref}`);
+        log(`building ${req.kind} ${req.name} for ${s.machine} FROM ${cmd.buildArgs.BASE_IMAGE} → ${ref}`);
         const b = await buildImage(buildCli, cmd, dockerConfig, opts.push);
         const entry: Built = {
             name: req.name,
             kind: req.kind,
-            machine: s.profile.machine,
+            machine: s.machine,
             repository: req.repository,
             ref,
             cmd,
@@ -280,7 +280,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         log(
             `  built ${req.name} in ${(b.buildMs / 1000).toFixed(1)} s, ${(entry.sizeBytes / 1e6).toFixed(1)} MB${entry.pinned ? `, pushed (${b.pushedBy}) ${entry.pinned}` : ""}`,
         );
-        built.set(`${s.profile.machine}/${req.name}`, entry);
+        built.set(`${s.machine}/${req.name}`, entry);
         return entry;
     }
 
@@ -391,7 +391,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             const name = CANARY_SERVICE;
             const svc = cfg.stack.services[name];
             const family = need(`local/${svc.family}`);
-            const s: BuildSettings = { ...settings, profile: mainpc.profile };
+            const s: BuildSettings = { ...settings, machine: mainpc.profile.machine, profileBuildArgs: profileBuildArgs(mainpc.profile) };
             const b = await buildOne(
                 {
                     name,
@@ -467,16 +467,15 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         });
     });
 
-    describe(`3. container hardening (${CANARY_SERVICE}, flags from containerArgs(containerSettingsFor(cfg, "${CANARY_SERVICE}")))`, function () {
+    describe(`3. container hardening (${CANARY_SERVICE}, flags from dockerRunFlags(containerSpecFor(cfg, "${CANARY_SERVICE}")))`, function () {
         const name = containerName("hardened");
-        let cs: ReturnType<typeof containerSettingsFor>;
+        let cs: ReturnType<typeof containerSpecFor>;
         let servicePort = 0;
         let healthPort = 0;
 
         before(async function () {
             const image = need(`local/${CANARY_SERVICE}`).pinned;
-            cs = alone(containerSettingsFor(cfg, CANARY_SERVICE));
-            const args = containerArgs(cs);
+            cs = alone(containerSpecFor(cfg, CANARY_SERVICE));
             const test = await freePorts(cs.ports.length);
             const hostPorts = new Map(cs.ports.map((p, i) => [p.host, test[i]] as [number, number]));
             const testPortOf = (containerPort: number): number => {
@@ -488,7 +487,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             servicePort = hostPorts.get(cfg.stack.services[CANARY_SERVICE].port) as number;
             expect(servicePort, `${CANARY_SERVICE}'s port ${cfg.stack.services[CANARY_SERVICE].port} is published`).to.be.a("number");
             healthPort = testPortOf(cs.health.containerPort);
-            const flags = runFlags(args, { name, hostPorts, labels: SUITE_LABELS });
+            const flags = runFlags(cs, { name, hostPorts, labels: SUITE_LABELS });
             await run("docker", ["rm", "-f", name]);
             log(`running ${name} from ${image}: docker run -d ${flags.join(" ")}`);
             await must("docker", ["run", "-d", ...flags, image]);
@@ -646,7 +645,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
 
         before(async function () {
             host = healthHost(cfg.stack.docker);
-            const cs = alone(containerSettingsFor(cfg, service));
+            const cs = alone(containerSpecFor(cfg, service));
             HEALTH_CONTAINER_PORT = cs.health.containerPort;
             SERVICE_CONTAINER_PORT = (cs.ports.find((p) => p.host === cfg.stack.services[service].port) as { container: number }).container;
             const started = await Promise.all([

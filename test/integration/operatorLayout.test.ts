@@ -20,7 +20,7 @@ import * as os from "os";
 import * as path from "path";
 import { buildEntries, preflight } from "../../build/preflight";
 import { BuildSettings, dockerBuildArgs, pinnedRef } from "../../components/buildSpec";
-import { verificationCommand } from "../../components/imageVerification";
+import { verificationCommand } from "../../components";
 import { familyBuildPaths, familyOrder, FleetConfig, parseStackConfig, PROJECT, readSourceCommit, serviceBuildPaths } from "../../config";
 import { imageRepository, resolveTag, snake } from "../../naming";
 import { RegistryClient } from "../../probes/registry";
@@ -30,6 +30,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { ensureSetup, createStack, tempProject, TempProject } from "./support/engine";
 import { log, must, run, RunResult, runComponentCommand } from "./support/proc";
 import { localEnv, resolve } from "./support/stack";
+import { profileBuildArgs } from "../../profiles/schema";
 
 const FIXTURE = path.resolve(__dirname, "..", "fixtures", "operator-repo");
 const STACK_FILE = path.resolve(__dirname, "..", "fixtures", "operator-repo.stack.yaml");
@@ -83,7 +84,8 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         const login = await dockerLogin(dockerConfig, reg.host, reg.username, password);
         if (login.code !== 0) throw new Error(`docker login failed${show(login)}`);
         settings = {
-            profile: cfg.profile,
+            machine: cfg.profile.machine,
+            profileBuildArgs: profileBuildArgs(cfg.profile),
             tag: TAG,
             revision: "it13",
             created: "2025-08-19T00:00:00.000Z",
@@ -325,7 +327,7 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
         // The layer checks ran in the engine: each verification had its parent.
         const state = await engine.stack.exportStack();
         const checks = (state.deployment.resources ?? []).filter(
-            (r: { type: string; urn: string }) => r.type === "command:local:Command" && r.urn.endsWith("-verify-check"),
+            (r: { type: string; urn: string }) => r.type === "command:local:Command" && r.urn.endsWith("-verify"),
         );
         expect(checks.length).to.equal(6);
     });

@@ -196,7 +196,7 @@ describe("the local stack in dependency order (real engine, real containers)", f
     });
 });
 
-describe("stacks rolled out by the earlier Canary/Batch layout keep their resources (real engine)", function () {
+describe("a health check laid out by an earlier program moves under FleetService by its aliases (real engine)", function () {
     this.timeout(10 * 60 * 1000);
     let status: ToolchainStatus;
     let project: TempProject;
@@ -223,23 +223,33 @@ describe("stacks rolled out by the earlier Canary/Batch layout keep their resour
         project?.cleanup();
     });
 
-    for (const group of ["canary", "batch"]) {
-        it(`moves a check out of the old ${group} group without replacing it`, async () => {
+    for (const group of ["canary", "batch", "root"]) {
+        it(`moves a check from under its HealthCheck component${group === "root" ? "" : ` in the old ${group} group`} to FleetService without replacing it`, async () => {
             const stack = await createStack(project, `aliases-${group}`, status, {
                 "aliases:layout": group,
                 "aliases:port": String(port),
                 "aliases:digest": `sha256:${"a".repeat(64)}`,
             });
             await stack.up();
-            await stack.setConfig("aliases:layout", { value: "graph" });
+            const before = (await stack.exportStack()).deployment.resources as { urn: string; type: string; id?: string }[];
+            await stack.setConfig("aliases:layout", { value: "fleet" });
             const preview = await stack.preview();
             const summary = preview.changeSummary as Record<string, number>;
-            // The old group component itself goes; the check and its command stay.
-            expect(changes(summary), JSON.stringify(summary)).to.deep.equal({ delete: 1 });
+            // The old components go (HealthCheck, and the group), FleetService's comes; the command stays.
+            expect(changes(summary), JSON.stringify(summary)).to.deep.equal({ create: 1, delete: group === "root" ? 1 : 2 });
             const up = await stack.up();
             const after = (await stack.exportStack()).deployment.resources as { urn: string; type: string }[];
-            expect(after.filter((r) => r.type === "command:local:Command").map((r) => r.urn)).to.have.length(1);
-            expect(after.map((r) => r.type)).to.not.include(group === "canary" ? "ai-fleet:rollout:Canary" : "ai-fleet:rollout:Batch");
+            const commands = (rs: { urn: string; type: string; id?: string }[]) => rs.filter((r) => r.type === "command:local:Command");
+            expect(commands(after).map((r) => r.urn)).to.deep.equal([
+                `urn:pulumi:aliases-${group}::ai-fleet::ai-fleet:fleet:FleetService$command:local:Command::SystemDigitalTwin-health`,
+            ]);
+            // The same resource: its id (the command provider's) did not change, so it was neither replaced nor re-run.
+            expect(commands(after)[0].id).to.equal(commands(before)[0].id);
+            expect(after.map((r) => r.type)).to.not.include.members([
+                "ai-fleet:rollout:Canary",
+                "ai-fleet:rollout:Batch",
+                "ai-fleet:rollout:HealthCheck",
+            ]);
             expect((up.outputs.report.value as { healthy: boolean }).healthy).to.equal(true);
             await stack.destroy();
         });

@@ -4,13 +4,13 @@
  * language host that scripts/toolchain.sh builds (RunPlugin for analyzers: scripts/policy-analyzer.sh).
  * Containers themselves need the docker provider plugin, which cannot be had here: the containers
  * are the second runtime's shape instead, command:local:Command with FLEET_CONTAINER_SPEC, built
- * from the program's own containerArgs for the services of Pulumi.local.yaml.
+ * from the program's own provider adapter (providerContainerArgs) for the services of Pulumi.local.yaml.
  */
 import { expect } from "chai";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { containerArgs } from "../../components/serviceContainer";
-import { containerSettingsFor } from "../../deploy";
+import { providerContainerArgs } from "../../components";
+import { containerSpecFor } from "../../deploy";
 import {
     buildOnlyConfig,
     copyDemo,
@@ -53,10 +53,10 @@ async function run(label: string, fn: (onOutput: (l: string) => void) => Promise
 /** docker.ContainerArgs the program gives a service of the local stack, image pinned, optionally changed. */
 function localSpec(service: string, edit?: (spec: Record<string, any>) => void, hardening?: Record<string, unknown>): Record<string, any> {
     const cfg = loadStack("local");
-    const settings = containerSettingsFor(cfg, service);
+    const settings = containerSpecFor(cfg, service);
     const spec = JSON.parse(
         JSON.stringify({
-            ...containerArgs({ ...settings, hardening: { ...settings.hardening, ...hardening } }),
+            ...providerContainerArgs({ ...settings, hardening: { ...settings.hardening, ...hardening } }, { gate: "passed" }),
             image: `127.0.0.1:5000/ai-fleet/demo/local/${service.toLowerCase()}@${DIGEST}`,
         }),
     );

@@ -19,8 +19,8 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { parseStackConfig } from "../../config";
 import { changesOf, lastRelease } from "../../cli/decide";
-import { containerArgs, goDuration } from "../../components/serviceContainer";
-import { containerSettingsFor } from "../../deploy";
+import { goDuration, providerContainerArgs } from "../../components";
+import { containerSpecFor } from "../../deploy";
 import { containerName } from "../../naming";
 import {
     cliStackConfig,
@@ -132,8 +132,10 @@ describe("npm run rollout through the real engine (cli container runtime)", func
             timeout: goDuration(hc.Timeout / 1e9),
             startPeriod: goDuration(hc.StartPeriod / 1e9),
         };
-        const given = containerArgs(containerSettingsFor(parseStackConfig({ ...rawLocal(), machine: "local" }), "ModelOpsCoordinator"))
-            .healthcheck as Record<string, unknown>;
+        const given = providerContainerArgs(
+            containerSpecFor(parseStackConfig({ ...rawLocal(), machine: "local" }), "ModelOpsCoordinator"),
+            { gate: "passed" },
+        ).healthcheck as Record<string, unknown>;
         expect(readBack).to.deep.equal({ interval: given.interval, timeout: given.timeout, startPeriod: given.startPeriod });
         figures.push(`first rollout (build + ${SERVICES.length} containers + checks): ${(r.ms / 1000).toFixed(1)}s`);
     });

@@ -20,12 +20,13 @@ import * as os from "os";
 import * as path from "path";
 import { familyBuildPaths, familyOrder, FleetConfig, repositoryName, serviceBuildPaths } from "../../config";
 import { BuildSettings, dockerBuildArgs } from "../../components/buildSpec";
-import { parseScanReport, scanCommand, ScanPolicy, ScanReport } from "../../components/imageScan";
-import { parseVerification, verificationCommand } from "../../components/imageVerification";
+import { parseScanReport, scanCommand, ScanPolicy, ScanReport } from "../../components";
+import { parseVerification, verificationCommand } from "../../components";
 import { buildCommand, buildImage, deleteManifest, dockerLogin, freshDockerConfig } from "./support/docker";
 import { log, must, run, runComponentCommand, RunResult } from "./support/proc";
 import { loadStack, localEnv, sourceCommit } from "./support/stack";
 import { createStack, ensureSetup, tempProject, TempProject, ToolchainStatus } from "./support/engine";
+import { profileBuildArgs } from "../../profiles/schema";
 
 const STAMP = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14);
 const TAG = `it11-${STAMP}-${process.pid}`;
@@ -108,7 +109,8 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         const repo = (name: string) => `${reg.host}/${reg.org}/${reg.namespace}/it11/${name}`;
         const commit = await sourceCommit();
         const settings: BuildSettings = {
-            profile: cfg.profile,
+            machine: cfg.profile.machine,
+            profileBuildArgs: profileBuildArgs(cfg.profile),
             tag: TAG,
             revision: commit.sha,
             created: commit.created,
@@ -380,7 +382,7 @@ describe("integration: the vulnerability gate with the real Trivy on real images
             expect(changes.create ?? 0, JSON.stringify(changes)).to.equal(0);
             expect(ops, "what the engine did").to.include("update container");
             expect(
-                ops.filter((o) => o.endsWith("svc-scan-trivy") && !o.startsWith("same ")),
+                ops.filter((o) => o.endsWith("-scan") && !o.startsWith("same ")),
                 "the scan command did not run",
             ).to.deep.equal([]);
             log(`  config-only up: ${ops.join(", ")}`);

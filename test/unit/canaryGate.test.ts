@@ -14,7 +14,7 @@ const CANARY_AND_ITS_NEEDS = [
     "ModelOpsCoordinator",
     "RealTimeAudioPipeline",
     "AffectiveProcessingCenter",
-].map((s) => `ai-mainpc-${s.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()}-container`);
+].map((s) => `${s}-container`);
 
 describe("the canary gate", function () {
     this.timeout(60000);
@@ -57,7 +57,7 @@ describe("the canary gate", function () {
             .to.include("SpeechRelayService's rollout blocked by its gate")
             .and.include("StreamingTTS unhealthy (http://mainpc:6563/health");
         const names = ofType(T.container).map((c) => c.name);
-        expect(names).to.have.length(22).and.not.include("ai-pc2-speech-relay-service-container");
+        expect(names).to.have.length(22).and.not.include("SpeechRelayService-container");
     });
 
     it("holds back the relay when mainpc's report does not name StreamingTTS", async () => {

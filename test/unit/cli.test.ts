@@ -13,8 +13,9 @@ import * as os from "os";
 import * as path from "path";
 import { changesOf, describePending, healthFailures, lastRelease, lockVerdict, parseCliArgs } from "../../cli/decide";
 import { clearStaleLocks, lockFiles, processAlive } from "../../cli/workspace";
-import { healthCheckCommand } from "../../components/healthCheck";
-import { containerArgs, goDuration } from "../../components/serviceContainer";
+import { healthCheckCommand } from "../../components";
+import { goDuration, providerContainerArgs } from "../../components";
+import { containerSpecSchema } from "../../common/containerSpec";
 import { applyOverrides, parseOverrides, releaseRecord, RELEASE_ENV, RUNTIME_ENV } from "../../release";
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
@@ -214,23 +215,26 @@ describe("the container healthcheck in the form the docker provider reads back",
     });
 
     it("gives interval, timeout and start period in that form (a `60s` would read back as `1m0s`: ~healthcheck on every up)", () => {
-        const hc = containerArgs({
-            service: "S",
-            machine: "local",
-            containerName: "ai-local-s",
-            ports: [],
-            bindAddress: "127.0.0.1",
-            env: {},
-            hardening: {
-                user: "10001:10001",
-                init: true,
-                readOnlyRoot: true,
-                tmpfs: ["/tmp"],
-                noNewPrivileges: true,
-                dropAllCapabilities: true,
-            },
-            health: { containerPort: 8008, path: "/health" },
-        }).healthcheck as { interval: string; timeout: string; startPeriod: string };
+        const hc = providerContainerArgs(
+            containerSpecSchema.parse({
+                service: "S",
+                machine: "local",
+                containerName: "ai-local-s",
+                ports: [],
+                bindAddress: "127.0.0.1",
+                env: {},
+                hardening: {
+                    user: "10001:10001",
+                    init: true,
+                    readOnlyRoot: true,
+                    tmpfs: ["/tmp"],
+                    noNewPrivileges: true,
+                    dropAllCapabilities: true,
+                },
+                health: { containerPort: 8008, path: "/health" },
+            }),
+            { gate: "passed" },
+        ).healthcheck as { interval: string; timeout: string; startPeriod: string };
         expect({ interval: hc.interval, timeout: hc.timeout, startPeriod: hc.startPeriod }).to.deep.equal({
             interval: "15s",
             timeout: "5s",

@@ -12,7 +12,7 @@ import {
     rawStackConfig,
     StackContext,
 } from "../../config";
-import { containerSettingsFor } from "../../deploy";
+import { containerSpecFor } from "../../deploy";
 import { isSecretEnvName } from "../../policy/secretNames";
 import { fleetConfig, rawFromStackFile } from "./harness";
 
@@ -592,14 +592,12 @@ describe("stack config", () => {
     });
 
     it("refuses exactly the names the program puts in a container's environment beyond the profile's", () => {
-        // Every variable containerSettingsFor sets without the service's env and outside the profile's
+        // Every variable containerSpecFor sets without the service's env and outside the profile's
         // keys is the program's own; the check must know each of them (a new one added there fails here).
         const cfg = fleetConfig("mainpc", (r) => {
             r.rollout.exposeDependencies = true;
         });
-        const programSet = Object.keys(containerSettingsFor(cfg, "ModelOpsCoordinator").env).filter(
-            (k) => !Object.hasOwn(cfg.profile.env, k),
-        );
+        const programSet = Object.keys(containerSpecFor(cfg, "ModelOpsCoordinator").env).filter((k) => !Object.hasOwn(cfg.profile.env, k));
         expect(programSet.sort()).to.deep.equal(Object.keys(PROGRAM_ENV).sort());
     });
 
@@ -616,7 +614,7 @@ describe("stack config", () => {
                 LOG_LEVEL: "debug",
             };
         });
-        expect(containerSettingsFor(cfg, "Executor").env).to.include({
+        expect(containerSpecFor(cfg, "Executor").env).to.include({
             MACHINE: "mainpc",
             SERVICE_NAME: "Executor",
             OMP_NUM_THREADS: "4",

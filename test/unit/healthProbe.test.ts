@@ -8,7 +8,7 @@ import { spawn } from "child_process";
 import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
-import { healthCheckCommand, parseHealthReport } from "../../components/healthCheck";
+import { healthCheckCommand, parseHealthReport } from "../../components";
 
 const ROOT = path.join(__dirname, "..", "..");
 const FAST = { timeoutSeconds: 4, intervalSeconds: 0.05, retries: 100, requestTimeoutSeconds: 1 };
@@ -121,8 +121,22 @@ describe("the health probe (real HTTP on loopback)", function () {
         expect(run.stderr).to.include("gave up after 3 attempt(s)").and.include("retries 3");
     });
 
-    it("rejects a report for another service (a mixed-up command output)", () => {
-        expect(() => parseHealthReport('{"service":"A","healthy":true,"url":"x"}', "B")).to.throw("unexpected report");
-        expect(() => parseHealthReport("not json", "B")).to.throw("printed no JSON report");
+    it("rejects a report for another service (a mixed-up command output), and a line that breaks the probe's contract", () => {
+        const report = {
+            service: "A",
+            host: "h",
+            url: "x",
+            healthy: true,
+            status: "ok",
+            httpStatus: 200,
+            attempts: 1,
+            elapsedSeconds: 0.1,
+            digest: "",
+        };
+        expect(() => parseHealthReport(JSON.stringify(report), "B")).to.throw("health check of B printed the report of A");
+        expect(() => parseHealthReport('{"service":"B","healthy":true,"url":"x"}', "B")).to.throw(
+            "health check of B printed a line that does not meet its contract (host: Invalid input",
+        );
+        expect(() => parseHealthReport("not json", "B")).to.throw("printed no JSON line");
     });
 });

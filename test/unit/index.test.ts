@@ -76,8 +76,8 @@ describe("index.ts with Pulumi.mainpc.yaml", function () {
 
     it("builds the operator's layout: services from the checkout's root with main_pc_code/agents/<dir>/Dockerfile.optimized, families from docker/", () => {
         const build = (name: string) => ofType(T.image).find((r) => r.name === name) as { inputs: Record<string, any> };
-        expect(build("svc-nlu-build").inputs.context.location).to.equal(checkout);
-        expect(build("svc-nlu-build").inputs.dockerfile.location).to.equal(`${checkout}/main_pc_code/agents/nluagent/Dockerfile.optimized`);
+        expect(build("NLU-build").inputs.context.location).to.equal(checkout);
+        expect(build("NLU-build").inputs.dockerfile.location).to.equal(`${checkout}/main_pc_code/agents/nluagent/Dockerfile.optimized`);
         expect(build("base-utils-build").inputs.context.location).to.equal(`${checkout}/docker/base-images/base-utils`);
         expect(build("family-web-build").inputs.dockerfile.location).to.equal(`${checkout}/docker/families/family-web/Dockerfile`);
     });

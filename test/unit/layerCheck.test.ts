@@ -27,7 +27,7 @@ describe("layer check wiring (mocks)", function () {
     });
 
     function envOf(name: string): Record<string, string> {
-        const c = ofType(T.command).find((r) => r.name === `${name}-verify-check`) as Registered;
+        const c = ofType(T.command).find((r) => r.name === `${name}-verify`) as Registered;
         expect(c, name).to.not.equal(undefined);
         return unwrapSecret(c.inputs.environment);
     }
@@ -35,7 +35,7 @@ describe("layer check wiring (mocks)", function () {
     it("verifies a family against its parent and a service against its family, pinned by digest, for the stack's platform", () => {
         expect(envOf("base-utils")).to.include({ FLEET_PARENT_IMAGE: images["base-python"], FLEET_PLATFORM: "linux/amd64" });
         expect(envOf("family-llm-cu121").FLEET_PARENT_IMAGE).to.equal(images["family-torch-cu121"]);
-        expect(envOf("svc-nlu").FLEET_PARENT_IMAGE).to.equal(images["legacy-py310-cpu"]);
+        expect(envOf("NLU").FLEET_PARENT_IMAGE).to.equal(images["legacy-py310-cpu"]);
         expect(images["legacy-py310-cpu"]).to.match(new RegExp(`^${REPO}/legacy-py310-cpu@sha256:[a-f0-9]{64}$`));
     });
 

@@ -7,7 +7,7 @@ import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { deploy, FleetOutputs } from "../../deploy";
 import { dependencyClosure, dependents } from "../../graph";
-import { kebab, resolveTag } from "../../naming";
+import { resolveTag } from "../../naming";
 import { fleetConfig, ofType, resetWorld, scenario, settle, T, unwrapSecret, valueOf } from "./harness";
 import { mainpcOutputs, TAG } from "./rolloutRun";
 
@@ -33,7 +33,7 @@ async function finish(out: FleetOutputs): Promise<unknown> {
 
 /** Services that got a container, by config name. */
 function rolledOut(stack: string): string[] {
-    const byContainer = new Map(Object.keys(fleetConfig(stack).stack.services).map((s) => [`ai-${stack}-${kebab(s)}-container`, s]));
+    const byContainer = new Map(Object.keys(fleetConfig(stack).stack.services).map((s) => [`${s}-container`, s]));
     return ofType(T.container)
         .map((c) => byContainer.get(c.name) as string)
         .sort();
@@ -111,11 +111,11 @@ describe("dependency order under mocks (real stack files)", function () {
                 }),
             ),
         ).to.equal(undefined);
-        const moc = ofType(T.container).find((c) => c.name === "ai-mainpc-model-ops-coordinator-container");
+        const moc = ofType(T.container).find((c) => c.name === "ModelOpsCoordinator-container");
         expect(moc?.inputs.envs).to.include(
             "FLEET_DEPENDENCIES=SystemDigitalTwin=http://ai-mainpc-system-digital-twin:8221/health,UnifiedObservabilityCenter=http://ai-mainpc-unified-observability-center:9111/health",
         );
-        const registry = ofType(T.container).find((c) => c.name === "ai-mainpc-service-registry-container");
+        const registry = ofType(T.container).find((c) => c.name === "ServiceRegistry-container");
         expect(registry?.inputs.envs.some((e: string) => e.startsWith("FLEET_DEPENDENCIES="))).to.equal(false);
     });
 
@@ -165,7 +165,7 @@ describe("the cli container runtime under mocks", function () {
         });
         expect(await finish(out)).to.equal(undefined);
         expect(ofType(T.container).length + ofType(T.provider).length + ofType(T.remoteImage).length).to.equal(0);
-        const cmd = ofType(T.command).find((c) => c.name === "ai-mainpc-executor-container");
+        const cmd = ofType(T.command).find((c) => c.name === "Executor-container");
         expect(cmd?.inputs.create).to.equal("node probes/container.js up");
         expect(cmd?.inputs.delete).to.equal("node probes/container.js down");
         const env = unwrapSecret(cmd?.inputs.environment) as Record<string, string>;

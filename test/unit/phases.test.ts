@@ -24,7 +24,7 @@ describe("phases", function () {
         scenario.missingImages.add("/mainpc/executor:");
         const error = await finish(run("mainpc"));
         expect(String(error)).to.include(`${REPO}/mainpc/executor:${TAG} is not in the registry`);
-        expect(ofType(T.container).map((c) => c.name)).to.not.include("ai-mainpc-executor-container");
+        expect(ofType(T.container).map((c) => c.name)).to.not.include("Executor-container");
     });
 
     it("deploy: takes given digests, builds nothing, verifies and runs them", async () => {
@@ -39,7 +39,7 @@ describe("phases", function () {
         });
         expect(await finish(out)).to.equal(undefined);
         expect(ofType(T.image)).to.have.length(0);
-        expect(one(T.remoteImage, "ai-mainpc-executor-image").inputs.name).to.equal(pinned);
+        expect(one(T.remoteImage, "Executor-image").inputs.name).to.equal(pinned);
     });
 
     it("deploy with no digests given: runs the images of the release tag (the rollback path), building nothing", async () => {
@@ -48,7 +48,7 @@ describe("phases", function () {
         });
         expect(await finish(out)).to.equal(undefined);
         expect(ofType(T.image)).to.have.length(0);
-        const verify = one(T.command, "svc-executor-verify-check");
+        const verify = one(T.command, "Executor-verify");
         expect(unwrapSecret(verify.inputs.environment)).to.include({
             FLEET_IMAGE: `${REPO}/mainpc/executor:${TAG}`,
             FLEET_EXPECTED_DIGEST: "",
@@ -61,14 +61,14 @@ describe("phases", function () {
             raw.services.Executor.image = "executor_v2";
         };
         expect(await finish(run("mainpc", rename))).to.equal(undefined);
-        expect(one(T.image, "svc-executor-build").inputs.tags).to.deep.equal([`${REPO}/mainpc/executor_v2:${TAG}`]);
+        expect(one(T.image, "Executor-build").inputs.tags).to.deep.equal([`${REPO}/mainpc/executor_v2:${TAG}`]);
         resetWorld();
         const out = run("mainpc", (raw) => {
             rename(raw);
             raw.phase = "deploy";
         });
         expect(await finish(out)).to.equal(undefined);
-        expect(unwrapSecret(one(T.command, "svc-executor-verify-check").inputs.environment)).to.include({
+        expect(unwrapSecret(one(T.command, "Executor-verify").inputs.environment)).to.include({
             FLEET_IMAGE: `${REPO}/mainpc/executor_v2:${TAG}`,
         });
         // The checks read the same name: another service may not take it.
@@ -90,6 +90,6 @@ describe("phases", function () {
             raw.services = { CacheManager: { ...raw.services.CacheManager, dependsOn: [] } };
         });
         expect(await finish(out)).to.equal(undefined);
-        expect(one(T.remoteImage, "ai-pc2-cache-manager-image").inputs.name).to.equal(pinned);
+        expect(one(T.remoteImage, "CacheManager-image").inputs.name).to.equal(pinned);
     });
 });

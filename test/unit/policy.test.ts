@@ -12,8 +12,8 @@ import {
     unknownCheckingProxy,
     UnknownValueError,
 } from "@pulumi/policy";
-import { containerArgs } from "../../components/serviceContainer";
-import { containerSettingsFor } from "../../deploy";
+import { providerContainerArgs } from "../../components";
+import { containerSpecFor } from "../../deploy";
 import { CONTAINER_SPEC_ENV, DOCKER_CONTAINER, LOCAL_COMMAND, normaliseContainer, OPT_OUTS_LABEL } from "../../policy/container";
 import { policies, profileGpuLookup, uidOf } from "../../policy/policies";
 import { fleetConfig } from "./harness";
@@ -29,7 +29,7 @@ type Runtime = "docker" | "command";
 /** The docker.ContainerArgs the program gives a mainpc service (hardened defaults), with a pinned image. */
 function fleetSpec(service = "ModelOpsCoordinator", edit?: (raw: Record<string, any>) => void, machine = "mainpc"): Spec {
     const cfg = fleetConfig(machine, edit);
-    return JSON.parse(JSON.stringify({ ...containerArgs(containerSettingsFor(cfg, service)), image: IMAGE }));
+    return JSON.parse(JSON.stringify({ ...providerContainerArgs(containerSpecFor(cfg, service), { gate: "passed" }), image: IMAGE }));
 }
 
 /** The resource inputs a runtime registers for a container spec. */

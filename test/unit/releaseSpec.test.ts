@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { differenceLine, lastRelease, restoreLines, specSourceLines } from "../../cli/decide";
 import { envList } from "../../components";
 import { parseStackConfig } from "../../config";
-import { containerSettingsFor, deploy, FleetOutputs, ServiceSpec } from "../../deploy";
+import { containerSpecFor, deploy, FleetOutputs, ServiceSpec } from "../../deploy";
 import { resolveTag } from "../../naming";
 import { applyOverrides, parseOverrides, RELEASE_ENV, ReleaseExport, releaseOutput } from "../../release";
 import { isSecret, ofType, rawFromStackFile, Registered, resetWorld, settle, T, unwrapSecret, valueOf } from "./harness";
@@ -80,9 +80,8 @@ async function plain(exp: ReleaseExport): Promise<{ tag: string; images: Record<
 }
 
 function container(runtime: Runtime, service: string): Registered {
-    const kebab = service.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();
     const type = runtime === "provider" ? T.container : T.command;
-    const found = ofType(type).filter((r) => r.name === `ai-local-${kebab}-container`);
+    const found = ofType(type).filter((r) => r.name === `${service}-container`);
     expect(found, `${type} of ${service}`).to.have.length(1);
     return found[0];
 }
@@ -100,8 +99,7 @@ function started(runtime: Runtime, service: string): Record<string, any> {
 }
 
 function healthUrl(service: string): string {
-    const kebab = service.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();
-    const check = ofType(T.command).find((c) => c.name === `ai-local-${kebab}-health-probe`);
+    const check = ofType(T.command).find((c) => c.name === `${service}-health`);
     expect(check, `health check of ${service}`).to.not.equal(undefined);
     return unwrapSecret(check?.inputs.environment).FLEET_HEALTH_URL;
 }
@@ -110,7 +108,7 @@ describe("a release records each service's spec", function () {
     this.timeout(60000);
     beforeEach(resetWorld);
 
-    it("records every service's container settings (as containerSettingsFor computed them) and health probe, env in plaintext where the services config is not secret", async () => {
+    it("records every service's container settings (as containerSpecFor computed them) and health probe, env in plaintext where the services config is not secret", async () => {
         const r = raw(goodRelease);
         const out = run(r);
         await finish(out);
@@ -121,7 +119,7 @@ describe("a release records each service's spec", function () {
         const cfg = parseStackConfig(r);
         for (const svc of SERVICES) {
             // The recorded spec is what the one place computes, and what the container got.
-            expect(rec.specs[svc].container, svc).to.deep.equal(JSON.parse(JSON.stringify(containerSettingsFor(cfg, svc))));
+            expect(rec.specs[svc].container, svc).to.deep.equal(JSON.parse(JSON.stringify(containerSpecFor(cfg, svc))));
             expect(started("provider", svc).envs, svc).to.deep.equal(envList(rec.specs[svc].container.env));
             expect(healthUrl(svc)).to.equal(`http://${rec.specs[svc].probe.host}:${rec.specs[svc].probe.port}${rec.specs[svc].probe.path}`);
             expect(await isSecret(exp.specs[svc].container.env as pulumi.Output<unknown>), `${svc} env`).to.equal(false);

@@ -31,7 +31,7 @@ describe("the mainpc rollout under mocks", function () {
     });
 
     it("gives a service image BASE_IMAGE (its family by digest), MACHINE and the profile's CUDA arch", () => {
-        const moc = one(T.image, "svc-model-ops-coordinator-build");
+        const moc = one(T.image, "ModelOpsCoordinator-build");
         expect(moc.inputs.buildArgs).to.have.keys(["BASE_IMAGE", "MACHINE", "TORCH_CUDA_ARCH_LIST"]);
         expect(moc.inputs.buildArgs.MACHINE).to.equal("mainpc");
         expect(moc.inputs.buildArgs.TORCH_CUDA_ARCH_LIST).to.equal("8.9");
@@ -39,7 +39,7 @@ describe("the mainpc rollout under mocks", function () {
     });
 
     it("tags, pushes, caches (mode=max) and labels every build", () => {
-        const moc = one(T.image, "svc-model-ops-coordinator-build");
+        const moc = one(T.image, "ModelOpsCoordinator-build");
         expect(moc.inputs.tags).to.deep.equal([`${REPO}/mainpc/model_ops_coordinator:${TAG}`]);
         expect(moc.inputs.push).to.equal(true);
         expect(moc.inputs.platforms).to.deep.equal(["linux/amd64"]);
@@ -62,20 +62,20 @@ describe("the mainpc rollout under mocks", function () {
     it("verifies every image in the registry against the digest that was built", () => {
         const checks = ofType(T.command).filter((c) => unwrapSecret(c.inputs.environment).FLEET_IMAGE !== undefined);
         expect(checks).to.have.length(9 + 44);
-        const moc = checks.find((c) => c.name === "svc-model-ops-coordinator-verify-check") as Registered;
+        const moc = checks.find((c) => c.name === "ModelOpsCoordinator-verify") as Registered;
         const env = unwrapSecret(moc.inputs.environment);
-        const build = one(T.image, "svc-model-ops-coordinator-build");
+        const build = one(T.image, "ModelOpsCoordinator-build");
         expect(env.FLEET_IMAGE).to.equal(`${REPO}/mainpc/model_ops_coordinator:${TAG}`);
         expect(env.FLEET_EXPECTED_DIGEST).to.equal(
-            fakeDigest(JSON.stringify(["svc-model-ops-coordinator-build", build.inputs.tags, build.inputs.buildArgs])),
+            fakeDigest(JSON.stringify(["ModelOpsCoordinator-build", build.inputs.tags, build.inputs.buildArgs])),
         );
         expect(moc.inputs.create).to.equal("node probes/verify-image.js");
     });
 
     it("runs each container from its verified image, pinned by digest", () => {
-        const remote = one(T.remoteImage, "ai-mainpc-model-ops-coordinator-image");
+        const remote = one(T.remoteImage, "ModelOpsCoordinator-image");
         expect(remote.inputs.name).to.match(new RegExp(`^${REPO}/mainpc/model_ops_coordinator@sha256:[a-f0-9]{64}$`));
-        expect(containerOf("mainpc", "model-ops-coordinator").inputs.image).to.equal(fakeDigest(remote.inputs.name));
+        expect(containerOf("ModelOpsCoordinator").inputs.image).to.equal(fakeDigest(remote.inputs.name));
     });
 
     it("hardens every container: 10001:10001, tini as PID 1, read-only root, no privileges", () => {
@@ -92,7 +92,7 @@ describe("the mainpc rollout under mocks", function () {
     });
 
     it("hands the profile's runtime values to the running container (they were lost before)", () => {
-        const envs: string[] = containerOf("mainpc", "model-ops-coordinator").inputs.envs;
+        const envs: string[] = containerOf("ModelOpsCoordinator").inputs.envs;
         for (const kv of [
             "MACHINE=mainpc",
             "OMP_NUM_THREADS=16",
@@ -112,7 +112,7 @@ describe("the mainpc rollout under mocks", function () {
     });
 
     it("publishes container ports on their own host ports and requests the GPU for GPU families only", () => {
-        const moc = containerOf("mainpc", "model-ops-coordinator");
+        const moc = containerOf("ModelOpsCoordinator");
         expect(moc.inputs.ports).to.deep.equal([
             { internal: 7211, external: 7212, protocol: "tcp", ip: "0.0.0.0" },
             { internal: 7212, external: 8212, protocol: "tcp", ip: "0.0.0.0" },
@@ -120,11 +120,11 @@ describe("the mainpc rollout under mocks", function () {
         ]);
         expect(moc.inputs.deviceRequests).to.deep.equal([{ driver: "nvidia", deviceIds: ["0"], capabilities: ["gpu"] }]);
         expect(moc.inputs.healthcheck.tests[3]).to.include("http://127.0.0.1:8008/health");
-        expect(containerOf("mainpc", "executor").inputs.deviceRequests).to.equal(undefined);
+        expect(containerOf("Executor").inputs.deviceRequests).to.equal(undefined);
     });
 
     it("checks canary health over HTTP on the machine's address, re-running when the digest changes", () => {
-        const probe = one(T.command, "ai-mainpc-model-ops-coordinator-health-probe");
+        const probe = one(T.command, "ModelOpsCoordinator-health");
         expect(probe.inputs.create).to.equal("node probes/health-probe.js");
         expect(probe.inputs.environment).to.include({
             FLEET_SERVICE: "ModelOpsCoordinator",
@@ -134,7 +134,7 @@ describe("the mainpc rollout under mocks", function () {
             FLEET_INTERVAL_S: "5",
             FLEET_RETRIES: "60",
         });
-        const remote = one(T.remoteImage, "ai-mainpc-model-ops-coordinator-image");
+        const remote = one(T.remoteImage, "ModelOpsCoordinator-image");
         expect(probe.inputs.triggers[0]).to.equal(remote.inputs.name.split("@")[1]);
     });
 
@@ -144,9 +144,7 @@ describe("the mainpc rollout under mocks", function () {
         for (const c of ofType(T.container)) {
             expect(labels(c), c.name).to.include({ "ai-fleet.gate": "passed" }).and.not.have.key("ai-fleet.rollout");
         }
-        expect(Object.keys(labels(containerOf("mainpc", "executor")))).to.deep.equal(
-            Object.keys(labels(containerOf("mainpc", "model-ops-coordinator"))),
-        );
+        expect(Object.keys(labels(containerOf("Executor")))).to.deep.equal(Object.keys(labels(containerOf("ModelOpsCoordinator"))));
     });
 
     it("exports the tag, every image ref@digest, the containers and a healthy canary report", async () => {
@@ -172,10 +170,10 @@ describe("the mainpc rollout under mocks", function () {
             containers: out.containers,
         });
         expect(exported).to.not.include(PASSWORD);
-        const build = one(T.image, "svc-executor-build");
+        const build = one(T.image, "Executor-build");
         expect(JSON.stringify(build.inputs.registries)).to.include("4dabf18193072939515e22adb298388d");
         expect(JSON.stringify(ofType(T.provider)[0].inputs.registryAuth)).to.include("4dabf18193072939515e22adb298388d");
-        for (const c of ofType(T.command).filter((c) => c.name.endsWith("-verify-check"))) {
+        for (const c of ofType(T.command).filter((c) => c.name.endsWith("-verify"))) {
             expect(c.inputs.environment, c.name).to.have.property("4dabf18193072939515e22adb298388d");
         }
         expect(await isSecret(out.images.Executor.pinned)).to.equal(false);

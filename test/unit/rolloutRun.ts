@@ -49,8 +49,8 @@ export function one(type: string, name: string): Registered {
     return found[0];
 }
 
-export function containerOf(machine: string, kebabName: string): Registered {
-    return one(T.container, `ai-${machine}-${kebabName}-container`);
+export function containerOf(service: string): Registered {
+    return one(T.container, `${service}-container`);
 }
 
 /** The outputs of mainpc that pc2 reads through its StackReference: its canary report and its report. */

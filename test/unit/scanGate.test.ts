@@ -38,12 +38,12 @@ async function finish(out: FleetOutputs): Promise<unknown> {
 }
 
 function scans(): Registered[] {
-    return ofType(T.command).filter((c) => c.name.endsWith("-scan-trivy"));
+    return ofType(T.command).filter((c) => c.name.endsWith("-scan"));
 }
 
-function scanOf(kebab: string): Registered {
-    const found = scans().filter((c) => c.name === `svc-${kebab}-scan-trivy`);
-    expect(found, kebab).to.have.length(1);
+function scanOf(service: string): Registered {
+    const found = scans().filter((c) => c.name === `${service}-scan`);
+    expect(found, service).to.have.length(1);
     return found[0];
 }
 
@@ -80,14 +80,14 @@ describe("the vulnerability gate under mocks", function () {
                 .map((c) => c.name)
                 .sort(),
         ).to.deep.equal([
-            "svc-affective-processing-center-scan-trivy",
-            "svc-code-generator-scan-trivy",
-            "svc-model-ops-coordinator-scan-trivy",
-            "svc-real-time-audio-pipeline-scan-trivy",
-            "svc-service-registry-scan-trivy",
-            "svc-system-digital-twin-scan-trivy",
+            "AffectiveProcessingCenter-scan",
+            "CodeGenerator-scan",
+            "ModelOpsCoordinator-scan",
+            "RealTimeAudioPipeline-scan",
+            "ServiceRegistry-scan",
+            "SystemDigitalTwin-scan",
         ]);
-        const scan = scanOf("system-digital-twin");
+        const scan = scanOf("SystemDigitalTwin");
         expect(scan.inputs.create).to.equal("node probes/scan-image.js");
         const env = unwrapSecret(scan.inputs.environment);
         expect(env.FLEET_SCAN_IMAGE).to.equal(await valueOf(out.images.SystemDigitalTwin.pinned));
@@ -108,13 +108,10 @@ describe("the vulnerability gate under mocks", function () {
         const out = run();
         expect(await finish(out)).to.equal(undefined);
         const report = await valueOf(out.scanReport);
-        for (const [service, kebab] of [
-            ["ModelOpsCoordinator", "model-ops-coordinator"],
-            ["ServiceRegistry", "service-registry"],
-        ]) {
-            const remote = ofType(T.remoteImage).find((r) => r.name === `ai-local-${kebab}-image`) as Registered;
+        for (const service of ["ModelOpsCoordinator", "ServiceRegistry"]) {
+            const remote = ofType(T.remoteImage).find((r) => r.name === `${service}-image`) as Registered;
             expect(remote.inputs.name, service).to.equal(report?.[service].image);
-            expect(remote.inputs.name, service).to.equal(unwrapSecret(scanOf(kebab).inputs.environment).FLEET_SCAN_IMAGE);
+            expect(remote.inputs.name, service).to.equal(unwrapSecret(scanOf(service).inputs.environment).FLEET_SCAN_IMAGE);
         }
     });
 
@@ -126,12 +123,12 @@ describe("the vulnerability gate under mocks", function () {
             .and.include("(service CodeGenerator): 1 vulnerability at or above CRITICAL")
             .and.include("CVE-2099-0001 (CRITICAL) in tini 0.19.0-1, fixed in 0.19.0-1+deb12u1");
         const names = ofType(T.container).map((c) => c.name);
-        expect(names).to.not.include("ai-local-code-generator-container");
-        expect(ofType(T.remoteImage).map((r) => r.name)).to.not.include("ai-local-code-generator-image");
+        expect(names).to.not.include("CodeGenerator-container");
+        expect(ofType(T.remoteImage).map((r) => r.name)).to.not.include("CodeGenerator-image");
         // The other services' images passed, and nothing depends on CodeGenerator: their containers are there.
         expect(names).to.have.members(
             ["ServiceRegistry", "SystemDigitalTwin", "ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter"].map(
-                (s) => `ai-local-${s.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase()}-container`,
+                (s) => `${s}-container`,
             ),
         );
     });
@@ -142,7 +139,7 @@ describe("the vulnerability gate under mocks", function () {
         expect(String(error)).to.include("(service ModelOpsCoordinator)");
         const names = ofType(T.container).map((c) => c.name);
         // What the canary needs still rolls out; the canary and everything after it does not.
-        expect(names).to.have.members(["ai-local-service-registry-container", "ai-local-system-digital-twin-container"]);
+        expect(names).to.have.members(["ServiceRegistry-container", "SystemDigitalTwin-container"]);
     });
 
     it("lets an allow-listed finding through with its note in the scan report", async () => {
@@ -157,7 +154,7 @@ describe("the vulnerability gate under mocks", function () {
             "CVE-2099-0001 (CRITICAL) in tini 0.19.0-1 allowed until 2099-12-31: no untrusted input reaches tini",
         );
         expect(report.SystemDigitalTwin.counts).to.include({ CRITICAL: 1, HIGH: 1 });
-        expect(ofType(T.container).map((c) => c.name)).to.include("ai-local-system-digital-twin-container");
+        expect(ofType(T.container).map((c) => c.name)).to.include("SystemDigitalTwin-container");
     });
 
     it("lets the demo DB's planted CVE through on the local stack's own allow-list entry", async () => {
@@ -179,13 +176,13 @@ describe("the vulnerability gate under mocks", function () {
         expect(String(error))
             .to.include("(service ServiceRegistry)")
             .and.include("its allow-list entry expired on 2020-01-31 (reason was: until the fix lands)");
-        expect(ofType(T.container).map((c) => c.name)).to.not.include("ai-local-service-registry-container");
+        expect(ofType(T.container).map((c) => c.name)).to.not.include("ServiceRegistry-container");
     });
 
     it("keeps the registry password secret in the scan's inputs and out of the report", async () => {
         const out = run();
         expect(await finish(out)).to.equal(undefined);
-        expect(JSON.stringify(scanOf("service-registry").inputs.environment)).to.include("4dabf18193072939515e22adb298388d");
+        expect(JSON.stringify(scanOf("ServiceRegistry").inputs.environment)).to.include("4dabf18193072939515e22adb298388d");
         expect(await isSecret(out.scanReport as pulumi.Output<unknown>)).to.equal(false);
         expect(JSON.stringify(await valueOf(out.scanReport))).to.not.include(PASSWORD);
     });
@@ -194,7 +191,7 @@ describe("the vulnerability gate under mocks", function () {
         const inputsOf = async (edit?: (raw: any) => void, tag = TAG) => {
             resetWorld();
             await finish(run(edit, tag));
-            const s = scanOf("system-digital-twin");
+            const s = scanOf("SystemDigitalTwin");
             return JSON.stringify({ triggers: s.inputs.triggers, env: unwrapSecret(s.inputs.environment), create: s.inputs.create });
         };
         const base = await inputsOf();

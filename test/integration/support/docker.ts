@@ -4,14 +4,14 @@
  * the registry's HTTP API.
  * Every converter refuses args it does not know, so a new component setting cannot be dropped silently.
  */
-import type * as docker from "@pulumi/docker";
 import type * as dockerbuild from "@pulumi/docker-build";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { log, must, run, RunResult, shellQuote, tail } from "./proc";
 import { resolve } from "./stack";
-import { dockerRunFlags } from "../../../components/dockerRun";
+import { dockerRunFlags } from "../../../components";
+import { ContainerSpec } from "../../../common/containerSpec";
 import { RegistryClient } from "../../../probes/registry";
 
 /** A `docker build` command line derived from docker-build ImageArgs. */
@@ -282,22 +282,19 @@ export interface RunAs {
 }
 
 /**
- * `docker run -d` flags for docker Container args (as containerArgs() returns them), through the
- * program's own converter (components/dockerRun.ts). Host ports are remapped through
- * `as.hostPorts`, the name is replaced, labels are added.
+ * `docker run -d` flags for a container spec, through the program's own cli adapter
+ * (components/containerAdapters.ts). Host ports are remapped through `as.hostPorts`, the name is
+ * replaced, labels are added.
  */
-export function runFlags(args: Omit<docker.ContainerArgs, "image">, as: RunAs): string[] {
-    const ports = (args.ports as { internal: number; external?: number; protocol?: string; ip?: string }[] | undefined)?.map((p) => {
-        const host = p.external === undefined ? undefined : as.hostPorts.get(p.external);
-        if (host === undefined) throw new Error(`no test host port for the stack's host port ${p.external}`);
-        return { ...p, external: host };
+export function runFlags(spec: ContainerSpec, as: RunAs): string[] {
+    const ports = spec.ports.map((p) => {
+        const host = as.hostPorts.get(p.host);
+        if (host === undefined) throw new Error(`no test host port for the stack's host port ${p.host}`);
+        return { ...p, host };
     });
-    if (args.deviceRequests !== undefined) throw new Error("container args request GPU devices; this engine has no GPU");
-    const labels = [
-        ...((args.labels as { label: string; value: string }[] | undefined) ?? []),
-        ...Object.entries(as.labels).map(([label, value]) => ({ label, value })),
-    ];
-    return ["--name", as.name, ...dockerRunFlags({ ...args, ports, labels })];
+    if ((spec.gpuDevices ?? []).length > 0) throw new Error("the container spec requests GPU devices; this engine has no GPU");
+    const labels = Object.entries(as.labels).flatMap(([label, value]) => ["--label", `${label}=${value}`]);
+    return ["--name", as.name, ...dockerRunFlags({ ...spec, ports }, "passed"), ...labels];
 }
 
 /** Force-removes the containers carrying a label; returns how many there were. */

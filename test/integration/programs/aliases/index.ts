@@ -1,29 +1,48 @@
 /**
  * A small program for the alias engine test: one service's health check laid out the way an older
- * version of the program did (a child of the `<machine>-canary` or `<machine>-batch` group
- * component), or the way it is now (top level, with legacyGroupAliases). Switching layouts on the
- * same stack must replace nothing.
+ * version of the program did (the command `ai-local-system-digital-twin-health-probe` under a
+ * HealthCheck component, itself under the `<machine>-canary` or `<machine>-batch` group component,
+ * or at the stack's root), or the way it is now (the command `SystemDigitalTwin-health` under the
+ * service's FleetService component, with the aliases FleetService gives it: serviceAliases). The
+ * component here is a bare ComponentResource of FleetService's type, so the test exercises the alias
+ * URNs alone; test/integration/legacyState.test.ts moves whole stacks under the real FleetService.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { HealthCheck, HealthCheckArgs } from "../../../../components/healthCheck";
-import { LEGACY_BATCH_TYPE, LEGACY_CANARY_TYPE, legacyGroupAliases } from "../../../../components/serviceRollout";
+import { healthInput, LEGACY_TYPES, runProbe, serviceAliases } from "../../../../components";
+import { FLEET_SERVICE_TYPE } from "../../../../naming";
+import { HEALTH } from "../../../../components/probes";
 
 const cfg = new pulumi.Config("aliases");
 const layout = cfg.require("layout");
-const args: HealthCheckArgs = {
+const environment = healthInput({
     service: "SystemDigitalTwin",
     host: "127.0.0.1",
     port: cfg.requireNumber("port"),
     path: "/health",
     bounds: { timeoutSeconds: 20, intervalSeconds: 0.5, retries: 100, requestTimeoutSeconds: 1 },
     digest: cfg.require("digest"),
-};
-const name = "ai-local-system-digital-twin-health";
-let check: HealthCheck;
-if (layout === "canary" || layout === "batch") {
-    const group = new pulumi.ComponentResource(layout === "canary" ? LEGACY_CANARY_TYPE : LEGACY_BATCH_TYPE, `local-${layout}`, {});
-    check = new HealthCheck(name, args, { parent: group });
+});
+const digest = cfg.require("digest");
+let check: ReturnType<typeof runProbe<typeof HEALTH>>;
+if (layout === "fleet") {
+    const service = new pulumi.ComponentResource(FLEET_SERVICE_TYPE, "SystemDigitalTwin", {});
+    check = runProbe(
+        "SystemDigitalTwin-health",
+        HEALTH,
+        { environment, secret: false, triggers: [digest], what: "health check of SystemDigitalTwin" },
+        { parent: service, aliases: serviceAliases("local", "SystemDigitalTwin", "health") },
+    );
 } else {
-    check = new HealthCheck(name, args, { aliases: legacyGroupAliases("local") });
+    const group =
+        layout === "root"
+            ? undefined
+            : new pulumi.ComponentResource(layout === "canary" ? LEGACY_TYPES.canary : LEGACY_TYPES.batch, `local-${layout}`, {});
+    const component = new pulumi.ComponentResource(LEGACY_TYPES.healthCheck, "ai-local-system-digital-twin-health", {}, { parent: group });
+    check = runProbe(
+        "ai-local-system-digital-twin-health-probe",
+        HEALTH,
+        { environment, secret: false, triggers: [digest], what: "health check of SystemDigitalTwin" },
+        { parent: component },
+    );
 }
-export const report = check.report;
+export const report = check.output;

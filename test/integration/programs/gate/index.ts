@@ -1,15 +1,18 @@
 /**
- * A small program for the engine tests and the gate benchmark: the real HealthCheck component
- * against a service the caller started, and a resource standing for the batch that must wait for
- * it. The batch records when it ran (ms since the epoch), so the bench can time the gate.
+ * A small program for the engine tests and the gate benchmark: the real health probe, run as
+ * FleetService runs it (runProbe with the health contract's input), against a service the caller
+ * started, and a resource standing for the batch that must wait for it. The batch records when it
+ * ran (ms since the epoch), so the bench can time the gate.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { HealthCheck } from "../../../../components/healthCheck";
+import { healthInput, runProbe } from "../../../../components";
+import { HEALTH } from "../../../../components/probes";
 
 const cfg = new pulumi.Config("gate");
-const check = new HealthCheck("canary", {
-    service: cfg.require("service"),
+const service = cfg.require("service");
+const environment = healthInput({
+    service,
     host: "127.0.0.1",
     port: cfg.requireNumber("port"),
     path: "/health",
@@ -20,8 +23,15 @@ const check = new HealthCheck("canary", {
         requestTimeoutSeconds: cfg.getNumber("requestTimeoutSeconds") ?? 1,
     },
     digest: cfg.require("digest"),
+    rollbackCommand: `npm run rollback -- --stack ${pulumi.getStack()}`,
 });
-const batch = new command.local.Command("batch", { create: "date +%s%3N" }, { dependsOn: [check.check] });
+const check = runProbe(
+    "canary",
+    HEALTH,
+    { environment, secret: false, triggers: [cfg.require("digest")], what: `health check of ${service}` },
+    {},
+);
+const batch = new command.local.Command("batch", { create: "date +%s%3N" }, { dependsOn: [check.command] });
 
-export const report = check.report;
+export const report = check.output;
 export const batchStartedMs = batch.stdout;

@@ -1,0 +1,71 @@
+/**
+ * The names a service's resources had under earlier versions of the program, as aliases, so that a
+ * stack rolled out by one of them keeps every image, container and check under FleetService: the
+ * engine moves them under the new component (same physical resources, no replacement, no restart).
+ *
+ * Before FleetService (up to 8bfbfd1) a service was five components at the stack's root:
+ *   FleetImage `svc-<kebab>` (child `svc-<kebab>-build`; before that a ServiceImage),
+ *   ImageVerification `svc-<kebab>-verify` (child command `svc-<kebab>-verify-check`),
+ *   ImageScan `svc-<kebab>-scan` (child command `svc-<kebab>-scan-trivy`),
+ *   ServiceContainer `ai-<machine>-<kebab>` (children `…-image`, `…-container`),
+ *   HealthCheck `ai-<machine>-<kebab>-health` (child command `…-health-probe`);
+ * and earlier still, the last two sat under a `<machine>-canary` or `<machine>-batch` group component.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { containerName, ServiceRole, serviceImageName } from "../naming";
+
+/** Type tokens of the components that parented a service's resources before FleetService. */
+export const LEGACY_TYPES = {
+    fleetImage: "ai-fleet:images:FleetImage",
+    serviceImage: "ai-fleet:images:ServiceImage",
+    verification: "ai-fleet:images:ImageVerification",
+    scan: "ai-fleet:images:ImageScan",
+    container: "ai-fleet:containers:ServiceContainer",
+    healthCheck: "ai-fleet:rollout:HealthCheck",
+    canary: "ai-fleet:rollout:Canary",
+    batch: "ai-fleet:rollout:Batch",
+} as const;
+
+/** The type token of each role's own resource (the RemoteImage and Container of the provider runtime; a command otherwise). */
+const ROLE_TYPES: Record<ServiceRole, string[]> = {
+    build: ["docker-build:index:Image"],
+    verify: ["command:local:Command"],
+    scan: ["command:local:Command"],
+    image: ["docker:index/remoteImage:RemoteImage"],
+    container: ["docker:index/container:Container", "command:local:Command"],
+    health: ["command:local:Command"],
+};
+
+/** The URN of a resource of this stack: `name` of `type`, under the parent URN when given. */
+function urn(name: string, type: string, parent?: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.createUrn(name, type, parent);
+}
+
+/** URN strings of the components that parented `role` before, each with the child's old name. */
+function legacyPlaces(machine: string, service: string, role: ServiceRole): { parents: pulumi.Output<string>[]; child: string } {
+    const svc = serviceImageName(service);
+    const ctr = containerName(machine, service);
+    // The group components of the oldest versions, and the stack's root.
+    const groups = [undefined, urn(`${machine}-canary`, LEGACY_TYPES.canary), urn(`${machine}-batch`, LEGACY_TYPES.batch)];
+    const under = (name: string, type: string) => groups.map((g) => urn(name, type, g));
+    switch (role) {
+        case "build":
+            return { parents: [urn(svc, LEGACY_TYPES.fleetImage), urn(svc, LEGACY_TYPES.serviceImage)], child: `${svc}-build` };
+        case "verify":
+            return { parents: [urn(`${svc}-verify`, LEGACY_TYPES.verification)], child: `${svc}-verify-check` };
+        case "scan":
+            return { parents: [urn(`${svc}-scan`, LEGACY_TYPES.scan)], child: `${svc}-scan-trivy` };
+        case "image":
+            return { parents: under(ctr, LEGACY_TYPES.container), child: `${ctr}-image` };
+        case "container":
+            return { parents: under(ctr, LEGACY_TYPES.container), child: `${ctr}-container` };
+        case "health":
+            return { parents: under(`${ctr}-health`, LEGACY_TYPES.healthCheck), child: `${ctr}-health-probe` };
+    }
+}
+
+/** Aliases of a FleetService's child: every URN the same resource had under an earlier version. */
+export function serviceAliases(machine: string, service: string, role: ServiceRole): pulumi.Input<string>[] {
+    const { parents, child } = legacyPlaces(machine, service, role);
+    return parents.flatMap((parent) => ROLE_TYPES[role].map((type) => urn(child, type, parent)));
+}
