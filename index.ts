@@ -5,8 +5,8 @@
 import { leanPromiseStacks } from "./promiseStacks";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { preflight } from "./build/preflight";
-import { dirtyTreeNote } from "./build/sourceTree";
+import { preflight } from "./buildTree/preflight";
+import { dirtyTreeNote } from "./buildTree/sourceTree";
 import { loadFleetConfig, readSourceCommit, registryPassword } from "./config";
 import { deploy } from "./deploy";
 import { resolveTag } from "./naming";

@@ -7,7 +7,7 @@
  * zod runs the refinement even when some fields failed their types, so every check skips entries
  * whose shape is broken: those are reported already.
  */
-import { LayoutEntry, LayoutSchema, layoutPathIssues } from "../build/layout";
+import { LayoutEntry, LayoutSchema, layoutPathIssues } from "../buildTree/layout";
 import { checkGraph, stackNameOf } from "../graph";
 import { z } from "zod";
 import { checkBuildArgs, checkBuildPaths, checkDeployNames, checkDeployRegistry, checkRegistry } from "./buildChecks";

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
-import { treeChanges } from "../build/sourceTree";
+import { treeChanges } from "../buildTree/sourceTree";
 import { SourceCommit } from "../naming";
 import { ConfigError, PROJECT } from "./issues";
 import { FleetConfig, parseStackConfig } from "./parse";

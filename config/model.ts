@@ -3,7 +3,7 @@
  * service publishes, its health endpoint, its image repository, where its build context is, the
  * order families build in, the rollout order, and the host the health checks call. Pure functions.
  */
-import { buildPaths, LayoutEntry, resolveLayout } from "../build/layout";
+import { buildPaths, LayoutEntry, resolveLayout } from "../buildTree/layout";
 import { planRollout, RolloutPlan, stackNameOf } from "../graph";
 import { snake } from "../naming";
 import type { StackConfig } from "./schema";

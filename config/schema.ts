@@ -4,7 +4,7 @@
  * (checks.ts), so one parse reports every problem.
  */
 import { z } from "zod";
-import { LayoutSchema } from "../build/layout";
+import { LayoutSchema } from "../buildTree/layout";
 import { parseImageRef } from "../naming";
 import { crossReferenceIssues } from "./checks";
 import { imageRefString, repoComponent } from "./fields";
@@ -131,7 +131,7 @@ export const StackConfigSchema = z
                 .optional(),
             /** Build images during `pulumi preview` too. Default false (preview stays quick). */
             buildOnPreview: z.boolean().default(false),
-            /** Where contexts and Dockerfiles are: templates for families and services (build/layout.ts). Default families/{name}, {snake}, {context}/Dockerfile. */
+            /** Where contexts and Dockerfiles are: templates for families and services (buildTree/layout.ts). Default families/{name}, {snake}, {context}/Dockerfile. */
             layout: LayoutSchema.optional(),
         }),
         families: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lowercase family name"), FamilySchema),

@@ -1,6 +1,6 @@
 /** One entry of `services` and of `families` in the stack config: what to build, and how a service runs. */
 import { z } from "zod";
-import { dirName, pathTemplate } from "../build/layout";
+import { dirName, pathTemplate } from "../buildTree/layout";
 import { envMap, imageRefString, port, repoComponent } from "./fields";
 
 /** A published port: what the process listens on inside, and what the machine exposes. */

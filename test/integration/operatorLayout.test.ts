@@ -18,7 +18,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildEntries, preflight } from "../../build/preflight";
+import { buildEntries, preflight } from "../../buildTree/preflight";
 import { BuildSettings, dockerBuildArgs, pinnedRef } from "../../components/buildSpec";
 import { verificationCommand } from "../../components/imageVerification";
 import { familyBuildPaths, familyOrder, FleetConfig, parseStackConfig, PROJECT, readSourceCommit, serviceBuildPaths } from "../../config";

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { readSourceCommit } from "../../config";
-import { porcelainPaths, treeChanges } from "../../build/sourceTree";
+import { porcelainPaths, treeChanges } from "../../buildTree/sourceTree";
 import { resolveTag } from "../../naming";
 
 describe("dirty trees", () => {
