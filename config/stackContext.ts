@@ -2,7 +2,7 @@
  * Checks that need the stack itself, not only its config values: a gate or an image source that is
  * this very stack, and secrets written in plaintext in the stack file.
  */
-import { isSecretEnvName } from "../policy/secretNames";
+import { isSecretEnvName } from "../common/secretNames";
 import { entries, Issue, isObject, Loose } from "./issues";
 
 /** What parseStackConfig knows about the stack it runs for, beyond the config values. */

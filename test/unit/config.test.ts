@@ -13,7 +13,7 @@ import {
     StackContext,
 } from "../../config";
 import { containerSettingsFor } from "../../deploy";
-import { isSecretEnvName } from "../../policy/secretNames";
+import { isSecretEnvName } from "../../common/secretNames";
 import { fleetConfig, rawFromStackFile } from "./harness";
 
 const CANARY = ["ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter"];
