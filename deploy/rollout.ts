@@ -5,7 +5,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { FleetConfig, rolloutPlanOf } from "../config";
+import { FleetConfig } from "../config";
+import { rolloutPlanOf } from "../graph";
 import { combineReports, ContainerTarget, Gate, gateOutput, RolledOutService, rollOutService, RolloutReport } from "../components";
 import { containerName, ReleaseTag } from "../naming";
 import { RunnableImage } from "./scan";

@@ -9,7 +9,7 @@ import { expect } from "chai";
 import * as path from "path";
 import { parseStackConfig, StackConfig } from "../../config";
 import { adoptDockerfile, defaultBaseFamily } from "../../buildTree/adopt";
-import { buildPaths, resolveLayout } from "../../buildTree/layout";
+import { buildPaths, resolveLayout } from "../../config";
 import { buildEntries, preflightProblems, SourceFiles } from "../../buildTree/preflight";
 import { builtDockerfiles, FAMILIES, Machine, MACHINES, operatorRepoFiles, SERVICES } from "../../testkit/operatorRepo";
 import { rawFromStackFile } from "./harness";
