@@ -40,20 +40,12 @@ export function repositoryName(name: string, svc: { image?: string }): string {
 }
 
 /** Context and Dockerfile of a service, relative to build.contextRoot (build.layout, else <snake_case>/Dockerfile). */
-export function serviceBuildPaths(
-    name: string,
-    svc: LayoutEntry,
-    layout?: LayoutSettings,
-): { context: string; dockerfile: string } {
+export function serviceBuildPaths(name: string, svc: LayoutEntry, layout?: LayoutSettings): { context: string; dockerfile: string } {
     return buildPaths("services", name, svc, resolveLayout(layout));
 }
 
 /** Context and Dockerfile of a family, relative to build.contextRoot (build.layout, else families/<name>/Dockerfile). */
-export function familyBuildPaths(
-    name: string,
-    fam: LayoutEntry,
-    layout?: LayoutSettings,
-): { context: string; dockerfile: string } {
+export function familyBuildPaths(name: string, fam: LayoutEntry, layout?: LayoutSettings): { context: string; dockerfile: string } {
     return buildPaths("families", name, fam, resolveLayout(layout));
 }
 

@@ -34,7 +34,8 @@ export function contextFreeRules(cfg: Unchecked<StackConfig>): Issue[] {
  * types, so one run reports everything) the context-free rules, which skip what is broken.
  */
 const CheckedStackConfigSchema = StackConfigSchema.superRefine(
-    (cfg, ctx) => contextFreeRules(view<StackConfig>(cfg)).forEach((i) => ctx.addIssue({ code: "custom", path: i.path, message: i.message })),
+    (cfg, ctx) =>
+        contextFreeRules(view<StackConfig>(cfg)).forEach((i) => ctx.addIssue({ code: "custom", path: i.path, message: i.message })),
     { when: () => true },
 );
 

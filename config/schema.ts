@@ -51,9 +51,7 @@ const LayoutSchema = z.strictObject({
 });
 
 /** `dir`: a single directory name (no separators, not . or ..). */
-const dirName = z
-    .string()
-    .regex(/^(?!\.\.?$)[A-Za-z0-9._-]+$/, "expected one directory name (letters, digits, . _ -), e.g. nluagent");
+const dirName = z.string().regex(/^(?!\.\.?$)[A-Za-z0-9._-]+$/, "expected one directory name (letters, digits, . _ -), e.g. nluagent");
 
 // One entry of services and of families.
 
@@ -200,123 +198,122 @@ const ScanSchema = z.strictObject({
     timeoutSeconds: z.number().positive().max(7200).default(600),
 });
 
-export const StackConfigSchema = z
-    .strictObject({
-        /** Machine profile name: profiles/<machine>.json. */
-        machine: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "expected a lowercase machine name, e.g. mainpc"),
-        /** all: build, verify, deploy. build: build, push, verify only. deploy: deploy existing images (digests given, a build stack's, or the release tag), build nothing. */
-        phase: z.enum(["all", "build", "deploy"]).default("all"),
-        docker: z.strictObject({
-            /** The machine's Docker host: ssh://user@host or unix:///var/run/docker.sock (or tcp://). */
-            host: z
-                .string()
-                .regex(
-                    /^(ssh:\/\/[^@\s]+@[^\s/]+|unix:\/\/\/\S+|tcp:\/\/\S+)$/,
-                    "expected ssh://user@host, unix:///path/to/docker.sock or tcp://host:port",
+export const StackConfigSchema = z.strictObject({
+    /** Machine profile name: profiles/<machine>.json. */
+    machine: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "expected a lowercase machine name, e.g. mainpc"),
+    /** all: build, verify, deploy. build: build, push, verify only. deploy: deploy existing images (digests given, a build stack's, or the release tag), build nothing. */
+    phase: z.enum(["all", "build", "deploy"]).default("all"),
+    docker: z.strictObject({
+        /** The machine's Docker host: ssh://user@host or unix:///var/run/docker.sock (or tcp://). */
+        host: z
+            .string()
+            .regex(
+                /^(ssh:\/\/[^@\s]+@[^\s/]+|unix:\/\/\/\S+|tcp:\/\/\S+)$/,
+                "expected ssh://user@host, unix:///path/to/docker.sock or tcp://host:port",
+            ),
+        /** Host name the health checks call. Default: the ssh/tcp host, or 127.0.0.1 for a socket. */
+        healthHost: z.string().min(1).optional(),
+        /** Address host ports bind to. Default 0.0.0.0. */
+        bindAddress: z.string().default("0.0.0.0"),
+        /** Extra ssh options for an ssh:// host. */
+        sshOpts: z.array(z.string()).default([]),
+        /** provider: the docker provider plugin runs containers (default). cli: `docker run` through a command, for machines without that plugin. */
+        runtime: z.enum(["provider", "cli"]).default("provider"),
+    }),
+    registry: z.strictObject({
+        /** Registry host, e.g. ghcr.io. */
+        host: z.string().regex(/^[A-Za-z0-9.-]+(:[0-9]+)?$/, "expected a registry host such as ghcr.io or 127.0.0.1:5000"),
+        /** Organisation (first path component). */
+        org: repoComponent,
+        /** Path under the org. Default ai_system. */
+        namespace: repoComponent.default("ai_system"),
+        /** Registry user. */
+        username: z.string().min(1),
+        /** Environment variable holding the password when the secret registryPassword is not set. */
+        passwordEnv: z
+            .string()
+            .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+            .optional(),
+        /** Talk plain HTTP to the registry (loopback test registries only). Default false. */
+        insecure: z.boolean().default(false),
+    }),
+    build: z.strictObject({
+        /** Directory holding the build contexts, relative to this project. */
+        contextRoot: z.string().min(1),
+        /** Target platform. Default linux/amd64. */
+        platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64"),
+        /** Source repository URL for the OCI source label. */
+        sourceUrl: z.string().url().optional(),
+        /** Registry build cache; omit for none (the local engine's builder cannot export it). */
+        cache: z
+            .strictObject({
+                ref: imageRefString.refine(
+                    (s) => !parseImageRef(s)?.tag && !parseImageRef(s)?.digest,
+                    "expected a repository without tag or digest",
                 ),
-            /** Host name the health checks call. Default: the ssh/tcp host, or 127.0.0.1 for a socket. */
-            healthHost: z.string().min(1).optional(),
-            /** Address host ports bind to. Default 0.0.0.0. */
-            bindAddress: z.string().default("0.0.0.0"),
-            /** Extra ssh options for an ssh:// host. */
-            sshOpts: z.array(z.string()).default([]),
-            /** provider: the docker provider plugin runs containers (default). cli: `docker run` through a command, for machines without that plugin. */
-            runtime: z.enum(["provider", "cli"]).default("provider"),
-        }),
-        registry: z.strictObject({
-            /** Registry host, e.g. ghcr.io. */
-            host: z.string().regex(/^[A-Za-z0-9.-]+(:[0-9]+)?$/, "expected a registry host such as ghcr.io or 127.0.0.1:5000"),
-            /** Organisation (first path component). */
-            org: repoComponent,
-            /** Path under the org. Default ai_system. */
-            namespace: repoComponent.default("ai_system"),
-            /** Registry user. */
-            username: z.string().min(1),
-            /** Environment variable holding the password when the secret registryPassword is not set. */
-            passwordEnv: z
-                .string()
-                .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-                .optional(),
-            /** Talk plain HTTP to the registry (loopback test registries only). Default false. */
-            insecure: z.boolean().default(false),
-        }),
-        build: z.strictObject({
-            /** Directory holding the build contexts, relative to this project. */
-            contextRoot: z.string().min(1),
-            /** Target platform. Default linux/amd64. */
-            platform: z.enum(["linux/amd64", "linux/arm64"]).default("linux/amd64"),
-            /** Source repository URL for the OCI source label. */
-            sourceUrl: z.string().url().optional(),
-            /** Registry build cache; omit for none (the local engine's builder cannot export it). */
-            cache: z
-                .strictObject({
-                    ref: imageRefString.refine(
-                        (s) => !parseImageRef(s)?.tag && !parseImageRef(s)?.digest,
-                        "expected a repository without tag or digest",
-                    ),
-                    mode: z.enum(["max", "min"]).default("max"),
-                })
-                .optional(),
-            /** A buildx builder by name (e.g. a BuildKit daemon that can push and export registry cache). Default: the Docker host's own builder. */
-            builder: z
-                .string()
-                .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "expected a buildx builder name")
-                .optional(),
-            /** Build images during `pulumi preview` too. Default false (preview stays quick). */
-            buildOnPreview: z.boolean().default(false),
-            /** Where contexts and Dockerfiles are: templates for families and services (buildTree/layout.ts). Default families/{name}, {snake}, {context}/Dockerfile. */
-            layout: LayoutSchema.optional(),
-        }),
-        families: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lowercase family name"), FamilySchema),
-        services: z.record(
-            z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name in PascalCase letters and digits"),
-            ServiceSchema,
-        ),
-        rollout: z
-            .strictObject({
-                /** Services rolled out first (after what they depend on); their health gates everything they do not need. */
-                canary: z.array(z.string()).default([]),
-                /** Dependencies this stack leaves out on purpose, with the reason (e.g. a service of the config not in this fleet). */
-                excluded: z
-                    .record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name"), z.string().min(1, "expected the reason"))
-                    .default({}),
-                health: HealthSettingsSchema.default(HealthSettingsSchema.parse({})),
-                /** Another stack (org/project/stack) whose canaryReport must be healthy before this batch. */
-                gateStack: z
-                    .string()
-                    .regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack")
-                    .optional(),
-                /** Pass each container its dependencies' health URLs (FLEET_DEPENDENCIES; a change of dependsOn then restarts it). Default false. */
-                exposeDependencies: z.boolean().default(false),
-                /** Roll out the batch with no canary and no gate stack. Default false. */
-                allowUngatedBatch: z.boolean().default(false),
-            })
-            .default({
-                canary: [],
-                excluded: {},
-                health: HealthSettingsSchema.parse({}),
-                exposeDependencies: false,
-                allowUngatedBatch: false,
-            }),
-        /** The vulnerability gate (Trivy) between verification and containers. */
-        scan: ScanSchema.default(ScanSchema.parse({})),
-        deploy: z
-            .strictObject({
-                /** Stack (org/project/stack) of a build-phase run whose `images` output to deploy. */
-                imagesFromStack: z
-                    .string()
-                    .regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack")
-                    .optional(),
-                /** Explicit image references by service or family name: repository@sha256:digest. */
-                images: z
-                    .record(
-                        z.string(),
-                        imageRefString.refine((s) => !!parseImageRef(s)?.digest, "expected a reference pinned by @sha256:digest"),
-                    )
-                    .optional(),
+                mode: z.enum(["max", "min"]).default("max"),
             })
             .optional(),
-    });
+        /** A buildx builder by name (e.g. a BuildKit daemon that can push and export registry cache). Default: the Docker host's own builder. */
+        builder: z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "expected a buildx builder name")
+            .optional(),
+        /** Build images during `pulumi preview` too. Default false (preview stays quick). */
+        buildOnPreview: z.boolean().default(false),
+        /** Where contexts and Dockerfiles are: templates for families and services (buildTree/layout.ts). Default families/{name}, {snake}, {context}/Dockerfile. */
+        layout: LayoutSchema.optional(),
+    }),
+    families: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "expected a lowercase family name"), FamilySchema),
+    services: z.record(
+        z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name in PascalCase letters and digits"),
+        ServiceSchema,
+    ),
+    rollout: z
+        .strictObject({
+            /** Services rolled out first (after what they depend on); their health gates everything they do not need. */
+            canary: z.array(z.string()).default([]),
+            /** Dependencies this stack leaves out on purpose, with the reason (e.g. a service of the config not in this fleet). */
+            excluded: z
+                .record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, "expected a service name"), z.string().min(1, "expected the reason"))
+                .default({}),
+            health: HealthSettingsSchema.default(HealthSettingsSchema.parse({})),
+            /** Another stack (org/project/stack) whose canaryReport must be healthy before this batch. */
+            gateStack: z
+                .string()
+                .regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack")
+                .optional(),
+            /** Pass each container its dependencies' health URLs (FLEET_DEPENDENCIES; a change of dependsOn then restarts it). Default false. */
+            exposeDependencies: z.boolean().default(false),
+            /** Roll out the batch with no canary and no gate stack. Default false. */
+            allowUngatedBatch: z.boolean().default(false),
+        })
+        .default({
+            canary: [],
+            excluded: {},
+            health: HealthSettingsSchema.parse({}),
+            exposeDependencies: false,
+            allowUngatedBatch: false,
+        }),
+    /** The vulnerability gate (Trivy) between verification and containers. */
+    scan: ScanSchema.default(ScanSchema.parse({})),
+    deploy: z
+        .strictObject({
+            /** Stack (org/project/stack) of a build-phase run whose `images` output to deploy. */
+            imagesFromStack: z
+                .string()
+                .regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "expected organization/project/stack")
+                .optional(),
+            /** Explicit image references by service or family name: repository@sha256:digest. */
+            images: z
+                .record(
+                    z.string(),
+                    imageRefString.refine((s) => !!parseImageRef(s)?.digest, "expected a reference pinned by @sha256:digest"),
+                )
+                .optional(),
+        })
+        .optional(),
+});
 
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 export type LayoutConfig = z.infer<typeof LayoutSchema>;

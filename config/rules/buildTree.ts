@@ -55,7 +55,6 @@ function checkSourceUrl(cfg: Unchecked<StackConfig>): Issue[] {
     return [];
 }
 
-
 /** Build args the program sets from the machine profile and the family chain: a config value would be overwritten. */
 export const PROGRAM_BUILD_ARGS = ["MACHINE", "TORCH_CUDA_ARCH_LIST", "BASE_IMAGE"] as const;
 

@@ -48,7 +48,6 @@ export function stackNameOf(fullyQualified: string | undefined): string | undefi
     return fullyQualified?.split("/")[2];
 }
 
-
 /** Every graph rule, in the order an operator reads them: the family chain, the canary entries, the startup graph, the gate. */
 export function graphRules(cfg: Unchecked<StackConfig>): Issue[] {
     return [...familyChainIssues(cfg), ...canaryEntryIssues(cfg), ...startupGraphIssues(cfg), ...ungatedBatchIssues(cfg)];
@@ -239,4 +238,3 @@ export function findCycle(edges: Record<string, string[]>): string[] | undefined
     }
     return undefined;
 }
-
