@@ -1,8 +1,9 @@
 /**
  * The git commit of the build contexts (readSourceCommit), and the uncommitted changes under their
- * directory (tracked or untracked, relative to its git repository): a build from such a tree must never take the clean commit's tag. The hash is of
- * the changed files' current contents, so the same changes give the same tag (a no-op `pulumi up`
- * stays a no-op) and any other change gives another.
+ * directory (tracked or untracked, relative to its git repository): a build from such a tree must
+ * never take the clean commit's tag. The hash is of the changed files' current contents, so the
+ * same changes give the same tag (a no-op `pulumi up` stays a no-op) and any other change gives
+ * another.
  */
 import { execFileSync } from "child_process";
 import { createHash } from "crypto";
