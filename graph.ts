@@ -2,33 +2,12 @@
  * The fleet's startup dependencies as a graph, without resources: which services a service waits
  * for, what the canary needs and what it gates, the levels and the critical path. deploy/rollout.ts turns
  * the plan into `dependsOn` edges (Pulumi then starts each service as soon as its own dependencies
- * are healthy), and scripts/plan.ts prints and draws it.
+ * are healthy), and scripts/plan.ts prints and draws it. The plan reads a checked config: the rules
+ * of the graph (and the cycle finder both use) are config's (config/rules/graph.ts).
  */
+import { findCycle, GraphInput, localEdges, parseRemote, RemoteDependency, StackConfig, stackNameOf } from "./config";
 
-/** What the graph needs of a service's config. */
-export interface GraphService {
-    /** Services that must be healthy first: this stack's names, or `<stack>/<Service>` of the gate stack. */
-    dependsOn: readonly string[];
-    /** false: a failed health check is a warning, not a stop (the operator's `required: false`). */
-    required: boolean;
-}
-
-/** What the graph needs of a stack's config. */
-export interface GraphInput {
-    services: Readonly<Record<string, GraphService>>;
-    /** Canary services, in config order. */
-    canary: readonly string[];
-    /** Dependencies the stack deliberately leaves out, with the reason. */
-    excluded: Readonly<Record<string, string>>;
-    /** The stack name of rollout.gateStack (`org/project/<stack>`), if any. */
-    gateStack?: string;
-}
-
-/** A dependency on a service that another stack (the gate stack) runs. */
-export interface RemoteDependency {
-    stack: string;
-    service: string;
-}
+export type { GraphInput, GraphService, RemoteDependency } from "./config";
 
 /** How one service rolls out. */
 export interface ServicePlan {
@@ -61,132 +40,6 @@ export interface RolloutPlan {
     canaryDependencies: string[];
     /** What waits for the canary's health (and the gate stack's canary report). */
     gated: string[];
-}
-
-/** A problem with the graph, at a key path under `services` or `rollout`. */
-export interface GraphIssue {
-    path: (string | number)[];
-    message: string;
-}
-
-const REMOTE_RE = /^([A-Za-z0-9][A-Za-z0-9._-]*)\/([A-Za-z][A-Za-z0-9]*)$/;
-
-/** `mainpc/StreamingTTS` → { stack: "mainpc", service: "StreamingTTS" }; a plain name → undefined. */
-export function parseRemote(dep: string): RemoteDependency | undefined {
-    const m = REMOTE_RE.exec(dep);
-    return m ? { stack: m[1], service: m[2] } : undefined;
-}
-
-/** The stack part of `organization/project/stack`. */
-export function stackNameOf(fullyQualified: string | undefined): string | undefined {
-    return fullyQualified?.split("/")[2];
-}
-
-/** Every problem of the dependency config: unknown names, cycles, unanswerable remote edges, required on optional. */
-export function checkGraph(input: GraphInput): GraphIssue[] {
-    const issues: GraphIssue[] = [];
-    const names = Object.keys(input.services);
-    const known = `known: ${names.sort().join(", ")}`;
-    for (const [name, svc] of Object.entries(input.services)) {
-        const seen = new Set<string>();
-        svc.dependsOn.forEach((dep, i) => {
-            const at = ["services", name, "dependsOn", i];
-            if (seen.has(dep)) {
-                issues.push({ path: at, message: `"${dep}" is listed twice` });
-                return;
-            }
-            seen.add(dep);
-            const remote = parseRemote(dep);
-            if (remote) {
-                if (input.gateStack === undefined) {
-                    issues.push({
-                        path: at,
-                        message: `"${dep}" is on another machine, but no rollout.gateStack can answer for it; set rollout.gateStack to …/${remote.stack}`,
-                    });
-                } else if (remote.stack !== input.gateStack) {
-                    issues.push({
-                        path: at,
-                        message: `"${dep}" names stack "${remote.stack}", but rollout.gateStack is stack "${input.gateStack}": only the gate stack's services can be waited for`,
-                    });
-                }
-                return;
-            }
-            if (dep === name) {
-                issues.push({ path: at, message: `${name} cannot depend on itself` });
-            } else if (input.services[dep] !== undefined) {
-                if (svc.required && !input.services[dep].required) {
-                    issues.push({
-                        path: at,
-                        message: `required service ${name} depends on ${dep}, which is optional (required: false); make ${dep} required or ${name} optional`,
-                    });
-                }
-            } else if (input.excluded[dep] === undefined) {
-                issues.push({
-                    path: at,
-                    message: `"${dep}" names no service of this stack (${known}); a dependency left out on purpose goes in rollout.excluded with the reason`,
-                });
-            }
-        });
-    }
-    Object.keys(input.excluded).forEach((name) => {
-        if (input.services[name] !== undefined) {
-            issues.push({ path: ["rollout", "excluded", name], message: `${name} is a service of this stack; it cannot also be excluded` });
-        }
-    });
-    input.canary.forEach((name, i) => {
-        if (input.services[name] !== undefined && !input.services[name].required) {
-            issues.push({
-                path: ["rollout", "canary", i],
-                message: `canary service ${name} is optional (required: false); a canary must be required, or its failure would gate nothing`,
-            });
-        }
-    });
-    const cycle = findCycle(localEdges(input.services));
-    if (cycle) {
-        issues.push({ path: ["services", cycle[0], "dependsOn"], message: `dependency cycle: ${cycle.join(" → ")}` });
-    }
-    return issues;
-}
-
-/** Same-stack edges: service → the services of this stack it depends on. */
-function localEdges(services: Readonly<Record<string, GraphService>>): Record<string, string[]> {
-    const edges: Record<string, string[]> = {};
-    for (const [name, svc] of Object.entries(services)) {
-        edges[name] = svc.dependsOn.filter((d) => services[d] !== undefined && d !== name);
-    }
-    return edges;
-}
-
-/** A cycle as the path of names, e.g. [a, b, a], or undefined. */
-export function findCycle(edges: Record<string, string[]>): string[] | undefined {
-    const state = new Map<string, "open" | "done">();
-    const stack: string[] = [];
-    const visit = (n: string): string[] | undefined => {
-        if (state.get(n) === "done") {
-            return undefined;
-        }
-        if (state.get(n) === "open") {
-            return [...stack.slice(stack.indexOf(n)), n];
-        }
-        state.set(n, "open");
-        stack.push(n);
-        for (const d of edges[n] ?? []) {
-            const found = visit(d);
-            if (found) {
-                return found;
-            }
-        }
-        stack.pop();
-        state.set(n, "done");
-        return undefined;
-    };
-    for (const n of Object.keys(edges).sort()) {
-        const found = visit(n);
-        if (found) {
-            return found;
-        }
-    }
-    return undefined;
 }
 
 /** Transitive same-stack dependencies of `roots` (roots not included unless reached from another root). */
@@ -245,7 +98,17 @@ function longestChains(edges: Record<string, string[]>): { level: Map<string, nu
     return { level, below };
 }
 
-/** The rollout plan of a graph that checkGraph accepted (throws on a cycle). */
+/** The rollout order of a parsed stack config (its graph was checked by the schema). */
+export function rolloutPlanOf(stack: Pick<StackConfig, "services" | "rollout">): RolloutPlan {
+    return planRollout({
+        services: stack.services,
+        canary: stack.rollout.canary,
+        excluded: stack.rollout.excluded,
+        gateStack: stackNameOf(stack.rollout.gateStack),
+    });
+}
+
+/** The rollout plan of a graph that checkGraph (config/rules/graph.ts) accepted (throws on a cycle). */
 export function planRollout(input: GraphInput): RolloutPlan {
     const edges = localEdges(input.services);
     const cycle = findCycle(edges);

@@ -5,9 +5,9 @@
 import { leanPromiseStacks } from "./promiseStacks";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { preflight } from "./build/preflight";
-import { dirtyTreeNote } from "./build/sourceTree";
-import { loadFleetConfig, readSourceCommit, registryPassword } from "./config";
+import { preflight } from "./buildTree/preflight";
+import { dirtyTreeNote, readSourceCommit } from "./buildTree/sourceTree";
+import { loadFleetConfig, registryPassword } from "./config";
 import { deploy } from "./deploy";
 import { resolveTag } from "./naming";
 import { applyOverrides, parseOverrides, releaseOutput } from "./release";

@@ -88,7 +88,7 @@ export interface SourceCommit {
     sha: string;
     /** The commit's own date (committer date), not the build day. */
     date: Date;
-    /** Uncommitted changes under the build contexts, when there are any (build/sourceTree.ts). */
+    /** Uncommitted changes under the build contexts, when there are any (buildTree/sourceTree.ts). */
     dirty?: { files: string[]; hash: string };
 }
 

@@ -6,6 +6,7 @@
  * the services whose restored spec differs from the stack file.
  */
 import { Stack } from "@pulumi/pulumi/automation";
+import { ConfigError, parseStackKey, rawFromConfigMap } from "../config";
 import { RUNTIME_ENV } from "../release";
 import { CliOptions, lastRelease, pluginAcquisitionOff, Refusal, Release, restoreLines, runtimeChoice } from "./decide";
 import { deployRelease, previewAndUp, UpdateResult, verifyOnRelease } from "./update";
@@ -15,13 +16,15 @@ import { hasDockerPlugin, openStack, prepare, runMain, say } from "./workspace";
 export { EXIT } from "./decide";
 import { EXIT } from "./decide";
 
-/** Uses the cli container runtime where the docker provider plugin is missing and cannot be acquired, and says so. */
+/** The stack's `docker.runtime` read through the program's parser (its default too); uses the cli container runtime where the docker provider plugin is missing and cannot be acquired, and says so. */
 export async function chooseRuntime(stack: Stack): Promise<void> {
-    const all = await stack.getAllConfig();
     let runtime = "provider";
     try {
-        runtime = (JSON.parse(all["ai-fleet:docker"]?.value ?? "{}") as { runtime?: string }).runtime ?? "provider";
-    } catch {
+        runtime = parseStackKey(rawFromConfigMap(await stack.getAllConfig()), "docker").runtime;
+    } catch (e) {
+        if (!(e instanceof ConfigError)) {
+            throw e;
+        }
         // the program reports a malformed config with its key path
     }
     const env = stack.workspace.envVars;

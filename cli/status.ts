@@ -4,9 +4,11 @@
  * specs the services run differ from the stack file. Exit 0 when every service answers
  * {"status":"ok"}, 1 otherwise.
  */
+import { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
+import { ConfigError, parseStackKey, rawFromConfigMap } from "../config";
 import { containerName } from "../naming";
-import { CliOptions, specSourceLines } from "./decide";
+import { CliOptions, Refusal, specSourceLines } from "./decide";
 import { probeNow } from "./update";
 import { openStack, runMain, say } from "./workspace";
 
@@ -58,6 +60,18 @@ function inspect(dockerHost: string, name: string): { created: string; state: st
     }
 }
 
+/** The stack's `docker.host`, read through the program's parser; a broken `docker` key is refused, naming its problems. */
+async function stackDockerHost(stack: Stack, name: string): Promise<string> {
+    try {
+        return parseStackKey(rawFromConfigMap(await stack.getAllConfig()), "docker").host;
+    } catch (e) {
+        if (e instanceof ConfigError) {
+            throw new Refusal(`stack ${name}: ${e.message}`);
+        }
+        throw e;
+    }
+}
+
 /** The whole command; returns the exit code. */
 export async function status(opts: CliOptions): Promise<number> {
     const { stack } = await openStack(opts);
@@ -75,8 +89,7 @@ export async function status(opts: CliOptions): Promise<number> {
         const want = passed?.images?.[service];
         return want === undefined || want.endsWith(digest) ? release : `not ${release} (a failed rollout's?)`;
     };
-    const cfg = await stack.getAllConfig();
-    const dockerHost = (JSON.parse(cfg["ai-fleet:docker"]?.value ?? "{}") as { host?: string }).host ?? "unix:///var/run/docker.sock";
+    const dockerHost = await stackDockerHost(stack, opts.stack);
     const live = new Map((await probeNow(report)).map((h) => [h.service, h]));
     const rows: StatusRow[] = Object.keys(report.services)
         .sort()

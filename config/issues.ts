@@ -13,18 +13,6 @@ export interface Issue {
     message: string;
 }
 
-/** A config value whose shape is not known yet (the checks read configs that may be half broken). */
-export type Loose = Record<string, unknown>;
-
-export function isObject(v: unknown): v is Loose {
-    return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
-/** The entries of a config map whose values are objects (the rest is reported by the schema). */
-export function entries(v: unknown): [string, Loose][] {
-    return isObject(v) ? Object.entries(v).filter((e): e is [string, Loose] => isObject(e[1])) : [];
-}
-
 /**
  * Every problem of a stack's config, each as `ai-fleet:<key path>: <what was expected>`. A RunError,
  * so `pulumi preview`/`up` print the message alone, without a JavaScript stack.

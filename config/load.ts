@@ -1,16 +1,13 @@
 /**
  * What the program reads from outside the config values: the engine's config and which keys it
- * holds as secrets, this stack's name, the registry password, and the git commit of the build
- * contexts. The only module that reads pulumi.Config.
+ * holds as secrets, this stack's name, and the registry password. The only module that reads
+ * pulumi.Config. (The git commit of the build contexts is buildTree/sourceTree.ts's.)
  */
 import * as pulumi from "@pulumi/pulumi";
-import { execFileSync } from "child_process";
-import { treeChanges } from "../build/sourceTree";
-import { SourceCommit } from "../naming";
 import { ConfigError, PROJECT } from "./issues";
 import { FleetConfig, parseStackConfig } from "./parse";
+import { SECRET_CONFIG_KEYS } from "./rules/stack";
 import { StackConfig } from "./schema";
-import { SECRET_CONFIG_KEYS } from "./stackContext";
 
 /**
  * The raw `ai-fleet:` keys of the stack (structured values parsed from their JSON), secrets left
@@ -34,6 +31,15 @@ export function rawStackConfig(allConfig: Record<string, string>): Record<string
         }
     }
     return raw;
+}
+
+/**
+ * The raw `ai-fleet:` keys of a stack as the Automation API's getAllConfig gives them (key →
+ * {value: JSON text, secret}), secrets left out: what a command (cli/) parses with parseStackKey,
+ * read the way the program reads the engine's config (rawStackConfig).
+ */
+export function rawFromConfigMap(all: Record<string, { value: string; secret?: boolean }>): Record<string, unknown> {
+    return rawStackConfig(Object.fromEntries(Object.entries(all).map(([k, v]) => [k, v.value])));
 }
 
 /**
@@ -117,25 +123,4 @@ export function registryPassword(stack: StackConfig, cfg: pulumi.Config = new pu
         ]);
     }
     return pulumi.secret(fromEnv);
-}
-
-/**
- * The commit of the build contexts (committer date) with their uncommitted changes (tracked or
- * untracked, under `dir`), or undefined outside a git checkout.
- */
-export function readSourceCommit(dir: string): SourceCommit | undefined {
-    let commit: SourceCommit;
-    try {
-        const out = execFileSync("git", ["-C", dir, "log", "-1", "--format=%H %cI"], {
-            encoding: "utf8",
-            stdio: ["ignore", "pipe", "ignore"],
-        }).trim();
-        const [sha, iso] = out.split(" ");
-        if (!sha || !iso) return undefined;
-        commit = { sha, date: new Date(iso) };
-    } catch {
-        return undefined;
-    }
-    const dirty = treeChanges(dir);
-    return dirty ? { ...commit, dirty } : commit;
 }

@@ -1,13 +1,12 @@
 /**
  * The service and family model derived from a parsed stack config, in one place: the ports a
  * service publishes, its health endpoint, its image repository, where its build context is, the
- * order families build in, the rollout order, and the host the health checks call. Pure functions.
+ * order families build in, and the host the health checks call. Pure functions. (The rollout order
+ * is graph.ts's rolloutPlanOf: the plan reads config, config does not read the plan.)
  */
-import { buildPaths, LayoutEntry, resolveLayout } from "../build/layout";
-import { planRollout, RolloutPlan, stackNameOf } from "../graph";
 import { snake } from "../naming";
-import type { StackConfig } from "./schema";
-import type { PortMapping, ServiceConfig } from "./serviceSchema";
+import { buildPaths, LayoutEntry, LayoutSettings, resolveLayout } from "./layout";
+import type { PortMapping, ServiceConfig } from "./schema";
 
 /**
  * A service's published ports. Default: port and healthPort on themselves, and the HTTP health
@@ -41,31 +40,13 @@ export function repositoryName(name: string, svc: { image?: string }): string {
 }
 
 /** Context and Dockerfile of a service, relative to build.contextRoot (build.layout, else <snake_case>/Dockerfile). */
-export function serviceBuildPaths(
-    name: string,
-    svc: LayoutEntry,
-    layout?: StackConfig["build"]["layout"],
-): { context: string; dockerfile: string } {
+export function serviceBuildPaths(name: string, svc: LayoutEntry, layout?: LayoutSettings): { context: string; dockerfile: string } {
     return buildPaths("services", name, svc, resolveLayout(layout));
 }
 
 /** Context and Dockerfile of a family, relative to build.contextRoot (build.layout, else families/<name>/Dockerfile). */
-export function familyBuildPaths(
-    name: string,
-    fam: LayoutEntry,
-    layout?: StackConfig["build"]["layout"],
-): { context: string; dockerfile: string } {
+export function familyBuildPaths(name: string, fam: LayoutEntry, layout?: LayoutSettings): { context: string; dockerfile: string } {
     return buildPaths("families", name, fam, resolveLayout(layout));
-}
-
-/** The rollout order of a parsed stack config (its graph was checked by the schema). */
-export function rolloutPlanOf(stack: Pick<StackConfig, "services" | "rollout">): RolloutPlan {
-    return planRollout({
-        services: stack.services,
-        canary: stack.rollout.canary,
-        excluded: stack.rollout.excluded,
-        gateStack: stackNameOf(stack.rollout.gateStack),
-    });
 }
 
 /** Families in build order (parents first); assumes no cycle (the schema rejects cycles). */
@@ -85,23 +66,6 @@ export function familyOrder(families: Record<string, { parent?: string }>): stri
     };
     Object.keys(families).sort().forEach(visit);
     return order;
-}
-
-/** Finds a cycle in the family chain, returned as the path of names, e.g. [a, b, a]. */
-export function findFamilyCycle(families: Record<string, { parent?: string }>): string[] | undefined {
-    for (const start of Object.keys(families).sort()) {
-        const pathSoFar: string[] = [];
-        let cur: string | undefined = start;
-        while (cur !== undefined && families[cur] !== undefined) {
-            const at = pathSoFar.indexOf(cur);
-            if (at >= 0) {
-                return [...pathSoFar.slice(at), cur];
-            }
-            pathSoFar.push(cur);
-            cur = families[cur].parent;
-        }
-    }
-    return undefined;
 }
 
 /** The host the health checks call, derived from the Docker host unless docker.healthHost is set. */

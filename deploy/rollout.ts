@@ -6,7 +6,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { FleetConfig, rolloutPlanOf } from "../config";
+import { FleetConfig } from "../config";
+import { rolloutPlanOf } from "../graph";
 import { combineReports, ContainerTarget, FleetService, Gate, RolloutReport, ServiceImageSource, ScanPolicy } from "../components";
 import { STACK_LABEL } from "../common/labels";
 import { containerName, ReleaseTag } from "../naming";

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { EnforcementLevel, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { FleetContainer, MACHINE_LABEL, normaliseContainer, OPT_OUTS_LABEL, SERVICE_LABEL } from "./container";
-import { isSecretEnvName } from "./secretNames";
+import { isSecretEnvName } from "../common/secretNames";
 import { FLEET_SERVICE_TYPE } from "../naming";
 
 /** One rule: its policy name, level, description, the opt-out key that waives it, and its check. */

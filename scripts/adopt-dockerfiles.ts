@@ -2,7 +2,7 @@
  * `npm run adopt-dockerfiles -- <checkout> [--stack mainpc]… [--dry-run]`
  *
  * Rewrites, in the operator's checkout, every Dockerfile that a stack builds and that hard-codes its
- * base into `ARG BASE_IMAGE=<the old reference>` + `FROM ${BASE_IMAGE} …` (build/adopt.ts), prints
+ * base into `ARG BASE_IMAGE=<the old reference>` + `FROM ${BASE_IMAGE} …` (buildTree/adopt.ts), prints
  * each change (file, line, before → after), and reports a Dockerfile whose default base names
  * another family than the stack's. `--stack` takes a stack name (Pulumi.<name>.yaml of this project)
  * or a stack file's path; default: mainpc and pc2. Exit 0 when every Dockerfile is (now) FROM
@@ -12,9 +12,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { ConfigError, parseStackConfig, StackConfig } from "../config";
 import { readStackFileAt } from "../stackFile";
-import { adoptDockerfile, defaultBaseFamily } from "../build/adopt";
-import { DockerfileSyntaxError } from "../build/dockerfile";
-import { buildEntries } from "../build/preflight";
+import { adoptDockerfile, defaultBaseFamily } from "../buildTree/adopt";
+import { DockerfileSyntaxError } from "../buildTree/dockerfile";
+import { buildEntries } from "../buildTree/preflight";
 
 const ROOT = path.resolve(__dirname, "..");
 const DEFAULT_STACKS = ["mainpc", "pc2"];

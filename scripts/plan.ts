@@ -6,8 +6,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError, parseStackConfig, rolloutPlanOf, StackConfig } from "../config";
-import { RolloutPlan } from "../graph";
+import { ConfigError, parseStackConfig, StackConfig } from "../config";
+import { RolloutPlan, rolloutPlanOf } from "../graph";
 import { readStackFile } from "../stackFile";
 
 /** The plan as text, one fact per line, for the terminal. */

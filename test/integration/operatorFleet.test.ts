@@ -20,7 +20,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { readSourceCommit } from "../../config";
+import { readSourceCommit } from "../../buildTree/sourceTree";
 import { containerName, resolveTag } from "../../naming";
 import { readStackDocument } from "../../stackFile";
 import {

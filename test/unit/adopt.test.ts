@@ -3,8 +3,8 @@
  * everything else byte-identical, idempotent; and the family a Dockerfile defaults to.
  */
 import { expect } from "chai";
-import { adoptDockerfile, AdoptResult, defaultBaseFamily } from "../../build/adopt";
-import { finalBase, parseDockerfile } from "../../build/dockerfile";
+import { adoptDockerfile, AdoptResult, defaultBaseFamily } from "../../buildTree/adopt";
+import { finalBase, parseDockerfile } from "../../buildTree/dockerfile";
 
 const GHCR = "ghcr.io/haymayndzultra";
 

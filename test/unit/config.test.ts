@@ -7,13 +7,15 @@ import {
     engineSecretKeysKnown,
     healthEndpoint,
     parseStackConfig,
+    parseStackKey,
     PROGRAM_ENV,
     publishedPorts,
+    rawFromConfigMap,
     rawStackConfig,
     StackContext,
 } from "../../config";
 import { containerSpecFor } from "../../deploy";
-import { isSecretEnvName } from "../../policy/secretNames";
+import { isSecretEnvName } from "../../common/secretNames";
 import { fleetConfig, rawFromStackFile } from "./harness";
 
 const CANARY = ["ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter"];
@@ -701,5 +703,33 @@ describe("stack config", () => {
                 expect(msg).to.match(new RegExp(`\n  - ai-fleet:${key}: Invalid input: expected (object|record), received undefined`));
             }
         }
+    });
+});
+
+describe("one key for a command (cli/rollout.ts, cli/status.ts)", () => {
+    it("reads a key from getAllConfig's map through the program's schema, with its defaults", () => {
+        const raw = rawFromConfigMap({
+            "ai-fleet:docker": { value: JSON.stringify({ host: "ssh://ops@mainpc" }), secret: false },
+            "ai-fleet:registryPassword": { value: "hunter2", secret: true },
+            "other:key": { value: "x", secret: false },
+        });
+        expect(raw).to.deep.equal({ docker: { host: "ssh://ops@mainpc" } });
+        expect(parseStackKey(raw, "docker")).to.deep.equal({
+            host: "ssh://ops@mainpc",
+            bindAddress: "0.0.0.0",
+            sshOpts: [],
+            runtime: "provider",
+        });
+    });
+
+    it("names the key's problems with their key paths, as the program does", () => {
+        const raw = rawFromConfigMap({ "ai-fleet:docker": { value: JSON.stringify({ host: "mainpc", runtime: "podman" }) } });
+        expect(() => parseStackKey(raw, "docker"))
+            .to.throw(ConfigError)
+            .with.property("issues")
+            .that.deep.equals([
+                "ai-fleet:docker.host: expected ssh://user@host, unix:///path/to/docker.sock or tcp://host:port",
+                'ai-fleet:docker.runtime: Invalid option: expected one of "provider"|"cli"',
+            ]);
     });
 });

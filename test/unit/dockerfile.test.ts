@@ -3,8 +3,8 @@
  * directives, comments, continuations, global ARGs and stages, on the operator's real patterns.
  */
 import { expect } from "chai";
-import { canonicalImage, chainProblem, usesBaseImage } from "../../build/chain";
-import { DockerfileSyntaxError, expandWord, finalBase, parseDockerfile } from "../../build/dockerfile";
+import { canonicalImage, chainProblem, usesBaseImage } from "../../buildTree/chain";
+import { DockerfileSyntaxError, expandWord, finalBase, parseDockerfile } from "../../buildTree/dockerfile";
 
 const GHCR = "ghcr.io/haymayndzultra";
 

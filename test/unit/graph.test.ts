@@ -3,8 +3,8 @@
  * critical paths and canary split, and the config errors a broken graph gives.
  */
 import { expect } from "chai";
-import { ConfigError, rolloutPlanOf } from "../../config";
-import { checkGraph, dependencyClosure, dependents, findCycle, planRollout } from "../../graph";
+import { checkGraph, ConfigError, findCycle } from "../../config";
+import { dependencyClosure, dependents, planRollout, rolloutPlanOf } from "../../graph";
 import { fleetConfig } from "./harness";
 
 function problems(stack: string, edit: (raw: any) => void): string[] {

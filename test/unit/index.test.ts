@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { buildEntries } from "../../build/preflight";
+import { buildEntries } from "../../buildTree/preflight";
 import { fleetConfig, ofType, rawFromStackFile, resetWorld, settle, T, valueOf } from "./harness";
 
 /**

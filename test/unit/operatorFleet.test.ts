@@ -8,9 +8,9 @@
 import { expect } from "chai";
 import * as path from "path";
 import { parseStackConfig, StackConfig } from "../../config";
-import { adoptDockerfile, defaultBaseFamily } from "../../build/adopt";
-import { buildPaths, resolveLayout } from "../../build/layout";
-import { buildEntries, preflightProblems, SourceFiles } from "../../build/preflight";
+import { adoptDockerfile, defaultBaseFamily } from "../../buildTree/adopt";
+import { buildPaths, resolveLayout } from "../../config";
+import { buildEntries, preflightProblems, SourceFiles } from "../../buildTree/preflight";
 import { builtDockerfiles, FAMILIES, Machine, MACHINES, operatorRepoFiles, SERVICES } from "../../testkit/operatorRepo";
 import { rawFromStackFile } from "./harness";
 

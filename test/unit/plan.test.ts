@@ -3,7 +3,7 @@
  * files, drawn by the real Graphviz (WebAssembly).
  */
 import { expect } from "chai";
-import { rolloutPlanOf } from "../../config";
+import { rolloutPlanOf } from "../../graph";
 import { planDot, planText, renderSvg } from "../../scripts/plan";
 import { fleetConfig } from "./harness";
 

@@ -7,7 +7,7 @@ import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { ConfigError, parseStackConfig } from "../../config";
-import { buildEntries, preflight, preflightProblems, SourceFiles } from "../../build/preflight";
+import { buildEntries, preflight, preflightProblems, SourceFiles } from "../../buildTree/preflight";
 import { rawFromStackFile } from "./harness";
 
 const ROOT = "/checkout";

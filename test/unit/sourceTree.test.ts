@@ -7,8 +7,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { readSourceCommit } from "../../config";
-import { porcelainPaths, treeChanges } from "../../build/sourceTree";
+import { porcelainPaths, readSourceCommit, treeChanges } from "../../buildTree/sourceTree";
 import { resolveTag } from "../../naming";
 
 describe("dirty trees", () => {

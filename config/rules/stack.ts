@@ -1,9 +1,12 @@
 /**
- * Checks that need the stack itself, not only its config values: a gate or an image source that is
- * this very stack, and secrets written in plaintext in the stack file.
+ * Stack rules: those that need the stack itself, not only its config values. `rollout.gateStack`
+ * or `deploy.imagesFromStack` naming this very stack, and secrets written in plaintext in the
+ * stack file (`registryPassword`, `services.<Name>.env.<a secret's name>`).
  */
-import { isSecretEnvName } from "../policy/secretNames";
-import { entries, Issue, isObject, Loose } from "./issues";
+import { isSecretEnvName } from "../../common/secretNames";
+import { Issue } from "../issues";
+import type { ServiceConfig, StackConfig } from "../schema";
+import { entriesOf, Unchecked, view } from "./unchecked";
 
 /** What parseStackConfig knows about the stack it runs for, beyond the config values. */
 export interface StackContext {
@@ -24,12 +27,12 @@ export const SECRET_CONFIG_KEYS = ["registryPassword"] as const;
  * Checks that need the stack itself: a gate or an image source that is this very stack, and
  * secrets written in plaintext in the stack file.
  */
-export function stackContextIssues(raw: Loose, context: StackContext): Issue[] {
+export function stackContextIssues(raw: Unchecked<StackConfig>, context: StackContext): Issue[] {
     const issues: Issue[] = [];
     const self = context.self;
     if (self) {
-        const rollout = isObject(raw.rollout) ? raw.rollout : {};
-        const deploy = isObject(raw.deploy) ? raw.deploy : {};
+        const rollout = view<StackConfig["rollout"]>(raw.rollout);
+        const deploy = view<NonNullable<StackConfig["deploy"]>>(raw.deploy);
         if (rollout.gateStack === self) {
             issues.push({
                 path: ["rollout", "gateStack"],
@@ -56,9 +59,8 @@ export function stackContextIssues(raw: Loose, context: StackContext): Issue[] {
         }
     }
     if (secretness.services !== true) {
-        for (const [name, svc] of entries(raw.services)) {
-            const env = isObject(svc.env) ? svc.env : {};
-            for (const [k, v] of Object.entries(env)) {
+        for (const [name, svc] of entriesOf<ServiceConfig>(raw.services)) {
+            for (const [k, v] of Object.entries(view<ServiceConfig["env"]>(svc.env))) {
                 if (typeof v === "string" && v !== "" && isSecretEnvName(k)) {
                     issues.push({
                         path: ["services", name, "env", k],

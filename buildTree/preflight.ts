@@ -6,10 +6,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import type { StackConfig } from "../config";
+import { buildPaths, Layout, resolveLayout, StackConfig } from "../config";
 import { chainProblem, ChainExpectation } from "./chain";
 import { DockerfileSyntaxError, parseDockerfile } from "./dockerfile";
-import { buildPaths, Layout, resolveLayout } from "./layout";
 
 /** What the preflight reads; the disk by default, a map in unit tests. */
 export interface SourceFiles {

@@ -1,6 +1,6 @@
 /**
  * Which environment variable names say they hold a secret. Shared by the stack-config check
- * (config/stackContext.ts: a plaintext secret in the stack file) and the policy pack (a plaintext secret in
+ * (config/rules/stack.ts: a plaintext secret in the stack file) and the policy pack (a plaintext secret in
  * a container's environment), so both read a name the same way.
  */
 

@@ -1,10 +1,10 @@
 /**
  * Where each family's and service's build context and Dockerfile are in the checkout: stack-level
- * templates (`build.layout`) with per-entry overrides. Pure functions; the file checks live in
- * preflight.ts.
+ * templates (`build.layout`) with per-entry overrides: the template language and its expansion.
+ * Pure functions; the templates' shape is in schema.ts, the rule on resolved paths in
+ * rules/buildTree.ts, the file checks in buildTree/preflight.ts.
  */
 import * as path from "path";
-import { z } from "zod";
 import { kebab, snake } from "../naming";
 
 /** Placeholders a template may use. `{context}` only in a Dockerfile template. */
@@ -27,6 +27,12 @@ export interface LayoutRule {
 export interface Layout {
     families: LayoutRule;
     services: LayoutRule;
+}
+
+/** `build.layout` as the stack sets it: either kind's templates, each part optional. */
+export interface LayoutSettings {
+    families?: Partial<LayoutRule>;
+    services?: Partial<LayoutRule>;
 }
 
 /** The layout when the stack sets none: the one the local stack and the demo tree use. */
@@ -64,38 +70,8 @@ export function pathProblem(p: string): string | undefined {
     return undefined;
 }
 
-/** A template as a zod string: checked on its own at parse time, with the key path. */
-export function pathTemplate(kind: "context" | "dockerfile") {
-    return z
-        .string()
-        .min(1)
-        .superRefine((t, ctx) => {
-            for (const message of templateProblems(t, kind)) {
-                ctx.addIssue({ code: "custom", message });
-            }
-        });
-}
-
-const RuleSchema = z.strictObject({
-    /** Build context template. */
-    context: pathTemplate("context").optional(),
-    /** Dockerfile template. */
-    dockerfile: pathTemplate("dockerfile").optional(),
-});
-
-/** `build.layout`: templates for families and services; each part defaults to DEFAULT_LAYOUT's. */
-export const LayoutSchema = z.strictObject({
-    families: RuleSchema.optional(),
-    services: RuleSchema.optional(),
-});
-
-/** `dir`: a single directory name (no separators, not . or ..). */
-export const dirName = z
-    .string()
-    .regex(/^(?!\.\.?$)[A-Za-z0-9._-]+$/, "expected one directory name (letters, digits, . _ -), e.g. nluagent");
-
 /** The stack's layout with defaults filled in. */
-export function resolveLayout(layout: z.infer<typeof LayoutSchema> | undefined): Layout {
+export function resolveLayout(layout: LayoutSettings | undefined): Layout {
     return {
         families: { ...DEFAULT_LAYOUT.families, ...stripUndefined(layout?.families) },
         services: { ...DEFAULT_LAYOUT.services, ...stripUndefined(layout?.services) },
@@ -137,41 +113,4 @@ export function buildPaths(
     const context = clean(expand(entry.context ?? layout[kind].context, vars));
     const dockerfile = clean(expand(entry.dockerfile ?? layout[kind].dockerfile, { ...vars, context }));
     return { context, dockerfile };
-}
-
-/**
- * Resolved paths that leave build.contextRoot, with the key path to blame: a template can only be
- * judged once filled in. A template wrong on its own is the schema's to report (once, at its key),
- * and a Dockerfile under a wrong context is that context's problem.
- */
-export function layoutPathIssues(
-    layout: z.infer<typeof LayoutSchema> | undefined,
-    families: Record<string, LayoutEntry>,
-    services: Record<string, LayoutEntry>,
-): { path: (string | number)[]; message: string }[] {
-    const resolved = resolveLayout(layout);
-    const issues: { path: (string | number)[]; message: string }[] = [];
-    for (const [kind, entries] of [
-        ["families", families],
-        ["services", services],
-    ] as const) {
-        for (const [name, e] of Object.entries(entries)) {
-            // Entries or templates of the wrong type are reported by the schema already.
-            const strings = [e.context, e.dockerfile, e.dir, resolved[kind].context, resolved[kind].dockerfile];
-            if (strings.some((v) => v !== undefined && typeof v !== "string")) continue;
-            const paths = buildPaths(kind, name, e, resolved);
-            let contextWrong = false;
-            for (const key of ["context", "dockerfile"] as const) {
-                const template = e[key] ?? resolved[kind][key];
-                const skip: boolean = templateProblems(template, key).length > 0 || (contextWrong && template.includes("{context}"));
-                const problem: string | undefined = skip ? undefined : pathProblem(paths[key]);
-                contextWrong ||= key === "context" && (skip || problem !== undefined);
-                if (problem) {
-                    const where = e[key] !== undefined ? [kind, name, key] : ["build", "layout", kind, key];
-                    issues.push({ path: where, message: `${kind === "families" ? "family" : "service"} ${name}: ${problem}` });
-                }
-            }
-        }
-    }
-    return issues;
 }

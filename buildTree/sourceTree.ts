@@ -1,13 +1,15 @@
 /**
- * Uncommitted changes under the build contexts' directory (tracked or untracked, relative to its
- * git repository): a build from such a tree must never take the clean commit's tag. The hash is of
- * the changed files' current contents, so the same changes give the same tag (a no-op `pulumi up`
- * stays a no-op) and any other change gives another.
+ * The git commit of the build contexts (readSourceCommit), and the uncommitted changes under their
+ * directory (tracked or untracked, relative to its git repository): a build from such a tree must
+ * never take the clean commit's tag. The hash is of the changed files' current contents, so the
+ * same changes give the same tag (a no-op `pulumi up` stays a no-op) and any other change gives
+ * another.
  */
 import { execFileSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { SourceCommit } from "../naming";
 
 /** What is uncommitted under a directory. */
 export interface TreeChanges {
@@ -60,4 +62,25 @@ export function treeChanges(dir: string): TreeChanges | undefined {
 export function dirtyTreeNote(contextRoot: string, files: string[], tag: string): string {
     const shown = files.slice(0, 5).join(", ") + (files.length > 5 ? `, … (${files.length} in all)` : "");
     return `uncommitted changes under ${contextRoot}: ${shown}; the images are tagged ${tag}, not the commit's release tag`;
+}
+
+/**
+ * The commit of the build contexts (committer date) with their uncommitted changes (tracked or
+ * untracked, under `dir`), or undefined outside a git checkout.
+ */
+export function readSourceCommit(dir: string): SourceCommit | undefined {
+    let commit: SourceCommit;
+    try {
+        const out = execFileSync("git", ["-C", dir, "log", "-1", "--format=%H %cI"], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "ignore"],
+        }).trim();
+        const [sha, iso] = out.split(" ");
+        if (!sha || !iso) return undefined;
+        commit = { sha, date: new Date(iso) };
+    } catch {
+        return undefined;
+    }
+    const dirty = treeChanges(dir);
+    return dirty ? { ...commit, dirty } : commit;
 }

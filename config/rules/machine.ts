@@ -1,14 +1,59 @@
 /**
- * Checks of what runs on the machine: health-check bounds that contradict each other, addresses
- * and URLs (no password in plaintext), container names and mounts Docker would refuse, and a
- * service's environment held to the machine profile's rules. Values that parse but would fail at
- * run time; each check skips what has the wrong shape.
+ * Machine rules: what runs on the machine and the machine profile. `machine` names a loadable
+ * profile; `docker.*` addresses are ones the machine answers on (no password in plaintext);
+ * `rollout.health.*` bounds do not contradict each other; `services.<Name>.gpu` needs a GPU in the
+ * profile; `services.<Name>.env` leaves the program's names alone and keeps the profile's rules.
+ * Values that parse but would fail at run time.
  */
 import { isIP } from "net";
-import * as path from "path";
-import { kebab } from "../naming";
-import { Profile, ProfileSchema } from "../profiles/schema";
-import { entries, Issue, isObject, Loose } from "./issues";
+import { loadProfile, Profile, ProfileError, ProfileSchema } from "../../profiles/schema";
+import { Issue } from "../issues";
+import type { ServiceConfig, StackConfig } from "../schema";
+import { entriesOf, num, str, Unchecked, view } from "./unchecked";
+
+/** The machine rules that need no profile, in the order an operator reads them (run in the schema's refinement). */
+export function machineRules(cfg: Unchecked<StackConfig>): Issue[] {
+    const health = view<HealthBounds>(view<StackConfig["rollout"]>(cfg.rollout).health);
+    return [...healthBoundsIssues(health), ...checkAddresses(cfg)];
+}
+
+/** The profile `machine` names, or the issue saying why there is none (no issue when `machine` itself is broken: the schema says so). */
+export function machineProfile(
+    cfg: Unchecked<StackConfig>,
+    profileLoader: (machine: string) => Profile = (m) => loadProfile(m),
+): { profile?: Profile; issues: Issue[] } {
+    const machine = str(cfg.machine);
+    if (machine === undefined) {
+        return { issues: [] };
+    }
+    try {
+        return { profile: profileLoader(machine), issues: [] };
+    } catch (e) {
+        if (!(e instanceof ProfileError)) {
+            throw e;
+        }
+        return { issues: [{ path: ["machine"], message: e.message }] };
+    }
+}
+
+/**
+ * The rules against the machine's profile: a service asking for a GPU the machine lacks (on a
+ * config that parsed), and each service's env (checkServiceEnv; its names even without a profile).
+ */
+export function profileRules(cfg: Unchecked<StackConfig>, parsed: StackConfig | undefined, profile: Profile | undefined): Issue[] {
+    const issues: Issue[] = [];
+    if (parsed && profile) {
+        for (const [name, svc] of Object.entries(parsed.services)) {
+            if (svc.gpu && profile.gpu === null) {
+                issues.push({
+                    path: ["services", name, "gpu"],
+                    message: `machine "${profile.machine}" has no GPU in its profile; set gpu: false`,
+                });
+            }
+        }
+    }
+    return [...issues, ...checkServiceEnv(cfg, profile)];
+}
 
 /** The four health-check bounds, as the probe (probes/health-probe.js) uses them. */
 export interface HealthBounds {
@@ -22,11 +67,11 @@ export interface HealthBounds {
  * Bounds that contradict each other. The probe stops at whichever comes first, `retries` attempts
  * or `timeoutSeconds`; each attempt may take up to `requestTimeoutSeconds`, then waits `intervalSeconds`.
  */
-export function healthBoundsIssues(h: Partial<HealthBounds>): Issue[] {
+export function healthBoundsIssues(h: Unchecked<HealthBounds>): Issue[] {
     const at = (key: keyof HealthBounds): (string | number)[] => ["rollout", "health", key];
-    const { timeoutSeconds: t, intervalSeconds: i, retries: r, requestTimeoutSeconds: q } = h;
+    const [t, i, r, q] = [num(h.timeoutSeconds), num(h.intervalSeconds), num(h.retries), num(h.requestTimeoutSeconds)];
     const issues: Issue[] = [];
-    if (typeof t !== "number" || typeof i !== "number") {
+    if (t === undefined || i === undefined) {
         return issues;
     }
     if (t < i) {
@@ -35,13 +80,13 @@ export function healthBoundsIssues(h: Partial<HealthBounds>): Issue[] {
             message: `timeoutSeconds (${t}) is shorter than one intervalSeconds (${i}): the check would give up before its second attempt; expected timeoutSeconds >= intervalSeconds`,
         });
     }
-    if (typeof q === "number" && q > t) {
+    if (q !== undefined && q > t) {
         issues.push({
             path: at("requestTimeoutSeconds"),
             message: `requestTimeoutSeconds (${q}) is longer than the whole timeoutSeconds (${t}); expected requestTimeoutSeconds <= timeoutSeconds`,
         });
     }
-    if (typeof r === "number" && typeof q === "number" && Number.isInteger(r) && r >= 1) {
+    if (r !== undefined && q !== undefined && Number.isInteger(r) && r >= 1) {
         // The longest the retries can last: every request waits out its timeout, then the interval.
         const longest = (r - 1) * i + r * q;
         if (longest < t) {
@@ -62,12 +107,12 @@ function isHostName(s: string): boolean {
     );
 }
 
-/** docker.bindAddress is an IP address, healthHost a host, and no URL carries a password. */
-export function checkAddresses(cfg: Loose): Issue[] {
+/** docker.bindAddress is an IP address, healthHost a host, and the ssh URL carries no password. */
+function checkAddresses(cfg: Unchecked<StackConfig>): Issue[] {
     const issues: Issue[] = [];
-    const docker = isObject(cfg.docker) ? cfg.docker : {};
-    const bind = docker.bindAddress;
-    if (typeof bind === "string" && isIP(bind) === 0) {
+    const docker = view<StackConfig["docker"]>(cfg.docker);
+    const bind = str(docker.bindAddress);
+    if (bind !== undefined && isIP(bind) === 0) {
         const bare = bind.replace(/^\[(.*)\]$/, "$1");
         issues.push({
             path: ["docker", "bindAddress"],
@@ -77,69 +122,19 @@ export function checkAddresses(cfg: Loose): Issue[] {
                     : `"${bind}" is not an IP address; expected an IPv4 or IPv6 address of the machine, e.g. "0.0.0.0", "127.0.0.1" or "::"`,
         });
     }
-    const healthHost = docker.healthHost;
-    if (typeof healthHost === "string" && healthHost.length > 0 && !isHostName(healthHost)) {
+    const healthHost = str(docker.healthHost);
+    if (healthHost !== undefined && healthHost.length > 0 && !isHostName(healthHost)) {
         issues.push({
             path: ["docker", "healthHost"],
             message: `"${healthHost}" is not a host name or IP address; expected e.g. "mainpc" or "192.168.1.20" (no scheme, port or path)`,
         });
     }
-    if (typeof docker.host === "string" && /^ssh:\/\/[^@/\s]*:[^@/\s]*@/.test(docker.host)) {
+    const host = str(docker.host);
+    if (host !== undefined && /^ssh:\/\/[^@/\s]*:[^@/\s]*@/.test(host)) {
         issues.push({
             path: ["docker", "host"],
             message:
                 "the ssh URL carries a password in plaintext; expected ssh://user@host with a key from ~/.ssh (ssh-agent or ~/.ssh/config)",
-        });
-    }
-    const build = isObject(cfg.build) ? cfg.build : {};
-    if (typeof build.sourceUrl === "string" && /^[a-z][a-z0-9+.-]*:\/\/[^@/\s]*:[^@/\s]*@/i.test(build.sourceUrl)) {
-        issues.push({
-            path: ["build", "sourceUrl"],
-            message:
-                "the URL carries a password or token in plaintext (it would be baked into every image's labels); expected a URL without credentials",
-        });
-    }
-    return issues;
-}
-
-/**
- * Names and mounts Docker would refuse at run time: two services whose container names collide
- * (ai-<machine>-<kebab name>, e.g. TTS and Tts), and tmpfs mounts that repeat or cover the root.
- */
-export function checkContainerShapes(cfg: Loose): Issue[] {
-    const issues: Issue[] = [];
-    const seen = new Map<string, string>();
-    for (const [name, svc] of entries(cfg.services)) {
-        const container = kebab(name);
-        const other = seen.get(container);
-        if (other !== undefined) {
-            issues.push({
-                path: ["services", name],
-                message: `its container name ai-<machine>-${container} is also ${other}'s; rename one of the services`,
-            });
-        } else {
-            seen.set(container, name);
-        }
-        const hardening = isObject(svc.hardening) ? svc.hardening : {};
-        const mounts = Array.isArray(hardening.tmpfs) ? hardening.tmpfs : [];
-        const seenMounts = new Set<string>();
-        mounts.forEach((m, i) => {
-            if (typeof m !== "string" || !m.startsWith("/")) {
-                return; // the schema reports it
-            }
-            const norm = path.posix.normalize(m).replace(/\/$/, "") || "/";
-            if (norm === "/") {
-                issues.push({
-                    path: ["services", name, "hardening", "tmpfs", i],
-                    message: `"${m}" would cover the whole root filesystem; expected a directory the service writes, e.g. "/tmp"`,
-                });
-            } else if (seenMounts.has(norm)) {
-                issues.push({
-                    path: ["services", name, "hardening", "tmpfs", i],
-                    message: `"${m}" is mounted twice (Docker refuses duplicate mount points)`,
-                });
-            }
-            seenMounts.add(norm);
         });
     }
     return issues;
@@ -165,10 +160,10 @@ export const PROGRAM_ENV: Readonly<Record<string, (service: string) => string>> 
  * one the stack's machine names; without it (a missing profile, reported already) only the names
  * are checked.
  */
-export function checkServiceEnv(cfg: Loose, profile: Profile | undefined): Issue[] {
+function checkServiceEnv(cfg: Unchecked<StackConfig>, profile: Profile | undefined): Issue[] {
     const issues: Issue[] = [];
-    for (const [name, svc] of entries(cfg.services)) {
-        const env = isObject(svc.env) ? svc.env : {};
+    for (const [name, svc] of entriesOf<ServiceConfig>(cfg.services)) {
+        const env = view<ServiceConfig["env"]>(svc.env);
         const overrides: Record<string, string> = {};
         for (const [key, value] of Object.entries(env)) {
             if (Object.hasOwn(PROGRAM_ENV, key)) {
