@@ -1,8 +1,9 @@
 /**
  * The rollout command's decisions, as pure functions (tested in test/unit/cli.test.ts without an
- * engine): its arguments, the last release a stack's outputs name, what a failed update's messages
- * say about the failed health check, whether a lock file belongs to a run that is gone, which
- * Pulumi settings a command runs with, whether a stack needs a passphrase, and how a failure reads.
+ * engine): its arguments, the last release a stack's outputs name, whether a lock file belongs to
+ * a run that is gone, which Pulumi settings a command runs with, whether a stack needs a
+ * passphrase, and how a failure reads. What failed in an update is read from the engine's events
+ * (cli/failures.ts).
  */
 
 /** Exit codes of rollout, rollback and status. */
@@ -175,36 +176,6 @@ export function restoreLines(
         lines.push(`${fromFile.join(", ")}: not in release ${target.tag}'s record, so on the stack file's spec`);
     }
     return lines;
-}
-
-/** One failed health check, as the probe's message names it. */
-export interface HealthFailure {
-    service: string;
-    url: string;
-    lastStatus: string;
-    lastBody: string;
-    /** The whole `health check failed: …` sentence. */
-    message: string;
-}
-
-/** The failed health checks named in a failed update's messages (each service once, in order). */
-export function healthFailures(text: string): HealthFailure[] {
-    const found: HealthFailure[] = [];
-    const re =
-        /health check failed: service (\S+) on host \S+: GET (\S+): last status (.+?), last body ("(?:[^"\\]|\\.)*"|\([^)]*\))[^\n]*/g;
-    for (const m of text.matchAll(re)) {
-        if (found.some((f) => f.service === m[1])) {
-            continue;
-        }
-        let body = m[4];
-        try {
-            body = body.startsWith('"') ? (JSON.parse(body) as string) : body;
-        } catch {
-            // keep the quoted form
-        }
-        found.push({ service: m[1], url: m[2], lastStatus: m[3], lastBody: body, message: m[0] });
-    }
-    return found;
 }
 
 /** What to do with a lock file of the stack. */

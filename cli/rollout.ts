@@ -9,6 +9,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { ConfigError, parseStackKey, rawFromConfigMap } from "../config";
 import { RUNTIME_ENV } from "../release";
 import { CliOptions, lastRelease, pluginAcquisitionOff, Refusal, Release, restoreLines, runtimeChoice } from "./decide";
+import { describeFailures, isGateFailure } from "./failures";
 import { deployRelease, previewAndUp, UpdateResult, verifyOnRelease } from "./update";
 import { hasDockerPlugin, openStack, prepare, runMain, say } from "./workspace";
 
@@ -39,14 +40,12 @@ export async function chooseRuntime(stack: Stack): Promise<void> {
 
 /** Sends the machine back to `release` after `failed`, checks health, returns the exit code. */
 export async function rollBack(stack: Stack, failed: UpdateResult, release: Release | undefined, noRollback: boolean): Promise<number> {
-    const named = failed.failures.map(
-        (f) => `${f.service} (${f.url}): last status ${f.lastStatus}, last body ${JSON.stringify(f.lastBody)}`,
-    );
+    const atGate = failed.failures.filter(isGateFailure);
     const what =
-        named.length > 0
-            ? `health gate failed: ${named.join("; ")}`
+        atGate.length > 0
+            ? `health gate failed: ${describeFailures(atGate)}`
             : `${failed.stage} failed:\n${failed.error.trim().split("\n").slice(-15).join("\n")}`;
-    if (failed.failures.length === 0) {
+    if (atGate.length === 0) {
         say(`ROLLOUT FAILED (not at a health gate, so nothing is rolled back): ${what}`);
         return EXIT.rolledBack;
     }

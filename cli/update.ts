@@ -7,7 +7,8 @@ import * as http from "http";
 import * as https from "https";
 import { EngineEvent, OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { RELEASE_ENV } from "../release";
-import { changesOf, cliErrorText, failureSummary, HealthFailure, healthFailures, Release } from "./decide";
+import { changesOf, cliErrorText, failureSummary, Release } from "./decide";
+import { failureLog, ServiceFailure } from "./failures";
 import { say } from "./workspace";
 
 /** How an update ended. */
@@ -17,9 +18,9 @@ export interface UpdateResult {
     stage: "preview" | "update";
     /** The error text (message and stderr) of a failed update. */
     error: string;
-    /** Health checks that failed, from the engine's diagnostics. */
-    failures: HealthFailure[];
-    /** When the engine reported the first failed health check (ms since epoch). */
+    /** What of which service failed, from the engine's events (cli/failures.ts). */
+    failures: ServiceFailure[];
+    /** When the engine reported the first gate failure (a health check, a shut gate; ms since epoch). */
     firstFailureAt?: number;
     /** Resource changes (everything but "same"). */
     changes: Record<string, number>;
@@ -62,21 +63,10 @@ export async function previewAndUp(stack: Stack, what: string, withPreview = tru
     }
     say(`update: ${what}`);
     const seen = errorDiagnostics();
-    let firstFailureAt: number | undefined;
+    const failed = failureLog();
     const onEvent = (e: EngineEvent): void => {
         seen.onEvent(e);
-        const d = e.diagnosticEvent;
-        if (
-            d &&
-            firstFailureAt === undefined &&
-            (d.severity === "error" || d.severity === "info#err") &&
-            /health check failed: /.test(d.message)
-        ) {
-            firstFailureAt = Date.now();
-        }
-        if (e.resOpFailedEvent && firstFailureAt === undefined && /-health/.test(e.resOpFailedEvent.metadata.urn)) {
-            firstFailureAt = Date.now();
-        }
+        failed.onEvent(e);
     };
     try {
         const up = await stack.up({ onOutput: (l) => process.stdout.write(l), onEvent });
@@ -92,14 +82,13 @@ export async function previewAndUp(stack: Stack, what: string, withPreview = tru
         if ((e as Error).name === "ConcurrentUpdateError") {
             throw e; // another run holds the stack: refused, with what to do (decide.ts failureReport)
         }
-        // The health checks are read from everything; the text shown is the engine's errors once each (else the CLI's).
-        const all = `${(e as Error).message ?? String(e)}\n${seen.messages.join("\n")}`;
+        // What failed is read from the engine's events; the text shown is the engine's errors once each (else the CLI's).
         return {
             ok: false,
             stage: "update",
             error: failureSummary(seen.messages, cliErrorText(e), (e as Error).message ?? String(e)),
-            failures: healthFailures(all),
-            firstFailureAt: firstFailureAt ?? Date.now(),
+            failures: failed.failures,
+            firstFailureAt: failed.firstGateFailureAt ?? Date.now(),
             changes: {},
             outputs: await stack.outputs(),
         };

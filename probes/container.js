@@ -86,12 +86,15 @@ function up() {
     } finally {
         fs.rmSync(config, { recursive: true, force: true });
     }
+    // Held until the container is attached: no `down` removes the network in between (removeUnusedNetwork).
+    const releaseNetwork = network ? takeNetworkLock(network) : () => {};
     const networkId = network ? ensureNetwork(network) : "";
     // Fixed name and host ports: the old container goes first, as the provider's deleteBeforeReplace does.
     docker(["rm", "-f", name]);
     // By id: a name that several networks share (left by an older, racing version) is ambiguous to docker run.
     const netFlags = network ? ["--network", networkId, "--network-alias", name] : [];
     const id = must(["run", "-d", "--name", name, ...netFlags, ...flags, image], `docker run of ${image}`);
+    releaseNetwork();
     // mustRun: a container that exits at once is a failed create, not a success.
     for (let i = 0; i < 20; i++) {
         const state = docker(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", id]).out;
@@ -126,11 +129,43 @@ function networksNamed(net) {
 
 /**
  * The stack's network, created once. The containers of a stack start in parallel and Docker allows
- * several networks of one name, so finding and creating is serialised by a lock directory on this
- * machine (where every container command of the stack runs); duplicates an unlocked run left are
- * removed when nothing is attached to them, and the oldest network is the one used.
+ * several networks of one name, so finding and creating runs under the network lock (the caller
+ * holds it: takeNetworkLock); duplicates an unlocked run left are removed when nothing is attached
+ * to them, and the oldest network is the one used.
  */
 function ensureNetwork(net) {
+    let ids = networksNamed(net);
+    if (ids.length === 0) {
+        must(["network", "create", "--driver", "bridge", "--label", `ai-fleet.stack=${env.FLEET_STACK || ""}`, net], `network ${net}`);
+        ids = networksNamed(net);
+    }
+    for (const extra of ids.slice(1)) {
+        const attached = docker(["network", "inspect", "--format", "{{len .Containers}}", extra]).out;
+        if (attached === "0" && docker(["network", "rm", extra]).code === 0) {
+            process.stderr.write(`[container] removed a duplicate network ${net} (${extra.slice(0, 12)})\n`);
+        }
+    }
+    if (ids.length === 0) fail(`network ${net} was created but cannot be found`);
+    return ids[0];
+}
+
+function down() {
+    const r = docker(["rm", "-f", name]);
+    if (r.code !== 0 && !/No such container/i.test(r.err)) fail(`removal failed: ${r.err}`);
+    process.stderr.write(`[container] ${name} removed\n`);
+    if (network) removeUnusedNetwork(network);
+}
+
+if (mode === "up") up();
+else if (mode === "down") down();
+else fail(`usage: container.js up|down (got ${mode})`);
+
+/**
+ * The lock that serialises the stack's network on this machine (where every container command of
+ * the stack runs): finding or creating it and attaching a container (`up`), removing it (`down`).
+ * Returns its release, which also runs if the process exits first (fail()).
+ */
+function takeNetworkLock(net) {
     const lock = path.join(
         os.tmpdir(),
         `ai-fleet-network-${Buffer.from(`${env.DOCKER_HOST || ""}|${net}`)
@@ -156,31 +191,40 @@ function ensureNetwork(net) {
             else spawnSync("sleep", ["0.1"]);
         }
     }
-    try {
-        let ids = networksNamed(net);
-        if (ids.length === 0) {
-            must(["network", "create", "--driver", "bridge", "--label", `ai-fleet.stack=${env.FLEET_STACK || ""}`, net], `network ${net}`);
-            ids = networksNamed(net);
-        }
-        for (const extra of ids.slice(1)) {
-            const attached = docker(["network", "inspect", "--format", "{{len .Containers}}", extra]).out;
-            if (attached === "0" && docker(["network", "rm", extra]).code === 0) {
-                process.stderr.write(`[container] removed a duplicate network ${net} (${extra.slice(0, 12)})\n`);
-            }
-        }
-        if (ids.length === 0) fail(`network ${net} was created but cannot be found`);
-        return ids[0];
-    } finally {
+    const release = () => {
+        process.removeListener("exit", release);
         fs.rmSync(lock, { recursive: true, force: true });
+    };
+    process.on("exit", release);
+    return release;
+}
+
+/**
+ * After `down`: the stack's network goes with its last container, as the provider runtime's
+ * docker.Network does on destroy, so that no runtime's next `up` finds a network it did not make
+ * (the provider's fails with "network with name ai-fleet-<machine> already exists"). Only a
+ * network of that name labelled as this stack's (ai-fleet.stack=FLEET_STACK) that no container,
+ * running or stopped, is on; under the network lock, so no `up` is attaching a container meanwhile.
+ * A network that cannot be removed is left, said why; it fails nothing.
+ */
+function removeUnusedNetwork(net) {
+    const stack = env.FLEET_STACK || "";
+    if (!stack) return;
+    const release = takeNetworkLock(net);
+    try {
+        for (const id of networksNamed(net)) {
+            const label = docker(["network", "inspect", "--format", '{{index .Labels "ai-fleet.stack"}}', id]).out;
+            if (label !== stack) continue;
+            const on = docker(["ps", "-aq", "--filter", `network=${id}`]).out;
+            if (on !== "") continue;
+            const r = docker(["network", "rm", id]);
+            process.stderr.write(
+                r.code === 0
+                    ? `[container] removed the network ${net}: no container is on it any more\n`
+                    : `[container] left the network ${net}: ${r.err || r.out}\n`,
+            );
+        }
+    } finally {
+        release();
     }
 }
-
-function down() {
-    const r = docker(["rm", "-f", name]);
-    if (r.code !== 0 && !/No such container/i.test(r.err)) fail(`removal failed: ${r.err}`);
-    process.stderr.write(`[container] ${name} removed\n`);
-}
-
-if (mode === "up") up();
-else if (mode === "down") down();
-else fail(`usage: container.js up|down (got ${mode})`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop what up.sh started: containers labelled ai-fleet.stack=local, the registry and dockerd
+# Stop what up.sh started: containers and networks labelled ai-fleet.stack=local, the registry and dockerd
 # started by these scripts (by their pid files). A daemon or registry these scripts did not start
 # is left alone. Caches (rootfs tarball, registry storage, Docker's images) are kept unless --purge.
 set -euo pipefail
@@ -43,6 +43,15 @@ if docker_ok; then
   else
     log "no containers labelled ${AI_FLEET_STACK_LABEL}"
   fi
+  # The stack's network (ai-fleet-local, either runtime made it) goes too, once no container is on
+  # it: left behind, the provider runtime's next `up` fails with "network with name … already exists".
+  for net in $(docker network ls -q --filter "label=${AI_FLEET_STACK_LABEL}"); do
+    if [ -n "$(docker ps -aq --filter "network=$net")" ]; then
+      log "left network $net labelled ${AI_FLEET_STACK_LABEL}: containers are still on it"
+    elif docker network rm "$net" >/dev/null; then
+      log "removed network $net labelled ${AI_FLEET_STACK_LABEL}"
+    fi
+  done
   if [ "$purge" -eq 1 ]; then
     imgs=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E "^(ai-fleet/|${AI_FLEET_REGISTRY}/)" | grep -v ':<none>$' || true)
     if [ -n "$imgs" ]; then

@@ -146,7 +146,7 @@ describe("a rollback restores the release's whole spec, not only its images (rea
         log(`npm run rollout of the bad config said:\n${saidLines(r.out)}`);
         expect(r.code, tail(r.out, 30)).to.equal(1);
         expect(r.out).to.match(
-            /health gate failed: RealTimeAudioPipeline \(http:\/\/127\.0\.0\.1:\d+\/health\): last status 200, last body "\{\\"status\\": \\"degraded\\"/,
+            /health gate failed: RealTimeAudioPipeline: its health check \(command:local:Command RealTimeAudioPipeline-health\) failed:\n( {4}.*\n)* {4}health check failed: service RealTimeAudioPipeline on host 127\.0\.0\.1: GET http:\/\/127\.0\.0\.1:\d+\/health: last status 200, last body "\{\\"status\\": \\"degraded\\"/,
         );
         expect(r.out).to.include("rolling back to release it20-r1");
         expect(r.out).to.include(

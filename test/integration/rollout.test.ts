@@ -155,7 +155,7 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         const r = await cli("rollout", [], { FORCE_IMAGE_TAG: "it9-r2" });
         expect(r.code, tail(r.out, 30)).to.equal(1);
         expect(r.out).to.match(
-            /health gate failed: RealTimeAudioPipeline \(http:\/\/127\.0\.0\.1:\d+\/health\): last status 200, last body "\{\\"status\\": \\"degraded\\"/,
+            /health gate failed: RealTimeAudioPipeline: its health check \(command:local:Command RealTimeAudioPipeline-health\) failed:\n( {4}.*\n)* {4}health check failed: service RealTimeAudioPipeline on host 127\.0\.0\.1: GET http:\/\/127\.0\.0\.1:\d+\/health: last status 200, last body "\{\\"status\\": \\"degraded\\"/,
         );
         expect(r.out).to.include(`npm run rollback -- --stack ${STACK}`);
         expect(r.out, "a failed update leaves the outputs of the last one that passed").to.include(

@@ -11,7 +11,10 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { changesOf, describePending, healthFailures, lastRelease, lockVerdict, parseCliArgs } from "../../cli/decide";
+import { DiagnosticEvent, EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { changesOf, describePending, lastRelease, lockVerdict, parseCliArgs } from "../../cli/decide";
+import { describeFailures, failureLog, failureSite, failuresOf, isGateFailure } from "../../cli/failures";
+import { EXIT, rollBack } from "../../cli/rollout";
 import { clearStaleLocks, lockFiles, processAlive } from "../../cli/workspace";
 import { healthCheckCommand } from "../../components";
 import { goDuration, providerContainerArgs } from "../../components";
@@ -49,19 +52,6 @@ describe("the rollout command's decisions", () => {
         );
     });
 
-    it("reads the failed service, URL, last status and body from the engine's error text", () => {
-        const text =
-            'error: exit status 1: running "node probes/health-probe.js":\nStderr:\n[health] x\n' +
-            'health check failed: service RealTimeAudioPipeline on host 127.0.0.1: GET http://127.0.0.1:6558/health: last status 200, last body "{\\"status\\": \\"degraded\\"}"; HTTP 200, status "degraded" is not "ok"; gave up after 15 attempt(s)\n' +
-            'health check failed: service RealTimeAudioPipeline on host 127.0.0.1: GET http://127.0.0.1:6558/health: last status 200, last body "x"\n' +
-            "health check failed: service Executor on host mainpc: GET http://mainpc:6607/health: last status none (no HTTP answer), last body (ECONNREFUSED connect ECONNREFUSED); no answer\n";
-        const found = healthFailures(text);
-        expect(found.map((f) => f.service)).to.deep.equal(["RealTimeAudioPipeline", "Executor"]);
-        expect(found[0]).to.include({ url: "http://127.0.0.1:6558/health", lastStatus: "200", lastBody: '{"status": "degraded"}' });
-        expect(found[1]).to.include({ lastStatus: "none (no HTTP answer)", lastBody: "(ECONNREFUSED connect ECONNREFUSED)" });
-        expect(healthFailures("error: docker-build failed")).to.deep.equal([]);
-    });
-
     it("clears a lock only when it was taken here by a process that is gone", () => {
         const lock = { pid: 4242, username: "root", hostname: "vm", timestamp: "2026-11-27T19:02:54Z" };
         expect(lockVerdict(lock, "vm", () => false)).to.include({ clear: true });
@@ -86,6 +76,166 @@ describe("the rollout command's decisions", () => {
         expect(changesOf({ same: 30, replace: 3, create: 1 })).to.deep.equal({ replace: 3, create: 1 });
     });
 });
+
+/** Engine events of a real failed `pulumi up` (test/integration/programs/events; see the fixture's `recorded`). */
+const RECORDED = (
+    JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "engine-events", "failed-update.json"), "utf8")) as {
+        events: EngineEvent[];
+    }
+).events;
+const URN = (parents: string, name: string) => `urn:pulumi:local::ai-fleet::${parents}::${name}`;
+const FS = "ai-fleet:fleet:FleetService";
+/** An engine event as the Automation API hands it to onEvent, with what the reading needs. */
+function diag(message: string, severity: DiagnosticEvent["severity"], urn?: string): EngineEvent {
+    return { sequence: 0, timestamp: 0, diagnosticEvent: { urn, message, color: "never", severity } };
+}
+function opFailed(urn: string, type: string): EngineEvent {
+    return {
+        sequence: 0,
+        timestamp: 0,
+        resOpFailedEvent: { metadata: { op: "create", urn, type, provider: "" }, status: 0, steps: 1 },
+    };
+}
+
+describe("what failed in an update, from the engine's events (cli/failures.ts)", () => {
+    it("reads a real failed update: the health check and the shut gate are gate failures, the scan is not, a URN-less error names no service", () => {
+        const found = failuresOf(RECORDED);
+        expect(found.map((f) => [f.service, f.role, f.type])).to.deep.equal([
+            ["Executor", "gate", FS],
+            ["ServiceRegistry", "scan", "command:local:Command"],
+            ["RealTimeAudioPipeline", "health", "command:local:Command"],
+        ]);
+        expect(found.map(isGateFailure)).to.deep.equal([true, false, true]);
+        const health = found[2];
+        expect(health.urn).to.equal(
+            "urn:pulumi:ev::events::ai-fleet:fleet:FleetService$command:local:Command::RealTimeAudioPipeline-health",
+        );
+        // The engine's error diagnostic, whole: the probe's own message names URL, last status and body.
+        expect(health.diagnostic).to.match(
+            /^exit status 1: running "node \/repo\/probes\/health-probe.js":\nStdout:\n\nStderr:\n\[health\]/,
+        );
+        expect(health.diagnostic).to.include(
+            'health check failed: service RealTimeAudioPipeline on host 127.0.0.1: GET http://127.0.0.1:6558/health: last status 200, last body "{\\"status\\": \\"degraded\\"}"',
+        );
+        expect(health.diagnostic, "the ephemeral progress lines are not added again").to.not.match(/\n\n\[health\]/);
+        expect(found[0].diagnostic).to.include("Executor's rollout blocked by its gate");
+        expect(JSON.stringify(found), "CodeGenerator's GateClosedError is a RunError: its diagnostic has no URN").to.not.include(
+            "CodeGenerator",
+        );
+    });
+
+    it("ignores what names no FleetService child (the pre-FleetService layout, the stack, providers) and non-errors", () => {
+        const old = URN("ai-fleet:rollout:HealthCheck$command:local:Command", "ai-local-real-time-audio-pipeline-health-probe");
+        const found = failuresOf([
+            diag("health check failed: service RealTimeAudioPipeline on host 127.0.0.1: ...", "error", old),
+            opFailed(old, "command:local:Command"),
+            diag("update failed", "error"),
+            diag("error serializing property ...", "error", URN("pulumi:pulumi:Stack", "ai-fleet-local")),
+            diag("[health] attempt 1/3", "info", URN(`${FS}$command:local:Command`, "Executor-health")),
+            diag("a warning", "warning", URN(FS, "Executor")),
+            diag("not a role", "error", URN(`${FS}$command:local:Command`, "Executor-probe")),
+        ]);
+        expect(found).to.deep.equal([]);
+    });
+
+    it("keeps one failure per URN, each diagnostic once, the type from the failed step, and when the first gate failure came", () => {
+        let clock = 1000;
+        const log = failureLog(() => clock++);
+        const scan = URN(`${FS}$command:local:Command`, "ServiceRegistry-scan");
+        const health = URN(`${FS}$command:local:Command`, "Executor-health");
+        const container = URN(`${FS}$docker:index/container:Container`, "Executor-container");
+        log.onEvent(diag("vulnerability gate failed", "error", scan));
+        expect(log.firstGateFailureAt, "a scan is no gate of the rollout").to.equal(undefined);
+        log.onEvent(opFailed(health, "command:local:Command"));
+        log.onEvent(diag("exit status 1: first\n", "error", health));
+        log.onEvent(diag("exit status 1: first", "error", health));
+        log.onEvent(diag("timed out", "error", health));
+        log.onEvent(opFailed(container, "docker:index/container:Container"));
+        expect(log.firstGateFailureAt).to.equal(1000);
+        expect(log.failures).to.deep.equal([
+            { service: "ServiceRegistry", role: "scan", type: "command:local:Command", urn: scan, diagnostic: "vulnerability gate failed" },
+            {
+                service: "Executor",
+                role: "health",
+                type: "command:local:Command",
+                urn: health,
+                diagnostic: "exit status 1: first\ntimed out",
+            },
+            { service: "Executor", role: "container", type: "docker:index/container:Container", urn: container, diagnostic: "" },
+        ]);
+        expect(failureSite(URN(FS, "Executor"))).to.deep.equal({ service: "Executor", role: "gate", type: FS });
+    });
+
+    it("shows each service once, what of it failed and the engine's diagnostic as given (a long one keeps its first and last lines)", () => {
+        const attempts = Array.from({ length: 30 }, (_, i) => `[health] X attempt ${i + 1}/30: HTTP 503`);
+        const verdict = 'health check failed: service X on host h: GET http://h:1/health: last status 503, last body "down"';
+        const text = describeFailures([
+            {
+                service: "X",
+                role: "health",
+                type: "command:local:Command",
+                urn: URN(`${FS}$command:local:Command`, "X-health"),
+                diagnostic: ['exit status 1: running "node probes/health-probe.js":', "Stdout:", "", "Stderr:", ...attempts, verdict].join(
+                    "\n",
+                ),
+            },
+            {
+                service: "Y",
+                role: "gate",
+                type: FS,
+                urn: URN(FS, "Y"),
+                diagnostic: "Y's rollout blocked by its gate:\n  - stack s: canary unhealthy",
+            },
+        ]);
+        const lines = text.split("\n");
+        expect(lines[0]).to.equal("X: its health check (command:local:Command X-health) failed:");
+        expect(lines[1]).to.equal('    exit status 1: running "node probes/health-probe.js":');
+        expect(lines[2]).to.equal("    … 24 lines …");
+        expect(lines[12]).to.equal(`    ${verdict}`);
+        expect(lines.slice(13)).to.deep.equal([
+            `Y: its gate (${FS} Y) failed:`,
+            "    Y's rollout blocked by its gate:",
+            "      - stack s: canary unhealthy",
+        ]);
+    });
+
+    it("rolls back only for a gate failure, naming it with the probe's message; anything else is reported, not rolled back", async () => {
+        const failures = failuresOf(RECORDED);
+        const base = { ok: false, stage: "update" as const, error: "engine errors", changes: {}, outputs: {} };
+        const stack = { name: "organization/ai-fleet/local" } as Stack;
+        const said = await capture(() =>
+            rollBack(stack, { ...base, failures: failures.filter((f) => f.role === "scan") }, undefined, true),
+        );
+        expect(said.code).to.equal(EXIT.rolledBack);
+        expect(said.out).to.include("ROLLOUT FAILED (not at a health gate, so nothing is rolled back): update failed:\nengine errors");
+        const gate = await capture(() => rollBack(stack, { ...base, failures }, undefined, true));
+        expect(gate.code).to.equal(EXIT.rolledBack);
+        expect(gate.out).to.include("ROLLOUT FAILED: health gate failed: Executor: its gate");
+        expect(gate.out).to.include(
+            "RealTimeAudioPipeline: its health check (command:local:Command RealTimeAudioPipeline-health) failed:\n    exit status 1",
+        );
+        expect(gate.out).to.match(
+            /health check failed: service RealTimeAudioPipeline on host 127\.0\.0\.1: GET http:\/\/127\.0\.0\.1:6558\/health: last status 200/,
+        );
+        expect(gate.out, "the scan is no gate failure").to.not.include("ServiceRegistry");
+        expect(gate.out).to.include("--no-rollback: the failed state stays");
+    });
+});
+
+/** What `fn` said on stderr (the commands' `say`), and what it returned. */
+async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
+    const write = process.stderr.write.bind(process.stderr);
+    let out = "";
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+        out += String(chunk);
+        return true;
+    }) as typeof process.stderr.write;
+    try {
+        return { code: await fn(), out };
+    } finally {
+        process.stderr.write = write;
+    }
+}
 
 describe("the release record and the overrides the program reads", () => {
     const report = (healthy: boolean, sick: Record<string, { healthy: boolean; required?: boolean }> = {}) => ({

@@ -131,7 +131,7 @@ export function containerImage(machine: string, service: string): string {
 export function removeMachine(machine: string): void {
     const left = execFileSync("docker", ["ps", "-aq", "--filter", `label=ai-fleet.stack=${machine}`], { encoding: "utf8" }).trim();
     if (left) execFileSync("docker", ["rm", "-f", ...left.split("\n")]);
-    // The cli runtime creates the stack's network and, like the provider's Network, leaves it to the stack.
+    // A destroyed stack leaves no network (the cli runtime's last `down` removes it); a failed or killed run may.
     spawn("docker", ["network", "rm", `ai-fleet-${machine}`], { stdio: "ignore" });
 }
 
