@@ -59,6 +59,32 @@ export async function cliPreview(status: ToolchainStatus, project: TempProject, 
     };
 }
 
+/** One no-op `pulumi up`: wall time and what it changed (resource changes by op, when the CLI reports them). */
+export interface UpRun {
+    wallMs: number;
+    error?: string;
+    changeSummary: Record<string, number>;
+}
+
+/**
+ * `pulumi up --yes --skip-preview --json` of a stack, run as a CLI process: what the rollout
+ * command's Automation API `up` runs (no preview before the update).
+ */
+export async function cliUp(status: ToolchainStatus, project: TempProject, stackName: string): Promise<UpRun> {
+    const r = await run(status.pulumi as string, ["up", "--stack", stackName, "--yes", "--skip-preview", "--json", "--non-interactive"], {
+        cwd: project.dir,
+        env: project.env as NodeJS.ProcessEnv,
+    });
+    let changeSummary: Record<string, number> = {};
+    try {
+        const json = JSON.parse(r.stdout) as { summary?: { resourceChanges?: Record<string, number> }; changeSummary?: Record<string, number> };
+        changeSummary = json.summary?.resourceChanges ?? json.changeSummary ?? {};
+    } catch {
+        // Not every CLI prints a JSON summary for up; the exit code still says whether it passed.
+    }
+    return { wallMs: r.ms, error: r.code !== 0 ? `exit ${r.code}: ${tail(r.stderr || r.stdout)}` : undefined, changeSummary };
+}
+
 /** An up through the Automation API, recording every resource's operation. */
 export async function upWithOps(
     stack: Stack,
