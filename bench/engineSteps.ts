@@ -77,7 +77,10 @@ export async function cliUp(status: ToolchainStatus, project: TempProject, stack
     });
     let changeSummary: Record<string, number> = {};
     try {
-        const json = JSON.parse(r.stdout) as { summary?: { resourceChanges?: Record<string, number> }; changeSummary?: Record<string, number> };
+        const json = JSON.parse(r.stdout) as {
+            summary?: { resourceChanges?: Record<string, number> };
+            changeSummary?: Record<string, number>;
+        };
         changeSummary = json.summary?.resourceChanges ?? json.changeSummary ?? {};
     } catch {
         // Not every CLI prints a JSON summary for up; the exit code still says whether it passed.

@@ -133,7 +133,9 @@ function main(): void {
         } else if (mode === "type") {
             oneType(sdks as Sdks, pulumi, arg, n);
         } else if (mode !== "empty") {
-            throw new Error(`usage: program.ts stack <name> | generated <N> | empty | floor <N> | type <kind> <N> | operator <stack> <tree>`);
+            throw new Error(
+                `usage: program.ts stack <name> | generated <N> | empty | floor <N> | type <kind> <N> | operator <stack> <tree>`,
+            );
         }
         waitForRPCs()
             .then(() => done({ arg, services: mode === "floor" ? n : 0, lean }))

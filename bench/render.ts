@@ -36,7 +36,12 @@ function header(r: Results, lines: string[]): void {
 }
 
 function targetSection(r: Results, lines: string[]): void {
-    lines.push("## Targets (issue 19, point 5: cost)", "", "| | figure | measured | target | verdict | reproduce |", "|---|---|---|---|---|---|");
+    lines.push(
+        "## Targets (issue 19, point 5: cost)",
+        "",
+        "| | figure | measured | target | verdict | reproduce |",
+        "|---|---|---|---|---|---|",
+    );
     targets(r).forEach((t, i) => lines.push(`| ${i + 1} | ${t.what} | ${t.measured} | ${t.target} | **${verdict(t)}** | ${t.reproduce} |`));
     lines.push(
         "",

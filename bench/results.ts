@@ -94,7 +94,10 @@ export function targets(r: Results): Target[] {
     const opNote = op && empty ? `; process CPU ${ms(op.cpuMs.median)} vs ${ms(empty.cpuMs.median)}` : "";
     const up = r.engine?.emptyNoopUp && r.engine.fleetNoopUp;
     const upNote = up ? `; ${ms(r.engine?.fleetNoopUp?.median ?? NaN)} vs ${ms(r.engine?.emptyNoopUp?.median ?? NaN)}` : "";
-    const previewNote = r.engine?.fleetPreview && r.engine.emptyPreview ? `; ${ms(r.engine.fleetPreview.median)} vs ${ms(r.engine.emptyPreview.median)}` : "";
+    const previewNote =
+        r.engine?.fleetPreview && r.engine.emptyPreview
+            ? `; ${ms(r.engine.fleetPreview.median)} vs ${ms(r.engine.emptyPreview.median)}`
+            : "";
     return [
         check(
             `(i) ${FLEET_SCALE} generated services: evaluation (wall) under the language host's loader`,
@@ -132,15 +135,7 @@ export function targets(r: Results): Target[] {
             "`npm run bench -- --only engine`",
             previewNote,
         ),
-        check(
-            "(v) no-op `pulumi up` of the local stack ÷ the empty program's, per pair",
-            r.engine?.upRatio,
-            2,
-            x,
-            "≤ 2×",
-            "〃",
-            upNote,
-        ),
+        check("(v) no-op `pulumi up` of the local stack ÷ the empty program's, per pair", r.engine?.upRatio, 2, x, "≤ 2×", "〃", upNote),
     ];
 }
 
