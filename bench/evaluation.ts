@@ -179,6 +179,7 @@ function plan(quick: boolean, scale: number): [Workload, Variant, number][] {
         [w("pc2"), "lean", n(3)],
         [w("gen10"), "lean", n(3)],
         ...(scale === 100 ? [] : ([[w("gen100"), "lean", n(3)]] as [Workload, Variant, number][])),
+        ...(quick || scale === 1000 ? [] : ([[w("gen1000"), "lean", 1]] as [Workload, Variant, number][])),
         [floorWorkload(0), "lean", n(3)],
         ...PRICED.flatMap((p) => [
             [typeWorkload(p.kind, scale / 10), "lean", n(3)] as [Workload, Variant, number],
@@ -239,7 +240,7 @@ async function measure(w: Workload, variant: Variant, runs: number, acc: Map<str
     return c;
 }
 
-export async function evaluationBench(quick: boolean): Promise<EvaluationResult> {
+export async function evaluationBench(quick: boolean, scale = quick ? 100 : 1000): Promise<EvaluationResult> {
     const acc = new Map<string, Measured>();
     const notMeasured: { figure: string; why: string }[] = [];
     const attempt = async (w: Workload, variant: Variant, runs: number, i: number): Promise<ChildResult | undefined> => {
@@ -264,7 +265,6 @@ export async function evaluationBench(quick: boolean): Promise<EvaluationResult>
         return out.length ? stat(out) : undefined;
     };
     const cpu = (c: ChildResult) => c.userCpuMs + c.systemCpuMs;
-    const scale = quick ? 100 : 1000;
     const ratios: NonNullable<EvaluationResult["ratios"]> = {};
     // mainpc first, lean and full alternating: the before/after of leanPromiseStacks().
     const mainpc = WORKLOADS.find((x) => x.id === "mainpc") as Workload;
