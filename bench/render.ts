@@ -114,7 +114,9 @@ function costSection(p: EvaluationResult, lines: string[]): void {
         );
     }
     const find = (w: string) => p.measured.find((m) => m.workload === w && m.variant === "lean");
-    const rows = [find(`floor${n}`), find(`gen${n}`), find("mainpc"), find("operator-mainpc")].filter((m): m is Measured => !!m);
+    // The generated fleets at every size measured: how "the rest" grows with the number of services.
+    const gens = ["gen10", "gen100", "gen1000"].map(find);
+    const rows = [find(`floor${n}`), ...gens, find("mainpc"), find("operator-mainpc")].filter((m): m is Measured => !!m);
     const rest = (v: number, f: (v: number) => string) => (v < 0 ? `−${f(-v)}` : f(v));
     const pct = (measured: number, explained: number) => rest(((measured - explained) / measured) * 100, (v) => `${v.toFixed(0)}%`);
     lines.push(
