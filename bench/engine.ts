@@ -1,7 +1,7 @@
 /**
  * Part "engine", on the real engine (the CLI and plugins of scripts/toolchain.sh, the local Docker
- * engine, registry and BuildKit builder): the no-op preview of an unchanged build-only local stack
- * beside an empty program's (bench/programs/empty), the blast radius of touching one service or one
+ * engine, registry and BuildKit builder): the no-op preview and the no-op `pulumi up` of an
+ * unchanged build-only local stack beside an empty program's (bench/programs/empty), the blast radius of touching one service or one
  * family, and leanPromiseStacks() under the engine (a fresh 100-service preview, with and without).
  *
  * Stacks live in temp projects (testkit/engine.ts), built from a copy of demo/ so
@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { buildOnlyConfig, copyDemo, createStack, ensureSetup, localStackConfig, tempProject, ToolchainStatus } from "../testkit/engine";
-import { byUrn, cliPreview, countOps, IMAGE_TYPE, nameOfUrn, NOOP_OPS, PreviewRun, tail, upWithOps } from "./engineSteps";
+import { byUrn, cliPreview, cliUp, countOps, IMAGE_TYPE, nameOfUrn, NOOP_OPS, PreviewRun, tail, UpRun, upWithOps } from "./engineSteps";
 import { log, ROOT, run, Stat, stat } from "./lib";
 
 export const FORCE_TAG = "bench-engine";
@@ -46,6 +46,11 @@ export interface EngineResult {
     emptyPreview?: Stat;
     ratio?: Stat;
     noopRuns?: PreviewRun[];
+    /** No-op `pulumi up --skip-preview` of the same stack and of the empty program, alternating (issue 19 (v)). */
+    fleetNoopUp?: Stat;
+    emptyNoopUp?: Stat;
+    upRatio?: Stat;
+    noopUps?: UpRun[];
     touches?: TouchRun[];
     /** Preview of a fresh build-only stack of 100 generated services: leanPromiseStacks() (default) vs AI_FLEET_PROMISE_STACKS=full. */
     lever?: { services: number; resources: number; leanMs: Stat; fullMs: Stat; errors: string[] };
@@ -137,6 +142,36 @@ export async function engineBench(opts: { previews: number; touchRepeats: number
         result.fleetPreview = stat(fleetRuns.map((r) => r.wallMs));
         result.emptyPreview = stat(emptyRuns.map((r) => r.wallMs));
         result.ratio = stat(fleetRuns.map((r, i) => r.wallMs / emptyRuns[i].wallMs));
+
+        // Issue 19 (v): no-op ups, alternating fleet / empty, as the rollout command runs them (no preview first).
+        const fleetUps: UpRun[] = [];
+        const emptyUps: UpRun[] = [];
+        for (let i = 0; i < opts.previews; i++) {
+            const f = await cliUp(status, fleet, "bench-build");
+            const e = await cliUp(status, empty, "bench-empty");
+            fleetUps.push(f);
+            emptyUps.push(e);
+            for (const [label, u] of [
+                ["fleet", f],
+                ["empty", e],
+            ] as const) {
+                if (u.error) {
+                    log(`engine: the ${label} no-op up FAILED: ${u.error}`);
+                }
+            }
+            log(
+                `engine: no-op up ${i + 1}/${opts.previews}: fleet ${(f.wallMs / 1000).toFixed(2)}s ${JSON.stringify(f.changeSummary)}, empty ${(e.wallMs / 1000).toFixed(2)}s`,
+            );
+        }
+        const upPairs = fleetUps.map((f, i) => [f, emptyUps[i]] as const).filter(([f, e]) => !f.error && !e.error);
+        result.noopUps = fleetUps;
+        if (upPairs.length) {
+            result.fleetNoopUp = stat(upPairs.map(([f]) => f.wallMs));
+            result.emptyNoopUp = stat(upPairs.map(([, e]) => e.wallMs));
+            result.upRatio = stat(upPairs.map(([f, e]) => f.wallMs / e.wallMs));
+        } else {
+            notMeasured.push({ figure: "no-op `pulumi up`", why: fleetUps.concat(emptyUps).find((u) => u.error)?.error ?? "no run" });
+        }
 
         // Part 3: touch, preview, up; each touch repeated with new content.
         let images = first.images;

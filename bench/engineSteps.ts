@@ -59,6 +59,36 @@ export async function cliPreview(status: ToolchainStatus, project: TempProject, 
     };
 }
 
+/** One no-op `pulumi up`: wall time and what it changed (resource changes by op, when the CLI reports them). */
+export interface UpRun {
+    wallMs: number;
+    error?: string;
+    changeSummary: Record<string, number>;
+}
+
+/**
+ * `pulumi up --yes --skip-preview --json` of a stack, run as a CLI process: what the rollout
+ * command's Automation API `up` runs (no preview before the update); `--json` streams the engine's
+ * events, read here for the summary.
+ */
+export async function cliUp(status: ToolchainStatus, project: TempProject, stackName: string): Promise<UpRun> {
+    const r = await run(status.pulumi as string, ["up", "--stack", stackName, "--yes", "--skip-preview", "--json", "--non-interactive"], {
+        cwd: project.dir,
+        env: project.env as NodeJS.ProcessEnv,
+    });
+    // `up --json` streams the engine's events, one JSON object a line; the last summaryEvent has the changes by op.
+    let changeSummary: Record<string, number> = {};
+    for (const line of r.stdout.split("\n")) {
+        try {
+            const summary = (JSON.parse(line) as { summaryEvent?: { resourceChanges?: Record<string, number> } }).summaryEvent;
+            changeSummary = summary?.resourceChanges ?? changeSummary;
+        } catch {
+            // not an event line
+        }
+    }
+    return { wallMs: r.ms, error: r.code !== 0 ? `exit ${r.code}: ${tail(r.stderr || r.stdout)}` : undefined, changeSummary };
+}
+
 /** An up through the Automation API, recording every resource's operation. */
 export async function upWithOps(
     stack: Stack,

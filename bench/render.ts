@@ -4,6 +4,7 @@
  * --render` re-renders the last run. The engine, gate and unit sections are in bench/renderParts.ts.
  */
 import * as fs from "fs";
+import { explain, Price, priceList } from "./cost";
 import type { EvaluationResult, Measured } from "./evaluation";
 import { fit, mb, ms } from "./lib";
 import type { ProfileSummary } from "./profile";
@@ -35,9 +36,18 @@ function header(r: Results, lines: string[]): void {
 }
 
 function targetSection(r: Results, lines: string[]): void {
-    lines.push("## Targets (issue 12)", "", "| | figure | measured | target | verdict | reproduce |", "|---|---|---|---|---|---|");
+    lines.push(
+        "## Targets (issue 19, point 5: cost)",
+        "",
+        "| | figure | measured | target | verdict | reproduce |",
+        "|---|---|---|---|---|---|",
+    );
     targets(r).forEach((t, i) => lines.push(`| ${i + 1} | ${t.what} | ${t.measured} | ${t.target} | **${verdict(t)}** | ${t.reproduce} |`));
-    lines.push("", "Each target is judged on the median of its runs.", "");
+    lines.push(
+        "",
+        'Each target is judged on the median of its runs (a ratio: the median of its per-pair ratios), the limit inclusive. Where a target is missed, "Where the cost goes" (section 1) prices each resource type and explains the fleet\'s evaluation with it.',
+        "",
+    );
 }
 
 function evaluationSection(p: EvaluationResult, lines: string[]): void {
@@ -73,7 +83,90 @@ function evaluationSection(p: EvaluationResult, lines: string[]): void {
         );
     }
     growthSection(p, lines);
+    costSection(p, lines);
     memorySection(find("gen1000"), lines);
+}
+
+/** Issue 19: the price of each resource type alone, and the workloads explained as the sum of their resources. */
+function costSection(p: EvaluationResult, lines: string[]): void {
+    const list = priceList(p);
+    if (!list) {
+        return;
+    }
+    const { base, prices, n } = list;
+    const kib = (v: number) => `${v.toFixed(0)} KiB`;
+    const msd = (v: number) => `${v.toFixed(2)} ms`;
+    lines.push(
+        "### Where the cost goes: a price per resource type",
+        "",
+        `${n / 10} and ${n} registrations of one resource type alone (\`program.ts type <kind> <N>\`: the floor's inputs, same loader, mocks and leanPromiseStacks()), ` +
+            `beside the same program registering none (\`program.ts floor 0\`: ${cell(base.evalMs, ms)} evaluation, ${cell(base.rssKB, mb)} peak RSS). ` +
+            `Per registration = the slope of the medians from ${n / 10} to ${n}; once = what ${n / 10} cost beyond ${n / 10} × that and the baseline (the type's module on first use, warming up).`,
+        "",
+        `| resource type | ${n / 10} alone: evaluation | ${n} alone: evaluation | evaluation CPU | peak RSS | per registration: evaluation | evaluation CPU | peak RSS | once: evaluation | evaluation CPU | peak RSS |`,
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const pr of prices) {
+        const m = pr.alone;
+        lines.push(
+            `| ${pr.label} (\`${pr.type}\`) | ${cell(pr.small.evalMs, ms)} | ${cell(m.evalMs, ms)} | ${cell(m.evalCpuMs, ms)} | ${cell(m.rssKB, mb)} | ` +
+                `${msd(pr.evalMs)} | ${msd(pr.evalCpuMs)} | ${kib(pr.rssKB)} | ${ms(pr.once.evalMs)} | ${ms(pr.once.evalCpuMs)} | ${mb(pr.once.rssKB)} |`,
+        );
+    }
+    const find = (w: string) => p.measured.find((m) => m.workload === w && m.variant === "lean");
+    // The generated fleets at every size measured: how "the rest" grows with the number of services.
+    const gens = ["gen10", "gen100", "gen1000"].map(find);
+    const rows = [find(`floor${n}`), ...gens, find("mainpc"), find("operator-mainpc")].filter((m): m is Measured => !!m);
+    const rest = (v: number, f: (v: number) => string) => (v < 0 ? `−${f(-v)}` : f(v));
+    const pct = (measured: number, explained: number) => rest(((measured - explained) / measured) * 100, (v) => `${v.toFixed(0)}%`);
+    lines.push(
+        "",
+        "**Explained vs measured**: each workload's evaluation as the baseline plus, per resource type it registered (the mocks' counts), once + count × price; " +
+            "its own components (`ai-fleet:…`) are priced as a bare component. The rest = measured − explained: the program's own work (config, preflight, wiring, " +
+            "module loading where it falls in the evaluation: index.ts on the operator's tree loads its modules inside it) and what its components cost beyond a bare one. " +
+            "Peak RSS is a linear estimate (V8 collects when it likes).",
+        "",
+        "| workload | registrations | evaluation: measured / explained / rest | evaluation CPU: measured / explained / rest | peak RSS: measured / explained / rest |",
+        "|---|---:|---|---|---|",
+    );
+    const fleet = find(`gen${n}`);
+    for (const m of rows) {
+        const e = explain(m, base, prices);
+        if (!e) {
+            continue;
+        }
+        const unpriced = e.unpriced ? ` (${e.unpriced} unpriced)` : "";
+        lines.push(
+            `| ${m.label} | ${m.resources}${unpriced} | ${ms(m.evalMs.median)} / ${ms(e.evalMs)} / ${rest(m.evalMs.median - e.evalMs, ms)} (${pct(m.evalMs.median, e.evalMs)}) | ` +
+                `${ms(m.evalCpuMs.median)} / ${ms(e.evalCpuMs)} / ${rest(m.evalCpuMs.median - e.evalCpuMs, ms)} (${pct(m.evalCpuMs.median, e.evalCpuMs)}) | ` +
+                `${mb(m.rssKB.median)} / ${mb(e.rssKB)} / ${rest(m.rssKB.median - e.rssKB, mb)} (${pct(m.rssKB.median, e.rssKB)}) |`,
+        );
+    }
+    const fe = fleet && explain(fleet, base, prices);
+    if (fleet && fe) {
+        lines.push(
+            "",
+            `The ${n}-service fleet by type (${(fleet.resources / n).toFixed(1)} registrations per service):`,
+            "",
+            "| type | registrations | per service | priced as | evaluation | evaluation CPU | peak RSS |",
+            "|---|---:|---:|---|---:|---:|---:|",
+        );
+        for (const row of fe.rows) {
+            const pr = row.price;
+            lines.push(
+                `| \`${row.type}\` | ${row.count} | ${(row.count / n).toFixed(2)} | ${pr ? pr.label : "not priced"} | ${pr ? ms(row.count * pr.evalMs) : "–"} | ${pr ? ms(row.count * pr.evalCpuMs) : "–"} | ${pr ? mb(row.count * pr.rssKB) : "–"} |`,
+            );
+        }
+        const once = (f: (pr: Price) => number) => fe.once.reduce((sum, pr) => sum + f(pr), 0);
+        lines.push(
+            `| once per type used (${fe.once.length}) | | | | ${ms(once((pr) => pr.once.evalMs))} | ${ms(once((pr) => pr.once.evalCpuMs))} | ${mb(once((pr) => pr.once.rssKB))} |`,
+            `| baseline (no resource) | | | | ${ms(base.evalMs.median)} | ${ms(base.evalCpuMs.median)} | ${mb(base.rssKB.median)} |`,
+            `| **explained** | ${fleet.resources} | | | ${ms(fe.evalMs)} | ${ms(fe.evalCpuMs)} | ${mb(fe.rssKB)} |`,
+            `| **measured** | | | | ${ms(fleet.evalMs.median)} | ${ms(fleet.evalCpuMs.median)} | ${mb(fleet.rssKB.median)} |`,
+            `| **the rest** | | | | ${rest(fleet.evalMs.median - fe.evalMs, ms)} | ${rest(fleet.evalCpuMs.median - fe.evalCpuMs, ms)} | ${rest(fleet.rssKB.median - fe.rssKB, mb)} |`,
+            "",
+        );
+    }
 }
 
 function growthSection(p: EvaluationResult, lines: string[]): void {

@@ -19,6 +19,34 @@ export function x(v: number): string {
     return `${v.toFixed(2)}×`;
 }
 
+/** Issue 19 (v): the no-op `pulumi up`s, fleet and empty alternating. */
+function noopUpSection(e: EngineResult, lines: string[]): void {
+    if (!e.noopUps) {
+        return;
+    }
+    lines.push(
+        "**No-op `pulumi up`** of the same stack and of the empty program, alternating: `pulumi up --yes --skip-preview --json` as a CLI process " +
+            "(what the rollout command's Automation API `up` runs: no preview first). The stack is build-only: no container, no health check " +
+            `(${e.status.plugins.docker ? "" : "this machine has no docker provider plugin; "}the issue's 8.5–9.4 s were measured through the docker provider with containers).`,
+        "",
+    );
+    if (!e.fleetNoopUp || !e.emptyNoopUp || !e.upRatio) {
+        lines.push(`Not measured: ${e.noopUps.find((u) => u.error)?.error ?? "no run passed"}`, "");
+        return;
+    }
+    const failed = e.noopUps.filter((u) => u.error).length;
+    lines.push(
+        "| figure | median | min | max | runs | reproduce |",
+        "|---|---|---|---|---:|---|",
+        `| no-op up, unchanged build-only local stack | ${ms(e.fleetNoopUp.median)} | ${ms(e.fleetNoopUp.min)} | ${ms(e.fleetNoopUp.max)} | ${e.fleetNoopUp.n} | \`npm run bench -- --only engine\` |`,
+        `| no-op up, empty program | ${ms(e.emptyNoopUp.median)} | ${ms(e.emptyNoopUp.min)} | ${ms(e.emptyNoopUp.max)} | ${e.emptyNoopUp.n} | 〃 |`,
+        `| ratio fleet / empty (per pair) | ${x(e.upRatio.median)} | ${x(e.upRatio.min)} | ${x(e.upRatio.max)} | ${e.upRatio.n} | 〃 |`,
+        "",
+        `Resource changes of the fleet's no-op ups: ${[...new Set(e.noopUps.map((u) => JSON.stringify(u.changeSummary)))].join(", ")}${failed ? `; ${failed} up(s) FAILED` : ""}.`,
+        "",
+    );
+}
+
 export function engineSection(e: EngineResult, lines: string[]): void {
     lines.push("## 3. Engine no-op: `pulumi preview` of an unchanged build-only local stack", "");
     if (!e.fleetPreview || !e.emptyPreview || !e.ratio || !e.noopRuns) {
@@ -48,6 +76,7 @@ export function engineSection(e: EngineResult, lines: string[]): void {
         `changeSummary of the no-op previews: ${[...new Set(e.noopRuns.map((r) => JSON.stringify(r.changeSummary)))].join(", ")}${errors ? `; ${errors} preview(s) FAILED` : ""}.`,
         "",
     );
+    noopUpSection(e, lines);
     if (e.lever) {
         const l = e.lever;
         lines.push(

@@ -6,13 +6,18 @@
  *
  *   unit     `npm run test:unit`'s wall time (bench/unit.ts)
  *   program  the program's evaluation under the shared mocks and the language host's loader: mainpc
- *            (leanPromiseStacks() on and off), pc2, generated fleets of 10/100/1000 (bench/evaluation.ts)
+ *            (leanPromiseStacks() on and off), pc2, generated fleets of 10/100/1000; issue 19's: index.ts
+ *            on the operator's tree vs the empty program, 1000 services vs the floor, and a price per
+ *            resource type (bench/evaluation.ts, bench/cost.ts)
  *   profile  a CPU profile of mainpc's evaluation, both variants (bench/profile.ts)
  *   gate     health-gate latency, direct and through the engine (bench/gate.ts)
- *   engine   no-op `pulumi preview` vs the empty program's, blast radius, the lever under the engine (bench/engine.ts)
+ *   engine   no-op `pulumi preview` and `pulumi up` vs the empty program's, blast radius, the lever under
+ *            the engine (bench/engine.ts)
  *
  * Options: --only <part,…> (a partial run writes bench/.work/RESULTS.partial.md, not RESULTS.md);
- * --quick (one run of each, no 1000-service fleet); --render (re-render results.json, no measuring).
+ * --quick (one run of each; the fleet beside the floor and the prices at 100 services, not 1000);
+ * --services <N> (the fleet beside the floor and the prices at N services: 100 or 1000);
+ * --render (re-render results.json, no measuring).
  */
 import * as path from "path";
 import { engineBench } from "./engine";
@@ -29,6 +34,7 @@ const onlyArg = args.includes("--only") ? args[args.indexOf("--only") + 1] : und
 const only = (onlyArg ? onlyArg.split(",") : [...PARTS]) as Part[];
 const unknown = only.filter((p) => !(PARTS as readonly string[]).includes(p));
 const QUICK = args.includes("--quick");
+const SERVICES = args.includes("--services") ? Number(args[args.indexOf("--services") + 1]) : QUICK ? 100 : 1000;
 
 async function head(): Promise<string> {
     return (await run("git", ["rev-parse", "--short", "HEAD"])).stdout.trim();
@@ -48,6 +54,9 @@ function printTargets(r: Results): void {
 }
 
 async function main(): Promise<void> {
+    if (SERVICES !== 100 && SERVICES !== 1000) {
+        throw new Error(`--services takes 100 or 1000 (the generated fleets measured), not ${SERVICES}`);
+    }
     if (unknown.length) {
         throw new Error(`unknown part(s) ${unknown.join(", ")}; parts: ${PARTS.join(", ")}`);
     }
@@ -91,7 +100,7 @@ async function main(): Promise<void> {
         writeResults(r);
     };
     await part("unit", () => unitBench(QUICK ? 1 : 2));
-    await part("program", () => evaluationBench(QUICK));
+    await part("program", () => evaluationBench(QUICK, SERVICES));
     await part("profile", () => profileBench());
     await part("gate", () => gateBench(QUICK));
     await part("engine", () => engineBench({ previews: QUICK ? 1 : 5, touchRepeats: 1, leverRuns: QUICK ? 1 : 2 }));

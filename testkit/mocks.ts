@@ -149,13 +149,18 @@ function commandOutputs(inputs: Record<string, any>): Record<string, unknown> {
     return { ...inputs, stdout: "", stderr: "" };
 }
 
-/** Whether newResource keeps every registration in `registered` (the bench turns it off: at 1000 services it is memory). */
-export const recording = { enabled: true, count: 0 };
+/**
+ * Whether newResource keeps every registration in `registered` (the bench turns it off: at 1000
+ * services it is memory); `count` and `byType` (registrations per resource type, components
+ * included) are kept either way.
+ */
+export const recording = { enabled: true, count: 0, byType: {} as Record<string, number> };
 
 /** The mock monitor: answers for every resource type the program registers. */
 export const monitor: pulumi.runtime.Mocks = {
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
         recording.count++;
+        recording.byType[args.type] = (recording.byType[args.type] ?? 0) + 1;
         if (recording.enabled) {
             registered.push({ type: args.type, name: args.name, inputs: args.inputs });
         }
@@ -200,6 +205,7 @@ export function installMocks(stack = "unit"): void {
 export function resetWorld(): void {
     registered.length = 0;
     recording.count = 0;
+    recording.byType = {};
     scenario.failHealth.clear();
     scenario.unhealthyReport.clear();
     scenario.missingImages.clear();
