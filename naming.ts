@@ -159,7 +159,7 @@ export function imageRepository(layout: RegistryLayout, machine: string, name: s
     return `${layout.host}/${layout.org}/${layout.namespace}/${machine}/${name}`;
 }
 
-/** Container name on the machine: stable, so replacement must delete first (see ServiceContainer). */
+/** Container name on the machine: stable, so replacement must delete first (see FleetService). */
 export function containerName(machine: string, service: string): string {
     return `ai-${machine}-${kebab(service)}`;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Polls a service's HTTP health endpoint until its JSON `status` field is "ok". A 200 alone proves
 // nothing (one fleet service answers 200 while stopped), so the body is parsed and compared.
-// Run by the HealthCheck component (components/healthCheck.ts) through @pulumi/command; its stdout
+// Run by FleetService (its `-health` child, components/probes.ts) through @pulumi/command; its stdout
 // (one JSON line) becomes the health report that gates the batch rollout.
 //
 // Environment:

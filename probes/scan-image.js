@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The vulnerability gate: scans one image with Trivy where it is (in the registry, with the
 // registry's credentials; nothing is pulled onto any Docker host), then applies the severity
-// threshold and the allow-list (probes/scan-policy.js). Run by the ImageScan component
-// (components/imageScan.ts) through @pulumi/command, after the image's verification and before
+// threshold and the allow-list (probes/scan-policy.js). Run by FleetService (its `-scan`
+// child, components/probes.ts) through @pulumi/command, after the image's verification and before
 // any container runs it.
 //
 // Environment:

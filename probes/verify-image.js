@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Verifies that an image is in its registry with the digest that was built, through the registry's
 // HTTP API (v2), so it needs neither a Docker engine nor a provider plugin. Run by the
-// ImageVerification component (components/imageVerification.ts) through @pulumi/command.
+// FleetService and FleetImage (their `-verify` child, components/probes.ts) through @pulumi/command.
 //
 // Environment:
 //   FLEET_IMAGE            host/repository:tag (or @sha256:…) to look up

@@ -1,7 +1,7 @@
 /**
  * The stack's network goes with its last container, on the REAL local Docker engine:
  *  1. the cli container runtime through the real engine (test/integration/programs/clinet: the
- *     commands ServiceContainer's cli runtime runs, probes/container.js up/down): `up` makes the
+ *     commands FleetService's cli runtime runs, probes/container.js up/down): `up` makes the
  *     network `ai-fleet-<stack>`, an update that removes one container keeps it for the others, and
  *     `destroy` leaves no network of that name, so the provider runtime's docker.Network of that name
  *     can be created by the next `up`;

@@ -7,9 +7,9 @@
  *     pushed; one service with the mainpc profile's args. On the stack's builder when it names one
  *     (build.builder: pushed from the build, registry cache in the suite's own `it-cache`
  *     repository), else on the Docker host's own BuildKit ($AI_FLEET_DOCKER_BUILD) + `docker push`
- *  2. verification: probes/verify-image.js exactly as ImageVerification runs it
+ *  2. verification: probes/verify-image.js exactly as FleetService runs it
  *  3. hardening: a service container run with the cli adapter's flags (dockerRunFlags of its ContainerSpec)
- *  4. health: probes/health-probe.js exactly as HealthCheck runs it, against demo containers
+ *  4. health: probes/health-probe.js exactly as FleetService runs it, against demo containers
  *  5. registry auth: a push without credentials is refused, with the program's it is accepted
  *
  * Everything it starts carries the label ai-fleet.test.run=<run> and is removed in `after`, with
@@ -413,7 +413,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         });
     });
 
-    describe("2. image verification (probes/verify-image.js as ImageVerification runs it)", function () {
+    describe("2. image verification (probes/verify-image.js as FleetService runs it)", function () {
         const creds = () => ({ username: cfg.stack.registry.username, password: registryPassword, insecure: cfg.stack.registry.insecure });
 
         it("finds every pushed image by tag with the digest its push reported, and by its pinned reference", async function () {
@@ -590,7 +590,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
         });
     });
 
-    describe("4. the HealthCheck command (probes/health-probe.js) against demo containers", function () {
+    describe("4. the health check command (probes/health-probe.js) against demo containers", function () {
         const service = CANARY_SERVICE;
         // Container ports as the stack maps them: the HTTP health endpoint and the service's main port.
         let HEALTH_CONTAINER_PORT: number;

@@ -21,7 +21,7 @@ import * as os from "os";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { readSourceCommit } from "../../buildTree/sourceTree";
-import { containerName, resolveTag } from "../../naming";
+import { resolveTag } from "../../naming";
 import { readStackDocument } from "../../stackFile";
 import {
     builtDockerfiles,
@@ -36,7 +36,7 @@ import {
 import { createStack, ensureSetup, ROOT, secondsSince, TempProject, tempProject, ToolchainStatus } from "./support/engine";
 import { log, must, run, RunResult } from "./support/proc";
 
-const SERVICE_CONTAINER = "ai-fleet:containers:ServiceContainer";
+const FLEET_SERVICE = "ai-fleet:fleet:FleetService";
 const FLEET_IMAGE = "ai-fleet:images:FleetImage";
 /** What a JavaScript stack trace or an unhandled-exception report looks like in the CLI's output. */
 const STACK_TRACE = /^\s+at .+\(.*:\d+:\d+\)$|unhandled exception|^\s+at Object\.<anonymous>/im;
@@ -181,7 +181,7 @@ describe("integration: the whole fleet from the operator's tree, adopt-dockerfil
             expect(block).to.contain(`npm run adopt-dockerfiles -- ${tree} --stack ${machine}`);
             expect(block).to.not.contain("not found");
             expect(p.text).to.not.match(STACK_TRACE);
-            expect(p.events.filter((e) => e.resourcePreEvent?.metadata.type === SERVICE_CONTAINER)).to.have.length(0);
+            expect(p.events.filter((e) => e.resourcePreEvent?.metadata.type === FLEET_SERVICE)).to.have.length(0);
             expect((await stacks[machine].exportStack()).deployment.resources ?? []).to.have.length(0);
         });
     }
@@ -234,15 +234,16 @@ describe("integration: the whole fleet from the operator's tree, adopt-dockerfil
             (e) => e.resourcePreEvent?.metadata.op === "create" && !e.resourcePreEvent.metadata.type.startsWith("pulumi:providers:"),
         );
         log(
-            `${machine} preview: changeSummary ${JSON.stringify(p.summary)}; planned ${SERVICE_CONTAINER} ${byType[SERVICE_CONTAINER]?.length ?? 0}, ` +
+            `${machine} preview: changeSummary ${JSON.stringify(p.summary)}; planned ${FLEET_SERVICE} ${byType[FLEET_SERVICE]?.length ?? 0}, ` +
                 `their containers ${inner.length}, ${FLEET_IMAGE} ${byType[FLEET_IMAGE]?.length ?? 0}${extra}\n` +
                 p.text.slice(p.text.lastIndexOf("Resources:")).trim(),
         );
         expect(p.ok, p.text.slice(-4000)).to.equal(true);
-        const expected = names.map((n) => containerName(machine, n)).sort();
-        expect((byType[SERVICE_CONTAINER] ?? []).sort()).to.deep.equal(expected);
+        const expected = [...names].sort();
+        expect((byType[FLEET_SERVICE] ?? []).sort()).to.deep.equal(expected);
         expect(inner.sort()).to.deep.equal(expected.map((n) => `${n}-container`).sort());
-        expect(byType[FLEET_IMAGE]).to.have.length(Object.keys(FAMILIES).length + names.length);
+        expect(byType["docker-build:index:Image"]).to.have.length(Object.keys(FAMILIES).length + names.length);
+        expect(byType[FLEET_IMAGE]).to.have.length(Object.keys(FAMILIES).length);
         expect(p.summary?.create).to.equal(planned.length);
         expect(p.text).to.not.match(STACK_TRACE);
     }

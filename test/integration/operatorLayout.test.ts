@@ -5,7 +5,7 @@
  *
  *  1. the preflight, and a real `pulumi preview`, refuse the hard-coded bases naming file and line;
  *  2. built as it is (BASE_IMAGE passed, ignored), base-utils sits on the old registry tag, and the
- *     layer check (probes/verify-image.js as ImageVerification runs it) fails naming both images;
+ *     layer check (probes/verify-image.js as FleetService runs it) fails naming both images;
  *  3. `npm run adopt-dockerfiles` rewrites the copy (printing each change), a second run changes
  *     nothing, and the checkout is now dirty: its tag is not the commit's;
  *  4. after adoption the chain builds by digest (buildx on the stack's builder, pushed) with the

@@ -10,7 +10,7 @@
  *
  * It builds the demo families and services of the local stack into repositories of its own
  * (<registry>/ai-fleet/demo/it11/<name>, tag it11-<stamp>-<pid>), runs probes/scan-image.js exactly
- * as the ImageScan component does (scanCommand), and prints the scan times, cold (empty Trivy
+ * as FleetService does (scanCommand), and prints the scan times, cold (empty Trivy
  * cache but for the DB) and warm. Everything it pushed is deleted afterwards (AI_FLEET_IT_KEEP=1
  * keeps it).
  */
@@ -71,7 +71,7 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         return { severity: "CRITICAL", allow: [], ignoreUnfixed: false, dbUpdate: false, cacheDir, trivy, timeoutSeconds: 300, ...over };
     }
 
-    /** Runs probes/scan-image.js exactly as ImageScan does. */
+    /** Runs probes/scan-image.js exactly as FleetService does. */
     async function scan(service: string, image: string, p: ScanPolicy, password = registryPassword): Promise<RunResult> {
         const reg = cfg.stack.registry;
         const spec = scanCommand({ service, image, registry: { username: reg.username, password, insecure: reg.insecure }, policy: p });
@@ -309,7 +309,7 @@ describe("integration: the vulnerability gate with the real Trivy on real images
         warm.forEach((r, i) => expect(r.code, `${services[i]}${show(r)}`).to.equal(0));
         timings.push(["five service scans started together, warm cache", Date.now() - again]);
     });
-    describe("through the real Pulumi engine (ImageScan in a program, a container stand-in behind it)", () => {
+    describe("through the real Pulumi engine (a FleetService in a program, a container stand-in behind it)", () => {
         let status: ToolchainStatus;
         let project: TempProject;
         let cache: string;

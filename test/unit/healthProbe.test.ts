@@ -1,5 +1,5 @@
 /**
- * The health probe that HealthCheck runs, spawned exactly as the component spawns it, against
+ * The health probe that FleetService runs, spawned exactly as the component spawns it, against
  * small HTTP servers on loopback started by the test (no Docker needed; the demo services in
  * Docker are checked by test/integration).
  */

@@ -2,7 +2,7 @@
  * The policy pack (policy/) on resource inputs, the policy SDK's own way: each policy's
  * validateResource is called with ResourceValidationArgs whose props are wrapped in
  * @pulumi/policy's unknownCheckingProxy, as the analyzer does. No engine, no mocks of the SDK.
- * The inputs are the program's own (containerArgs of the real stack files), then broken one way each.
+ * The inputs are the program's own (the provider adapter of the real stack files' specs), then broken one way each.
  */
 import { expect } from "chai";
 import {
@@ -311,7 +311,7 @@ describe("policy pack: the policies on resource inputs", () => {
     it("accepts a secret passed as a file reference, and an image ID as a digest", async () => {
         const spec = fleetSpec();
         spec.envs = [...spec.envs, "HF_TOKEN_FILE=/run/secrets/hf_token", "HF_TOKEN="];
-        spec.image = DIGEST; // docker.RemoteImage's imageId, what ServiceContainer gives the docker provider
+        spec.image = DIGEST; // docker.RemoteImage's imageId, what FleetService gives the docker provider
         expect(await verdicts(DOCKER_CONTAINER, spec)).to.deep.equal({});
     });
 

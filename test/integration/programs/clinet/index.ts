@@ -1,7 +1,7 @@
 /**
  * An engine-test program of the cli container runtime: `count` containers of stack `stack`, each a
  * command:local:Command running probes/container.js up (create) and down (delete), as
- * ServiceContainer's cli runtime does, on the network `ai-fleet-<stack>`. The containers run
+ * FleetService's cli runtime does, on the network `ai-fleet-<stack>`. The containers run
  * `image` (pinned by digest, pulled with the registry credentials on stdin) as an interactive bash
  * that stays up, instead of a service.
  */
