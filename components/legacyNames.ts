@@ -36,36 +36,41 @@ const ROLE_TYPES: Record<ServiceRole, string[]> = {
     health: ["command:local:Command"],
 };
 
-/** The URN of a resource of this stack: `name` of `type`, under the parent URN when given. */
-function urn(name: string, type: string, parent?: pulumi.Input<string>): pulumi.Output<string> {
-    return pulumi.createUrn(name, type, parent);
+/** A resource's place under an earlier version: its own type token and its parents' (outermost first), and its name. */
+interface Place {
+    types: string[];
+    name: string;
 }
 
-/** URN strings of the components that parented `role` before, each with the child's old name. */
-function legacyPlaces(machine: string, service: string, role: ServiceRole): { parents: pulumi.Output<string>[]; child: string } {
+/** The URN of a resource of this stack at `place` (plain strings: an alias costs no Output). */
+function urnOf(place: Place): string {
+    return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${place.types.join("$")}::${place.name}`;
+}
+
+/** The parent type chains and the child's old name of each place `role` had before. */
+function legacyPlaces(machine: string, service: string, role: ServiceRole): { parents: string[][]; child: string } {
     const svc = serviceImageName(service);
     const ctr = containerName(machine, service);
-    // The group components of the oldest versions, and the stack's root.
-    const groups = [undefined, urn(`${machine}-canary`, LEGACY_TYPES.canary), urn(`${machine}-batch`, LEGACY_TYPES.batch)];
-    const under = (name: string, type: string) => groups.map((g) => urn(name, type, g));
+    // At the stack's root, or (the oldest versions) under the `<machine>-canary` or `<machine>-batch` group.
+    const groups = (type: string): string[][] => [[type], [LEGACY_TYPES.canary, type], [LEGACY_TYPES.batch, type]];
     switch (role) {
         case "build":
-            return { parents: [urn(svc, LEGACY_TYPES.fleetImage), urn(svc, LEGACY_TYPES.serviceImage)], child: `${svc}-build` };
+            return { parents: [[LEGACY_TYPES.fleetImage], [LEGACY_TYPES.serviceImage]], child: `${svc}-build` };
         case "verify":
-            return { parents: [urn(`${svc}-verify`, LEGACY_TYPES.verification)], child: `${svc}-verify-check` };
+            return { parents: [[LEGACY_TYPES.verification]], child: `${svc}-verify-check` };
         case "scan":
-            return { parents: [urn(`${svc}-scan`, LEGACY_TYPES.scan)], child: `${svc}-scan-trivy` };
+            return { parents: [[LEGACY_TYPES.scan]], child: `${svc}-scan-trivy` };
         case "image":
-            return { parents: under(ctr, LEGACY_TYPES.container), child: `${ctr}-image` };
+            return { parents: groups(LEGACY_TYPES.container), child: `${ctr}-image` };
         case "container":
-            return { parents: under(ctr, LEGACY_TYPES.container), child: `${ctr}-container` };
+            return { parents: groups(LEGACY_TYPES.container), child: `${ctr}-container` };
         case "health":
-            return { parents: under(`${ctr}-health`, LEGACY_TYPES.healthCheck), child: `${ctr}-health-probe` };
+            return { parents: groups(LEGACY_TYPES.healthCheck), child: `${ctr}-health-probe` };
     }
 }
 
 /** Aliases of a FleetService's child: every URN the same resource had under an earlier version. */
-export function serviceAliases(machine: string, service: string, role: ServiceRole): pulumi.Input<string>[] {
+export function serviceAliases(machine: string, service: string, role: ServiceRole): string[] {
     const { parents, child } = legacyPlaces(machine, service, role);
-    return parents.flatMap((parent) => ROLE_TYPES[role].map((type) => urn(child, type, parent)));
+    return parents.flatMap((chain) => ROLE_TYPES[role].map((type) => urnOf({ types: [...chain, type], name: child })));
 }
