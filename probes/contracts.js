@@ -140,7 +140,8 @@ const scan = {
 const container = {
     script: "container.js",
     input: z.object({
-        DOCKER_HOST: text,
+        /** Which engine (ssh://, unix://, tcp://); unset: the docker CLI's own default. */
+        DOCKER_HOST: text.optional(),
         FLEET_CONTAINER_NAME: text,
         /** repo@sha256:… */
         FLEET_IMAGE: text,
@@ -148,8 +149,8 @@ const container = {
         FLEET_STACK: text,
         /** JSON array of `docker run` flags (components/containerAdapters.ts). */
         FLEET_DOCKER_RUN: text,
-        /** The docker provider adapter's args for the same spec, as JSON: what the provider runtime would be given, for people reading the state. */
-        FLEET_CONTAINER_SPEC: text,
+        /** The docker provider adapter's args for the same spec, as JSON: what the provider runtime would be given, for people reading the state (not read here). */
+        FLEET_CONTAINER_SPEC: text.optional(),
     }),
     output: z.object({ id: text, name: text, image: text }),
 };
