@@ -180,7 +180,7 @@ describe("npm run rollout through the real engine (cli container runtime)", func
         touchServices("release it9-r3");
         let killedAt = 0;
         const killed = await cli("rollout", [], { FORCE_IMAGE_TAG: "it9-r3" }, (all, child) => {
-            if (!killedAt && /ai-it9-\S+-container\s+(replacing|creating|deleting|updating)/.test(all)) {
+            if (!killedAt && /command:local:Command \S+-container\s+(replacing|creating|deleting|updating)/.test(all)) {
                 killedAt = Date.now();
                 setTimeout(() => process.kill(-(child.pid as number), "SIGKILL"), 1500);
             }
