@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ContainerSpec, containerSpecSchema } from "./common/containerSpec";
+import { holdsBack } from "./components/gate";
 import type { ServiceSpec } from "./deploy/types";
 import { isValidTag, parseImageRef } from "./naming";
 
@@ -40,7 +41,7 @@ export function releaseRecord(
     specs?: Record<string, ServiceSpec>,
 ): ReleaseRecord {
     const sick = Object.entries(report.services ?? {})
-        .filter(([, s]) => !s.healthy && s.required !== false)
+        .filter(([, s]) => holdsBack(s))
         .map(([n]) => n);
     if (!report.healthy || sick.length > 0) {
         throw new pulumi.RunError(`release ${report.tag} did not pass: ${sick.join(", ") || "report unhealthy"}`);

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as path from "path";
+import type { RegistryAccess } from "./probeInputs";
 
 /** Per-stack build settings shared by every image. */
 export interface BuildSettings {
@@ -30,8 +31,8 @@ export interface BuildSettings {
     buildOnPreview: boolean;
     /** buildx builder name; undefined for the Docker host's default builder. */
     builder?: string;
-    /** Registry credentials for pushing (password stays a secret Output). */
-    registry: { address: string; username: string; password: pulumi.Input<string> };
+    /** The registry pushed to (the password stays a secret). */
+    registry: RegistryAccess;
 }
 
 /** One image to build. */
@@ -101,7 +102,7 @@ export function dockerBuildArgs(settings: BuildSettings, req: BuildRequest): doc
         push: true,
         buildOnPreview: settings.buildOnPreview,
         builder: settings.builder ? { name: settings.builder } : undefined,
-        registries: [{ address: settings.registry.address, username: settings.registry.username, password: settings.registry.password }],
+        registries: [{ address: settings.registry.host, username: settings.registry.username, password: settings.registry.password }],
         cacheFrom: cache ? [{ registry: { ref: cache } }] : undefined,
         cacheTo:
             cache && settings.cache

@@ -23,8 +23,14 @@ import {
     verificationInput,
 } from "./probeInputs";
 import { CONTAINER, HEALTH, probeCommand, runProbe, SCAN, VERIFY } from "./probes";
+import type { z } from "zod";
 import { serviceAliases } from "./legacyNames";
 import { ContainerTarget } from "./types";
+
+/** The cli runtime's registry credentials, as its contract declares its stdin. */
+function containerCredentials(c: z.input<typeof CONTAINER.stdin>): z.input<typeof CONTAINER.stdin> {
+    return c;
+}
 
 /** Where a service's image comes from. */
 export type ServiceImageSource =
@@ -297,7 +303,9 @@ export class FleetService extends pulumi.ComponentResource {
         }));
         const credentials = pulumi
             .output(target.registry.password)
-            .apply((password) => JSON.stringify({ registry: target.registry.host, username: target.registry.username, password }));
+            .apply((password) =>
+                JSON.stringify(containerCredentials({ registry: target.registry.host, username: target.registry.username, password })),
+            );
         const started = runProbe(
             name("container"),
             CONTAINER,

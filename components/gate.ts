@@ -5,6 +5,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { HealthReport } from "./probeInputs";
 
+/**
+ * Whether a service's report holds its dependents back: it is not healthy and it is required (an
+ * optional service's failure is reported, and holds nothing back). The one definition the gate,
+ * the combined report and the release record use.
+ */
+export function holdsBack(report: { healthy: boolean; required?: boolean }): boolean {
+    return !report.healthy && report.required !== false;
+}
+
 /** Health of a set of services, as exported by a stack and consumed by a gate. */
 export interface RolloutReport {
     /** Machine the services run on. */
@@ -63,7 +72,7 @@ export function openGate(
             }
             continue;
         }
-        const sick = Object.values(r.services).filter((s) => !s.healthy && s.required !== false);
+        const sick = Object.values(r.services).filter(holdsBack);
         if (!r.healthy || sick.length > 0) {
             const names = sick.map((s) => `${s.service} (${s.url}: status ${JSON.stringify(s.status)})`);
             problems.push(`${g.source}: canary unhealthy${names.length ? `: ${names.join(", ")}` : ""}`);
@@ -106,5 +115,5 @@ export function combineReports(machine: string, tag: string, reports: HealthRepo
     for (const r of [...reports].sort((a, b) => a.service.localeCompare(b.service))) {
         services[r.service] = r;
     }
-    return { machine, tag, healthy: reports.every((r) => r.healthy || r.required === false), services };
+    return { machine, tag, healthy: !reports.some(holdsBack), services };
 }

@@ -16,7 +16,7 @@ export {
 } from "./containerAdapters";
 export { FLEET_IMAGE_TYPE, FleetImage, FleetImageArgs, LEGACY_FAMILY_IMAGE_TYPE } from "./fleetImage";
 export { FleetService, FleetServiceArgs, ServiceImageSource, ServiceRun } from "./fleetService";
-export { combineReports, Gate, GateClosedError, gateOutput, openGate, RolloutReport } from "./gate";
+export { combineReports, Gate, GateClosedError, gateOutput, holdsBack, openGate, RolloutReport } from "./gate";
 export { LEGACY_TYPES, serviceAliases } from "./legacyNames";
 export {
     AllowedFindingReport,

@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import type { RegistryAccess } from "./probeInputs";
 
 /** Where containers run: the docker provider (the supported path), or the docker CLI through a command. */
 export type ContainerTarget =
@@ -25,6 +26,6 @@ export type ContainerTarget =
           network: string;
           /** Stack name, labelled on the network. */
           stack: string;
-          /** Registry credentials for the pull; the password stays secret. */
-          registry: { host: string; username: string; password: pulumi.Input<string> };
+          /** The registry the pull reads; the password stays secret. */
+          registry: RegistryAccess;
       };

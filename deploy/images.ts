@@ -9,10 +9,11 @@ import { familyBuildPaths, familyOrder, repositoryName, serviceBuildPaths, Stack
 import { BuildSettings, FleetImage, ServiceImageSource } from "../components";
 import { imageRepository } from "../naming";
 import { profileBuildArgs } from "../profiles/schema";
-import { DeployInputs, Registry } from "./types";
+import { DeployInputs } from "./types";
+import { RegistryAccess } from "../components";
 
 /** What every build of the stack shares: machine, profile's build args, tag, labels, platform, cache, builder, registry. */
-export function buildSettings(inputs: DeployInputs, registry: Registry): BuildSettings {
+export function buildSettings(inputs: DeployInputs, registry: RegistryAccess): BuildSettings {
     const { stack, profile } = inputs.config;
     return {
         machine: profile.machine,
@@ -26,12 +27,12 @@ export function buildSettings(inputs: DeployInputs, registry: Registry): BuildSe
         cache: stack.build.cache,
         buildOnPreview: stack.build.buildOnPreview,
         builder: stack.build.builder,
-        registry: { address: registry.host, username: registry.username, password: registry.password },
+        registry,
     };
 }
 
 /** The family images, parents first: each builds FROM its parent pinned by digest, or FROM its external base image. */
-export function familyImages(stack: StackConfig, settings: BuildSettings, registry: Registry): Record<string, FleetImage> {
+export function familyImages(stack: StackConfig, settings: BuildSettings, registry: RegistryAccess): Record<string, FleetImage> {
     const families: Record<string, FleetImage> = {};
     for (const name of familyOrder(stack.families)) {
         const fam = stack.families[name];

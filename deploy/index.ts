@@ -10,7 +10,8 @@ import { buildSettings, builtImage, familyImages, releaseImage } from "./images"
 import { buildServices, rollOut, ServiceCommon } from "./rollout";
 import { scanPolicy } from "./scan";
 import { serviceSpecs } from "./specs";
-import { DeployInputs, FleetOutputs, ImageOutput, Registry, ServiceImageSourceOf } from "./types";
+import { DeployInputs, FleetOutputs, ImageOutput, ServiceImageSourceOf } from "./types";
+import { RegistryAccess } from "../components";
 
 export { containerSpecFor, dependencyEnv } from "./containers";
 export { serviceSpecFor, serviceSpecs, specDifferences } from "./specs";
@@ -21,7 +22,7 @@ export * from "./types";
 export function deploy(inputs: DeployInputs): FleetOutputs {
     const { config, release } = inputs;
     const { stack, profile } = config;
-    const registry: Registry = {
+    const registry: RegistryAccess = {
         host: stack.registry.host,
         username: stack.registry.username,
         password: inputs.registryPassword,

@@ -11,10 +11,11 @@ import { rolloutPlanOf } from "../graph";
 import { combineReports, ContainerTarget, FleetService, Gate, RolloutReport, ServiceImageSource, ScanPolicy } from "../components";
 import { STACK_LABEL } from "../common/labels";
 import { containerName, ReleaseTag } from "../naming";
-import { FleetOutputs, Registry, ServiceSpec } from "./types";
+import { FleetOutputs, ServiceSpec } from "./types";
+import { RegistryAccess } from "../components";
 
 /** The container target of the stack: the docker provider, or the docker CLI through commands. */
-function containerTarget(config: FleetConfig, registry: Registry): ContainerTarget {
+function containerTarget(config: FleetConfig, registry: RegistryAccess): ContainerTarget {
     const { stack, profile } = config;
     const network = `ai-fleet-${profile.machine}`;
     if (stack.docker.runtime === "cli") {
@@ -35,7 +36,7 @@ function containerTarget(config: FleetConfig, registry: Registry): ContainerTarg
 
 /** What every FleetService of the stack shares. */
 export interface ServiceCommon {
-    registry: Registry;
+    registry: RegistryAccess;
     platform: string;
     scan?: ScanPolicy;
 }

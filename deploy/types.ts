@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { FleetConfig } from "../config";
 import type { ContainerSpec } from "../common/containerSpec";
-import { ProbeSettings, RegistryAccess, RolloutReport, ScanReport, ServiceImageSource } from "../components";
+import { ProbeSettings, RolloutReport, ScanReport, ServiceImageSource } from "../components";
 import { ReleaseTag, SourceCommit } from "../naming";
 
 /** Inputs of deploy() that do not come from the stack config. */
@@ -64,25 +64,6 @@ export interface RestoreReport {
     differences: SpecDifference[];
     /** Services the release records no spec of: they run the stack file's. */
     fromStackFile: string[];
-}
-
-/** The registry of the stack, with its password: what builds push to, verification and scans read, machines pull from. */
-export type Registry = RegistryAccess & { password: pulumi.Output<string> };
-
-/** An image verified in the registry: what builds FROM it, is scanned and runs. */
-export interface VerifiedImage {
-    /** `repo@sha256:…` as the registry serves it. */
-    pinned: pulumi.Output<string>;
-    /** The digest the registry serves. */
-    digest: pulumi.Output<string>;
-    /** `repo:tag` after a build; the given reference in the deploy phase. */
-    ref: pulumi.Output<string>;
-}
-
-/** The images of the phase, by name: families (built only) and services, each in a map of its own. */
-export interface PhaseImages {
-    families: Record<string, VerifiedImage>;
-    services: Record<string, VerifiedImage>;
 }
 
 /** An image as the stack exports it. */

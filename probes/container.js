@@ -52,11 +52,18 @@ function readCredentials() {
         return undefined;
     }
     if (!text.trim()) return undefined;
+    let parsed;
     try {
-        return JSON.parse(text);
+        parsed = JSON.parse(text);
     } catch {
         fail("stdin is not the JSON registry credentials");
     }
+    const r = contracts.container.stdin.safeParse(parsed);
+    if (!r.success)
+        fail(
+            `stdin does not meet the contract's registry credentials: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+        );
+    return r.data;
 }
 
 function up() {

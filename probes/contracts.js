@@ -152,6 +152,8 @@ const container = {
         /** The docker provider adapter's args for the same spec, as JSON: what the provider runtime would be given, for people reading the state (not read here). */
         FLEET_CONTAINER_SPEC: text.optional(),
     }),
+    /** stdin: the registry credentials for the pull, so they never appear in the resource's environment. */
+    stdin: z.object({ registry: text, username: text, password: text }),
     output: z.object({ id: text, name: text, image: text }),
 };
 

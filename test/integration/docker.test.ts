@@ -174,7 +174,7 @@ describe("integration: the real Docker engine and registry (local stack)", funct
             cache: cfg.stack.build.cache ? { ...cfg.stack.build.cache, ref: `${reg.host}/${reg.org}/it-cache` } : undefined,
             buildOnPreview: cfg.stack.build.buildOnPreview,
             builder: cfg.stack.build.builder,
-            registry: { address: reg.host, username: reg.username, password: registryPassword },
+            registry: { host: reg.host, username: reg.username, password: registryPassword },
         };
         dockerConfig = tempDockerConfig("ai-fleet-it-docker-");
         log(

@@ -94,7 +94,7 @@ describe("integration: the operator's layout, its chain check and adopt-dockerfi
             platform: cfg.stack.build.platform,
             buildOnPreview: false,
             builder: cfg.stack.build.builder,
-            registry: { address: reg.host, username: reg.username, password },
+            registry: { host: reg.host, username: reg.username, password },
         };
         // The operator's "old registry tag" that base-utils hard-codes: here the bare base image.
         const old = `${reg.host}/ai-fleet/it13-legacy/base-python:${OLD_TAG}`;

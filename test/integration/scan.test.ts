@@ -120,7 +120,7 @@ describe("integration: the vulnerability gate with the real Trivy on real images
             cache: undefined,
             buildOnPreview: false,
             builder: cfg.stack.build.builder,
-            registry: { address: reg.host, username: reg.username, password: registryPassword },
+            registry: { host: reg.host, username: reg.username, password: registryPassword },
         };
         const dockerConfig = freshDockerConfig(tempDir("ai-fleet-it11-docker-"));
         const login = await dockerLogin(dockerConfig, reg.host, reg.username, registryPassword);
