@@ -85,6 +85,15 @@ export type ContainerPort = ContainerSpec["ports"][number];
 /** How a container is locked down. */
 export type ContainerHardening = ContainerSpec["hardening"];
 
+/** The spec's Docker healthcheck, as both runtimes run it and the policy pack reads it: python3 is in every fleet image, curl is not; the JSON `status` is compared, not the code. */
+export function dockerHealthTest(port: number, path: string): string[] {
+    const script =
+        "import json,sys,urllib.request as u\n" +
+        `r=u.urlopen('http://127.0.0.1:${port}${path}',timeout=3)\n` +
+        "sys.exit(0 if json.loads(r.read()).get('status')=='ok' else 1)";
+    return ["CMD", "python3", "-c", script];
+}
+
 /**
  * The hardening a spec opts out of, by config key (services.<Name>.hardening.<key>): what the
  * container's OPT_OUTS_LABEL names, so the policy pack reports each one. `user` counts when it is

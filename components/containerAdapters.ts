@@ -6,7 +6,9 @@
  * is refused at preview, naming it (FleetService calls `unexpressedFields`).
  */
 import type * as docker from "@pulumi/docker";
-import { ContainerSpec, hardeningOptOuts } from "../common/containerSpec";
+import { ContainerSpec, dockerHealthTest, hardeningOptOuts } from "../common/containerSpec";
+
+export { dockerHealthTest };
 import { GATE_LABEL, MACHINE_LABEL, OPT_OUTS_LABEL, SERVICE_LABEL, STACK_LABEL } from "../common/labels";
 
 /** How an adapter handles one field of the spec: it is expressed, or it cannot be (and why). */
@@ -38,15 +40,6 @@ export function unexpressedFields(spec: ContainerSpec, support: SpecSupport): st
     return (Object.keys(support) as (keyof ContainerSpec)[])
         .filter((k) => spec[k] !== undefined && support[k] !== "expressed")
         .map((k) => `${k} (${(support[k] as { unsupported: string }).unsupported})`);
-}
-
-/** Docker healthcheck: python3 is in every fleet image, curl is not; the JSON `status` is compared, not the code. */
-export function dockerHealthTest(port: number, path: string): string[] {
-    const script =
-        "import json,sys,urllib.request as u\n" +
-        `r=u.urlopen('http://127.0.0.1:${port}${path}',timeout=3)\n` +
-        "sys.exit(0 if json.loads(r.read()).get('status')=='ok' else 1)";
-    return ["CMD", "python3", "-c", script];
 }
 
 /**

@@ -1,9 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as dockerbuild from "@pulumi/docker-build";
-import { BuildRequest, BuildSettings, dockerBuildArgs, pinnedRef } from "./buildSpec";
-import { LEGACY_TYPES } from "./legacyNames";
-import { RegistryAccess, verificationInput } from "./probeInputs";
-import { runProbe, VERIFY } from "./probes";
+import { BuildRequest, BuildSettings, dockerBuildArgs } from "./buildSpec";
+import { familyVerifyAliases, LEGACY_TYPES } from "./legacyNames";
+import { pushedDigest, RegistryAccess, verifyInRegistry } from "./probeInputs";
 
 /** Type token of FleetImage. */
 export const FLEET_IMAGE_TYPE = LEGACY_TYPES.fleetImage;
@@ -62,44 +61,23 @@ export class FleetImage extends pulumi.ComponentResource {
             buildArgs: args.buildArgs ?? {},
         };
         const image = new dockerbuild.Image(`${name}-build`, dockerBuildArgs(args.settings, req), { parent: this });
-        // A build that pushed nothing fails here, naming the repository.
-        const built = pinnedRef(args.repository, image.digest);
         const ref = pulumi.interpolate`${args.repository}:${args.settings.tag}`;
-        const verification = runProbe(
+        const verified = verifyInRegistry(
             `${name}-verify`,
-            VERIFY,
             {
-                environment: pulumi
-                    .all([ref, image.digest, args.registry.password, args.parent ?? "", built])
-                    .apply(([r, digest, password, parent]) =>
-                        verificationInput({
-                            image: r,
-                            expectedDigest: digest,
-                            registry: { ...args.registry, password },
-                            parent: parent || undefined,
-                            platform: args.platform,
-                        }),
-                    ),
-                secret: true,
-                triggers: [ref, image.digest],
+                image: ref,
+                expectedDigest: pushedDigest(args.repository, image.digest),
+                parent: args.parent,
+                registry: args.registry,
+                platform: args.platform,
                 what: `verification of family image ${name}`,
             },
-            {
-                parent: this,
-                aliases: [
-                    pulumi.createUrn(
-                        `${name}-verify-check`,
-                        "command:local:Command",
-                        pulumi.createUrn(`${name}-verify`, LEGACY_TYPES.verification),
-                    ),
-                ],
-            },
+            { parent: this, aliases: familyVerifyAliases(name) },
         );
-        const verified = pulumi.unsecret(verification.output);
         this.repository = pulumi.output(args.repository);
         this.ref = ref;
-        this.digest = verified.apply((v) => v.digest);
-        this.pinned = verified.apply((v) => v.pinned);
+        this.digest = verified.digest;
+        this.pinned = verified.pinned;
         this.registerOutputs({ repository: this.repository, ref: this.ref, digest: this.digest, pinned: this.pinned });
     }
 }

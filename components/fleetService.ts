@@ -9,20 +9,22 @@ import * as docker from "@pulumi/docker";
 import * as dockerbuild from "@pulumi/docker-build";
 import { ContainerSpec } from "../common/containerSpec";
 import { FLEET_SERVICE_TYPE, serviceResourceName } from "../naming";
-import { BuildRequest, BuildSettings, dockerBuildArgs, pinnedRefValue } from "./buildSpec";
+import { BuildRequest, BuildSettings, dockerBuildArgs } from "./buildSpec";
 import { CLI_SUPPORT, dockerRunFlags, PROVIDER_SUPPORT, providerContainerArgs, unexpressedFields } from "./containerAdapters";
 import { Gate, gateOutput } from "./gate";
 import {
     HealthReport,
     healthInput,
+    parseHealthReport,
     ProbeSettings,
     RegistryAccess,
     ScanPolicy,
     ScanReport,
     scanInput,
-    verificationInput,
+    pushedDigest,
+    verifyInRegistry,
 } from "./probeInputs";
-import { CONTAINER, HEALTH, probeCommand, runProbe, SCAN, VERIFY } from "./probes";
+import { CONTAINER, HEALTH, probeCommand, runProbe, SCAN } from "./probes";
 import type { z } from "zod";
 import { serviceAliases } from "./legacyNames";
 import { ContainerTarget } from "./types";
@@ -120,44 +122,27 @@ export class FleetService extends pulumi.ComponentResource {
             const image = new dockerbuild.Image(name("build"), dockerBuildArgs(settings, request), child("build"));
             ref = pulumi.interpolate`${request.repository}:${settings.tag}`;
             parent = request.baseImage;
-            // A build that pushed nothing fails here, naming the repository (a preview's unbuilt image has no digest yet).
-            expectedDigest = image.digest.apply((d) => {
-                pinnedRefValue(request.repository, d, pulumi.runtime.isDryRun());
-                return d;
-            });
+            expectedDigest = pushedDigest(request.repository, image.digest);
         } else {
             ref = pulumi.output(args.image.ref);
         }
 
         // 2. Verified in the registry: the digest that was built, on top of its family's layers.
-        const verification = runProbe(
+        const verified = verifyInRegistry(
             name("verify"),
-            VERIFY,
             {
-                environment: pulumi
-                    .all([ref, expectedDigest ?? "", args.registry.password, parent ?? ""])
-                    .apply(([image, expected, password, parentRef]) =>
-                        verificationInput({
-                            image,
-                            expectedDigest: expected,
-                            registry: { ...args.registry, password },
-                            parent: parentRef || undefined,
-                            platform: args.platform,
-                        }),
-                    ),
-                // The whole environment is secret because it carries the registry password.
-                secret: true,
-                // Re-run whenever the image or its digest changes, never otherwise.
-                triggers: [ref, expectedDigest ?? ""],
+                image: ref,
+                expectedDigest,
+                parent,
+                registry: args.registry,
+                platform: args.platform,
                 what: `verification of ${service}'s image`,
             },
             child("verify"),
         );
-        // The digest and reference are public facts; only the credentials were secret.
-        const verified = pulumi.unsecret(verification.output);
-        this.digest = verified.apply((v) => v.digest);
+        this.digest = verified.digest;
         this.ref = ref;
-        const pinned = verified.apply((v) => v.pinned);
+        const pinned = verified.pinned;
         this.pinned = pinned;
         let runnable = pinned;
 
@@ -216,6 +201,7 @@ export class FleetService extends pulumi.ComponentResource {
                     secret: false,
                     triggers: [this.digest, started.containerId],
                     what: `health check of ${service}`,
+                    parse: (out) => parseHealthReport(out, service),
                 },
                 child("health", {
                     dependsOn: [started.resource],
@@ -224,9 +210,6 @@ export class FleetService extends pulumi.ComponentResource {
             );
             this.healthCheck = check.command;
             this.health = check.output.apply((report) => {
-                if (report.service !== service) {
-                    throw new Error(`health check of ${service} printed the report of ${report.service}`);
-                }
                 if (!report.healthy) {
                     pulumi.log.warn(
                         `optional service ${service} is not healthy; nothing waits for it: ${report.problem ?? report.status}`,
@@ -273,12 +256,14 @@ export class FleetService extends pulumi.ComponentResource {
                 // No dependsOn: the pull may overlap the dependencies' start; the container waits for them.
                 child("image", { provider: target.provider }),
             );
+            // What the gate and the network decide (labels, networksAdvanced) waits for them; the rest is plain.
+            const base = providerContainerArgs(spec, { gate: "passed" });
             const args = pulumi.all([gate, target.network]).apply(([g, network]) => providerContainerArgs(spec, { gate: g, network }));
             const container = new docker.Container(
                 name("container"),
                 {
-                    ...providerContainerArgs(spec, { gate: "passed" }),
-                    envs: spec.secretEnv ? pulumi.secret(args.envs) : args.envs,
+                    ...base,
+                    envs: spec.secretEnv ? pulumi.secret(base.envs) : base.envs,
                     labels: args.labels,
                     networksAdvanced: args.apply((a) => a.networksAdvanced as docker.types.input.ContainerNetworksAdvanced[]),
                     image: remote.imageId,

@@ -69,6 +69,11 @@ function legacyPlaces(machine: string, service: string, role: ServiceRole): { pa
     }
 }
 
+/** Aliases of a FleetImage's verification: the command `<family>-verify-check` under the ImageVerification component `<family>-verify`. */
+export function familyVerifyAliases(family: string): string[] {
+    return [urnOf({ types: [LEGACY_TYPES.verification, "command:local:Command"], name: `${family}-verify-check` })];
+}
+
 /** Aliases of a FleetService's child: every URN the same resource had under an earlier version. */
 export function serviceAliases(machine: string, service: string, role: ServiceRole): string[] {
     const { parents, child } = legacyPlaces(machine, service, role);

@@ -4,7 +4,8 @@
  * runs) and the outputs parsed through the probes' contracts (probes/contracts.js).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { CONTAINER, HEALTH, parseProbeOutput, probeCommand, ProbeInput, ProbeOutput, SCAN, VERIFY } from "./probes";
+import { CONTAINER, HEALTH, parseProbeOutput, probeCommand, ProbeInput, ProbeOutput, runProbe, SCAN, VERIFY } from "./probes";
+import { pinnedRefValue } from "./buildSpec";
 
 /** Registry access for verification, scans and pulls. */
 export interface RegistryAccess {
@@ -174,6 +175,61 @@ export function scanInput(args: {
 /** The command and environment the scan runs (exported so the integration tests run exactly this). */
 export function scanCommand(args: Parameters<typeof scanInput>[0]): { create: string; environment: Record<string, string> } {
     return { create: probeCommand(SCAN.script), environment: scanInput(args) as Record<string, string> };
+}
+
+/**
+ * A build's digest, failing (naming the repository) when the build pushed nothing; a preview's
+ * unbuilt image has no digest yet and passes as it is.
+ */
+export function pushedDigest(repository: string, digest: pulumi.Output<string>): pulumi.Output<string> {
+    return digest.apply((d) => {
+        pinnedRefValue(repository, d, pulumi.runtime.isDryRun());
+        return d;
+    });
+}
+
+/**
+ * Verifies an image in its registry as a command `name` (FleetService's `<Service>-verify`,
+ * FleetImage's `<family>-verify`): the digest that was built (when given), on top of its parent's
+ * layers (when given). Re-runs when the image or its digest changes, never otherwise.
+ */
+export function verifyInRegistry(
+    name: string,
+    v: {
+        image: pulumi.Output<string>;
+        expectedDigest?: pulumi.Input<string>;
+        parent?: pulumi.Input<string>;
+        registry: RegistryAccess;
+        platform: string;
+        what: string;
+    },
+    opts: pulumi.CustomResourceOptions,
+): { digest: pulumi.Output<string>; pinned: pulumi.Output<string> } {
+    const verification = runProbe(
+        name,
+        VERIFY,
+        {
+            environment: pulumi
+                .all([v.image, v.expectedDigest ?? "", v.registry.password, v.parent ?? ""])
+                .apply(([image, expected, password, parent]) =>
+                    verificationInput({
+                        image,
+                        expectedDigest: expected,
+                        registry: { ...v.registry, password },
+                        parent: parent || undefined,
+                        platform: v.platform,
+                    }),
+                ),
+            // The whole environment is secret because it carries the registry password.
+            secret: true,
+            triggers: [v.image, v.expectedDigest ?? ""],
+            what: v.what,
+        },
+        opts,
+    );
+    // The digest and reference are public facts; only the credentials were secret.
+    const verified = pulumi.unsecret(verification.output);
+    return { digest: verified.apply((r) => r.digest), pinned: verified.apply((r) => r.pinned) };
 }
 
 /** Parses the health probe's report line; anything but a report of this service is an error naming it. */

@@ -60,6 +60,8 @@ export interface ProbeRun<C extends ProbeContract> {
     stdin?: pulumi.Input<string>;
     /** Names the probe in a broken-contract error, e.g. "health check of ModelOpsCoordinator". */
     what: string;
+    /** Reads the output from stdout, when the caller checks more than the contract. Default: parseProbeOutput. */
+    parse?: (stdout: string) => ProbeOutput<C>;
 }
 
 /** Runs a probe as a `command:local:Command` and parses its output through its contract. */
@@ -83,5 +85,6 @@ export function runProbe<C extends ProbeContract>(
         },
         opts,
     );
-    return { command: cmd, output: cmd.stdout.apply((out) => parseProbeOutput(contract, out, run.what)) };
+    const parse = run.parse ?? ((out: string) => parseProbeOutput(contract, out, run.what));
+    return { command: cmd, output: cmd.stdout.apply(parse) };
 }

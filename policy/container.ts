@@ -11,7 +11,7 @@
  * own UnknownValueError (reported as "can't run during preview"), while the others still run.
  */
 
-import { ContainerSpec, hardeningOptOuts } from "../common/containerSpec";
+import { ContainerSpec, dockerHealthTest, hardeningOptOuts } from "../common/containerSpec";
 import { MACHINE_LABEL, OPT_OUTS_LABEL, SERVICE_LABEL } from "../common/labels";
 import { FLEET_SERVICE_TYPE, parseUrn } from "../naming";
 
@@ -171,7 +171,7 @@ function fromSpec(spec: ContainerSpec): FleetContainer {
         env: { ...spec.env },
         logDriver: spec.logs.driver,
         logOpts: { "max-size": spec.logs.maxSize, "max-file": String(spec.logs.maxFiles) },
-        healthcheckTest: ["CMD", `GET http://127.0.0.1:${spec.health.containerPort}${spec.health.path} {"status":"ok"}`],
+        healthcheckTest: dockerHealthTest(spec.health.containerPort, spec.health.path),
         requestsGpu: (spec.gpuDevices ?? []).length > 0,
         labels: {
             [MACHINE_LABEL]: spec.machine,

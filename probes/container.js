@@ -59,10 +59,7 @@ function readCredentials() {
         fail("stdin is not the JSON registry credentials");
     }
     const r = contracts.container.stdin.safeParse(parsed);
-    if (!r.success)
-        fail(
-            `stdin does not meet the contract's registry credentials: ${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
-        );
+    if (!r.success) fail(`stdin does not meet the contract's registry credentials: ${contracts.describeIssues(r.error)}`);
     return r.data;
 }
 

@@ -157,6 +157,11 @@ const container = {
     output: z.object({ id: text, name: text, image: text }),
 };
 
+/** A failed check's issues in one line: `key: message; …` (`whole` names a problem of the value as a whole). */
+function describeIssues(error, whole = "") {
+    return error.issues.map((i) => `${i.path.join(".") || whole}: ${i.message}`).join("; ");
+}
+
 /**
  * A probe's input from its environment: only the contract's keys, checked. A probe that is started
  * without its contract's environment fails naming the keys, before doing anything.
@@ -166,7 +171,7 @@ function readInput(contract, env) {
     const picked = Object.fromEntries(keys.filter((k) => env[k] !== undefined).map((k) => [k, env[k]]));
     const r = contract.input.safeParse(picked);
     if (!r.success) {
-        const problems = r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+        const problems = describeIssues(r.error);
         process.stderr.write(`${contract.script}: its environment does not meet its contract: ${problems}\n`);
         process.exit(1);
     }
@@ -193,10 +198,10 @@ function parseOutput(contract, stdout, what) {
     }
     const r = contract.output.safeParse(parsed);
     if (!r.success) {
-        const problems = r.error.issues.map((i) => `${i.path.join(".") || "(line)"}: ${i.message}`).join("; ");
+        const problems = describeIssues(r.error, "(line)");
         throw new Error(`${what} printed a line that does not meet its contract (${problems}): ${line.slice(0, 400)}`);
     }
     return r.data;
 }
 
-module.exports = { health, verify, scan, container, readInput, printOutput, parseOutput };
+module.exports = { health, verify, scan, container, readInput, printOutput, parseOutput, describeIssues };
