@@ -119,50 +119,24 @@ export async function engineBench(opts: { previews: number; touchRepeats: number
         result.emptyUpMs = performance.now() - t0;
 
         // Part 2: previews alternate fleet / empty, so drift in the machine's load hits both alike.
-        const fleetRuns: PreviewRun[] = [];
-        const emptyRuns: PreviewRun[] = [];
-        for (let i = 0; i < opts.previews; i++) {
-            const f = await cliPreview(status, fleet, "bench-build");
-            const e = await cliPreview(status, empty, "bench-empty");
-            fleetRuns.push(f);
-            emptyRuns.push(e);
-            for (const [label, pr] of [
-                ["fleet", f],
-                ["empty", e],
-            ] as const) {
-                if (pr.error) {
-                    log(`engine: the ${label} no-op preview FAILED: ${pr.error}`);
-                }
-            }
-            log(
-                `engine: no-op preview ${i + 1}/${opts.previews}: fleet ${(f.wallMs / 1000).toFixed(2)}s ${JSON.stringify(f.changeSummary)}, empty ${(e.wallMs / 1000).toFixed(2)}s`,
-            );
-        }
+        const [fleetRuns, emptyRuns] = await alternate(
+            "no-op preview",
+            opts.previews,
+            () => cliPreview(status, fleet, "bench-build"),
+            () => cliPreview(status, empty, "bench-empty"),
+        );
         result.noopRuns = fleetRuns;
         result.fleetPreview = stat(fleetRuns.map((r) => r.wallMs));
         result.emptyPreview = stat(emptyRuns.map((r) => r.wallMs));
         result.ratio = stat(fleetRuns.map((r, i) => r.wallMs / emptyRuns[i].wallMs));
 
         // Issue 19 (v): no-op ups, alternating fleet / empty, as the rollout command runs them (no preview first).
-        const fleetUps: UpRun[] = [];
-        const emptyUps: UpRun[] = [];
-        for (let i = 0; i < opts.previews; i++) {
-            const f = await cliUp(status, fleet, "bench-build");
-            const e = await cliUp(status, empty, "bench-empty");
-            fleetUps.push(f);
-            emptyUps.push(e);
-            for (const [label, u] of [
-                ["fleet", f],
-                ["empty", e],
-            ] as const) {
-                if (u.error) {
-                    log(`engine: the ${label} no-op up FAILED: ${u.error}`);
-                }
-            }
-            log(
-                `engine: no-op up ${i + 1}/${opts.previews}: fleet ${(f.wallMs / 1000).toFixed(2)}s ${JSON.stringify(f.changeSummary)}, empty ${(e.wallMs / 1000).toFixed(2)}s`,
-            );
-        }
+        const [fleetUps, emptyUps] = await alternate(
+            "no-op up",
+            opts.previews,
+            () => cliUp(status, fleet, "bench-build"),
+            () => cliUp(status, empty, "bench-empty"),
+        );
         const upPairs = fleetUps.map((f, i) => [f, emptyUps[i]] as const).filter(([f, e]) => !f.error && !e.error);
         result.noopUps = fleetUps;
         if (upPairs.length) {
@@ -315,4 +289,36 @@ async function promiseStacksLever(status: ToolchainStatus, password: string, run
     } finally {
         project.cleanup();
     }
+}
+
+/**
+ * `times` runs of the fleet's and the empty program's `what`, alternating, so that drift in the
+ * machine's load hits both alike; each pair is logged, and a failed run is named.
+ */
+async function alternate<R extends { wallMs: number; error?: string; changeSummary: Record<string, number> }>(
+    what: string,
+    times: number,
+    fleetRun: () => Promise<R>,
+    emptyRun: () => Promise<R>,
+): Promise<[R[], R[]]> {
+    const fleetRuns: R[] = [];
+    const emptyRuns: R[] = [];
+    for (let i = 0; i < times; i++) {
+        const f = await fleetRun();
+        const e = await emptyRun();
+        fleetRuns.push(f);
+        emptyRuns.push(e);
+        for (const [label, r] of [
+            ["fleet", f],
+            ["empty", e],
+        ] as const) {
+            if (r.error) {
+                log(`engine: the ${label} ${what} FAILED: ${r.error}`);
+            }
+        }
+        log(
+            `engine: ${what} ${i + 1}/${times}: fleet ${(f.wallMs / 1000).toFixed(2)}s ${JSON.stringify(f.changeSummary)}, empty ${(e.wallMs / 1000).toFixed(2)}s`,
+        );
+    }
+    return [fleetRuns, emptyRuns];
 }

@@ -13,6 +13,11 @@ export interface Issue {
     message: string;
 }
 
+/** A key that names a family the stack does not have (`services.<N>.family`, `families.<n>.parent`). */
+export function unknownFamily(path: Issue["path"], family: string, known: string[]): Issue {
+    return { path, message: `unknown family "${family}" (known: ${[...known].sort().join(", ")})` };
+}
+
 /**
  * Every problem of a stack's config, each as `ai-fleet:<key path>: <what was expected>`. A RunError,
  * so `pulumi preview`/`up` print the message alone, without a JavaScript stack.

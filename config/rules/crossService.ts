@@ -5,7 +5,7 @@
  * family's; container names (ai-<machine>-<kebab name>) do not collide.
  */
 import { kebab } from "../../naming";
-import { Issue } from "../issues";
+import { Issue, unknownFamily } from "../issues";
 import { publishedPorts, repositoryName } from "../model";
 import type { ServiceConfig, StackConfig } from "../schema";
 import { portShape } from "./service";
@@ -21,10 +21,7 @@ export function crossServiceRules(cfg: Unchecked<StackConfig>): Issue[] {
     for (const [name, svc] of entriesOf<ServiceConfig>(cfg.services)) {
         const family = str(svc.family);
         if (family !== undefined && !families.includes(family)) {
-            issues.push({
-                path: ["services", name, "family"],
-                message: `unknown family "${family}" (known: ${[...families].sort().join(", ")})`,
-            });
+            issues.push(unknownFamily(["services", name, "family"], family, families));
         }
         const shape = portShape(svc);
         (shape ? publishedPorts(shape) : []).forEach((p, i) => {

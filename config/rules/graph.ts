@@ -6,7 +6,7 @@
  * chain (`families.<name>.parent`): unknown parents and cycles. The pure graph algorithms the
  * rollout plan (graph.ts) also uses live here, below both: the plan reads config, not the reverse.
  */
-import { Issue } from "../issues";
+import { Issue, unknownFamily } from "../issues";
 import type { FamilyConfig, ServiceConfig, StackConfig } from "../schema";
 import { entriesOf, isObject, keysOf, list, str, Unchecked, view } from "./unchecked";
 
@@ -61,10 +61,7 @@ function familyChainIssues(cfg: Unchecked<StackConfig>): Issue[] {
     for (const [name, fam] of entriesOf<FamilyConfig>(cfg.families)) {
         const parent = str(fam.parent);
         if (parent !== undefined && !names.includes(parent)) {
-            issues.push({
-                path: ["families", name, "parent"],
-                message: `unknown family "${parent}" (known: ${[...names].sort().join(", ")})`,
-            });
+            issues.push(unknownFamily(["families", name, "parent"], parent, names));
         }
         parents[name] = parent !== undefined && isObject(view<Record<string, unknown>>(cfg.families)[parent]) ? [parent] : [];
     }
