@@ -172,8 +172,12 @@ export function serviceImageName(service: string): string {
 /** Type token of the component that owns one service's resources on its machine (components/fleetService.ts). */
 export const FLEET_SERVICE_TYPE = "ai-fleet:fleet:FleetService";
 
-/** What each child of a FleetService does; the child's logical name is `<Service>-<role>`. */
-export const SERVICE_ROLES = ["build", "verify", "scan", "image", "container", "health"] as const;
+/**
+ * What each child of a FleetService does; the child's logical name is `<Service>-<role>`. On a
+ * Kubernetes target `container` is the Deployment, `endpoint` its Service and `env` the Secret of a
+ * secret environment.
+ */
+export const SERVICE_ROLES = ["build", "verify", "scan", "image", "container", "health", "endpoint", "env"] as const;
 export type ServiceRole = (typeof SERVICE_ROLES)[number];
 
 /** The logical name of a FleetService's child: `<Service>-<role>` (the component itself is named `<Service>`). */

@@ -42,9 +42,16 @@ export function failureSite(urn: string): { service: string; role: FailureRole; 
     return u && u.type === FLEET_SERVICE_TYPE ? { service: u.name, role: "gate", type: u.type } : undefined;
 }
 
-/** Whether a failure is at a gate of the rollout: a health check, or a gate that stayed shut. */
+/** The type token of a service's workload on a Kubernetes target (its `container` role). */
+export const WORKLOAD_TYPE = "kubernetes:apps/v1:Deployment";
+
+/**
+ * Whether a failure is at a gate of the rollout: a health check, a gate that stayed shut, or on a
+ * Kubernetes target a workload whose rollout did not become ready (its readiness probe is the same
+ * health contract, and the provider fails the update naming it).
+ */
 export function isGateFailure(f: ServiceFailure): boolean {
-    return f.role === "health" || f.role === "gate";
+    return f.role === "health" || f.role === "gate" || (f.role === "container" && f.type === WORKLOAD_TYPE);
 }
 
 /** The failures of a run so far, and when its first gate failure arrived, filled in by `onEvent`. */
@@ -106,6 +113,8 @@ const ROLE_WORDS: Record<FailureRole, string> = {
     image: "image",
     container: "container",
     health: "health check",
+    endpoint: "Kubernetes Service",
+    env: "environment Secret",
     gate: "gate",
 };
 

@@ -13,3 +13,5 @@ export const SERVICE_LABEL = "ai-fleet.service";
 export const OPT_OUTS_LABEL = "ai-fleet.hardening.opt-outs";
 /** "passed" once every gate the service waits for is open. */
 export const GATE_LABEL = "ai-fleet.gate";
+/** The node label that pins a service's Kubernetes workload to its machine (the operator labels each node with its machine's name). */
+export const MACHINE_NODE_LABEL = "ai-fleet.io/machine";

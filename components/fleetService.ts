@@ -7,10 +7,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as dockerbuild from "@pulumi/docker-build";
+import * as k8s from "@pulumi/kubernetes";
 import { ContainerSpec } from "../common/containerSpec";
 import { FLEET_SERVICE_TYPE, serviceResourceName } from "../naming";
 import { BuildRequest, BuildSettings, dockerBuildArgs } from "./buildSpec";
 import { CLI_SUPPORT, dockerRunFlags, PROVIDER_SUPPORT, providerContainerArgs, unexpressedFields } from "./containerAdapters";
+import { deploymentSpec, KUBERNETES_SUPPORT, serviceSpec, workloadName } from "./kubernetesAdapter";
 import { Gate, gateOutput } from "./gate";
 import {
     HealthReport,
@@ -227,8 +229,8 @@ export class FleetService extends pulumi.ComponentResource {
         service: string,
         run: ServiceRun,
         image: pulumi.Output<string>,
-        child: (role: "image" | "container", extra?: pulumi.CustomResourceOptions) => pulumi.CustomResourceOptions,
-        name: (role: "image" | "container") => string,
+        child: (role: "image" | "container" | "endpoint" | "env", extra?: pulumi.CustomResourceOptions) => pulumi.CustomResourceOptions,
+        name: (role: "image" | "container" | "endpoint" | "env") => string,
     ): { resource: pulumi.CustomResource; containerId: pulumi.Output<string>; gate?: pulumi.Output<string> } {
         const spec = run.spec;
         if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(spec.containerName)) {
@@ -238,7 +240,8 @@ export class FleetService extends pulumi.ComponentResource {
             );
         }
         const target = run.target;
-        const unexpressed = unexpressedFields(spec, target.runtime === "provider" ? PROVIDER_SUPPORT : CLI_SUPPORT);
+        const support = { provider: PROVIDER_SUPPORT, cli: CLI_SUPPORT, kubernetes: KUBERNETES_SUPPORT }[target.runtime];
+        const unexpressed = unexpressedFields(spec, support);
         if (unexpressed.length > 0) {
             throw new pulumi.ResourceError(
                 `FleetService '${service}': the ${target.runtime} container runtime cannot express ${unexpressed.join(", ")}; use the other runtime (ai-fleet:docker.runtime) or drop the setting`,
@@ -248,6 +251,9 @@ export class FleetService extends pulumi.ComponentResource {
         const gate = gateOutput(run.gates, `${service}'s rollout`, this);
         // A fixed container name and host ports: a replacement deletes the old container first.
         const after = { dependsOn: run.after, deleteBeforeReplace: true };
+        if (target.runtime === "kubernetes") {
+            return this.runWorkload(service, run, image, gate, child, name);
+        }
         if (target.runtime === "provider") {
             const remote = new docker.RemoteImage(
                 name("image"),
@@ -305,5 +311,73 @@ export class FleetService extends pulumi.ComponentResource {
             child("container", after),
         );
         return { resource: started.command, containerId: started.output.apply((c) => c.id), gate: run.gates.length > 0 ? gate : undefined };
+    }
+
+    /**
+     * The service on a Kubernetes cluster (components/kubernetesAdapter.ts): a Deployment pinned to
+     * its machine's node, which the provider waits for until its pod is ready (the readiness probe
+     * checks the JSON status), a Service naming it, and a Secret for a secret environment.
+     */
+    private runWorkload(
+        service: string,
+        run: ServiceRun,
+        image: pulumi.Output<string>,
+        gate: pulumi.Output<string>,
+        child: (role: "container" | "endpoint" | "env", extra?: pulumi.CustomResourceOptions) => pulumi.CustomResourceOptions,
+        name: (role: "container" | "endpoint" | "env") => string,
+    ): { resource: pulumi.CustomResource; containerId: pulumi.Output<string>; gate?: pulumi.Output<string> } {
+        const spec = run.spec;
+        const target = run.target as Extract<ServiceRun["target"], { runtime: "kubernetes" }>;
+        const provider = target.provider;
+        // Kubernetes resources came after every earlier layout: no aliases (a Docker container's old URN is no Deployment's).
+        const k8sChild = (role: "container" | "endpoint" | "env", extra?: pulumi.CustomResourceOptions) => ({
+            ...child(role, { provider, ...extra }),
+            aliases: [],
+        });
+        let wname: string;
+        try {
+            wname = workloadName(spec);
+        } catch (e) {
+            throw new pulumi.ResourceError(`FleetService '${service}': ${(e as Error).message}`, this);
+        }
+        const envSecret = spec.secretEnv
+            ? new k8s.core.v1.Secret(
+                  name("env"),
+                  { metadata: { namespace: target.namespace, name: `${wname}-env` }, type: "Opaque", stringData: pulumi.secret(spec.env) },
+                  k8sChild("env"),
+              )
+            : undefined;
+        const timeout = `${target.timeoutSeconds}s`;
+        const deployment = new k8s.apps.v1.Deployment(
+            name("container"),
+            {
+                metadata: {
+                    namespace: target.namespace,
+                    name: wname,
+                    labels: { "app.kubernetes.io/name": service.toLowerCase(), "app.kubernetes.io/managed-by": "ai-fleet" },
+                },
+                spec: pulumi
+                    .all([image, gate, target.workload.pullSecret, envSecret?.metadata.name])
+                    .apply(([img, g, pullSecret, env]) => deploymentSpec(spec, img, g, { ...target.workload, pullSecret, envSecret: env })),
+            },
+            k8sChild("container", {
+                dependsOn: envSecret ? [...run.after, envSecret] : run.after,
+                // A change the API cannot apply in place (the selector) replaces it under the same name.
+                deleteBeforeReplace: true,
+                customTimeouts: { create: timeout, update: timeout },
+            }),
+        );
+        new k8s.core.v1.Service(
+            name("endpoint"),
+            {
+                // Its endpoints are the Deployment's ready pods, which the Deployment already waited for.
+                metadata: { namespace: target.namespace, name: wname, annotations: { "pulumi.com/skipAwait": "true" } },
+                spec: serviceSpec(spec),
+            },
+            k8sChild("endpoint", { dependsOn: [deployment] }),
+        );
+        // A new pod template (image, env, ports, …) raises the generation: the health check runs again.
+        const generation = deployment.metadata.apply((m) => `${m.uid}/${m.generation ?? 0}`);
+        return { resource: deployment, containerId: generation, gate: run.gates.length > 0 ? gate : undefined };
     }
 }

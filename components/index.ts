@@ -41,3 +41,14 @@ export {
 } from "./probeInputs";
 export { probeCommand, runProbe } from "./probes";
 export { ContainerTarget } from "./types";
+export {
+    deploymentSpec,
+    dockerConfigJson,
+    GPU_RESOURCE,
+    KUBERNETES_SUPPORT,
+    MACHINE_NODE_LABEL,
+    selectorLabels,
+    serviceSpec,
+    workloadName,
+    WorkloadSettings,
+} from "./kubernetesAdapter";

@@ -34,6 +34,9 @@ const ROLE_TYPES: Record<ServiceRole, string[]> = {
     image: ["docker:index/remoteImage:RemoteImage"],
     container: ["docker:index/container:Container", "command:local:Command"],
     health: ["command:local:Command"],
+    // Kubernetes children came after every earlier layout: nothing to alias.
+    endpoint: [],
+    env: [],
 };
 
 /** A resource's place under an earlier version: its own type token and its parents' (outermost first), and its name. */
@@ -66,6 +69,9 @@ function legacyPlaces(machine: string, service: string, role: ServiceRole): { pa
             return { parents: groups(LEGACY_TYPES.container), child: `${ctr}-container` };
         case "health":
             return { parents: groups(LEGACY_TYPES.healthCheck), child: `${ctr}-health-probe` };
+        case "endpoint":
+        case "env":
+            return { parents: [], child: "" };
     }
 }
 

@@ -5,9 +5,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import type * as k8s from "@pulumi/kubernetes";
+import type { WorkloadSettings } from "./kubernetesAdapter";
 import type { RegistryAccess } from "./probeInputs";
 
-/** Where containers run: the docker provider (the supported path), or the docker CLI through a command. */
+/** Where containers run: the docker provider (the supported path), the docker CLI through a command, or a Kubernetes cluster. */
 export type ContainerTarget =
     | {
           /** The docker provider plugin creates the container (RemoteImage + Container). */
@@ -28,4 +30,16 @@ export type ContainerTarget =
           stack: string;
           /** The registry the pull reads; the password stays secret. */
           registry: RegistryAccess;
+      }
+    | {
+          /** A Kubernetes Deployment (and a Service) per service, through the kubernetes provider. */
+          runtime: "kubernetes";
+          /** The cluster's provider (kubeconfig and context). */
+          provider: k8s.Provider;
+          /** The namespace the workloads go to (the program's Namespace resource). */
+          namespace: pulumi.Input<string>;
+          /** How each workload is pinned and rolls; the pull secret's name is the program's Secret. */
+          workload: Omit<WorkloadSettings, "envSecret" | "pullSecret"> & { pullSecret: pulumi.Input<string> };
+          /** Seconds the provider waits for a rollout to be ready. */
+          timeoutSeconds: number;
       };

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { isValidRepoComponent, parseImageRef } from "../naming";
 import { templateProblems } from "./layout";
+import { MACHINE_NODE_LABEL } from "../common/labels";
 
 // Field types several keys share.
 
@@ -198,6 +199,13 @@ const ScanSchema = z.strictObject({
     timeoutSeconds: z.number().positive().max(7200).default(600),
 });
 
+/** A rolling update's surge or unavailability: a count or a percentage. */
+const intOrPercent = z.union([
+    z.number().int().min(0),
+    z.string().regex(/^[0-9]+%$/, "expected a whole number or a percentage such as 25%"),
+]);
+const isZero = (v: number | string): boolean => v === 0 || v === "0%";
+
 export const StackConfigSchema = z.strictObject({
     /** Machine profile name: profiles/<machine>.json. */
     machine: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "expected a lowercase machine name, e.g. mainpc"),
@@ -220,6 +228,44 @@ export const StackConfigSchema = z.strictObject({
         /** provider: the docker provider plugin runs containers (default). cli: `docker run` through a command, for machines without that plugin. */
         runtime: z.enum(["provider", "cli"]).default("provider"),
     }),
+    /**
+     * The cluster target: present, the services run as Kubernetes workloads on this cluster instead of
+     * containers on docker.host (README, "Kubernetes"). The kubeconfig and context default to what
+     * kubectl finds (KUBECONFIG, ~/.kube/config, its current context).
+     */
+    kubernetes: z
+        .strictObject({
+            /** Path to a kubeconfig file. Default: KUBECONFIG, else ~/.kube/config. */
+            kubeconfig: z.string().min(1).optional(),
+            /** The kubeconfig context. Default: its current context. */
+            context: z.string().min(1).optional(),
+            /** Namespace the program creates and rolls out into. Default ai-fleet. */
+            namespace: z
+                .string()
+                .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a Kubernetes namespace name (lowercase letters, digits, -)")
+                .max(63)
+                .default("ai-fleet"),
+            /** The node label whose value is the machine's name (profiles/<machine>.json) on the node that machine is. */
+            nodeLabel: z
+                .string()
+                .regex(
+                    /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+                    "expected a Kubernetes label key such as ai-fleet.io/machine",
+                )
+                .default(MACHINE_NODE_LABEL),
+            /**
+             * Each workload's rolling update (one replica). Default maxSurge 0, maxUnavailable 1: a pod
+             * with host ports cannot start beside its predecessor on the same node, so the old one stops
+             * first, as a Docker container is replaced. Services without host ports may surge.
+             */
+            rollingUpdate: z
+                .strictObject({ maxSurge: intOrPercent.default(0), maxUnavailable: intOrPercent.default(1) })
+                .refine((r) => !(isZero(r.maxSurge) && isZero(r.maxUnavailable)), "maxSurge and maxUnavailable cannot both be 0")
+                .default({ maxSurge: 0, maxUnavailable: 1 }),
+            /** Seconds the provider waits for a workload's rollout to be ready before the update fails naming it. Default 300. */
+            timeoutSeconds: z.number().int().min(10).max(3600).default(300),
+        })
+        .optional(),
     registry: z.strictObject({
         /** Registry host, e.g. ghcr.io. */
         host: z.string().regex(/^[A-Za-z0-9.-]+(:[0-9]+)?$/, "expected a registry host such as ghcr.io or 127.0.0.1:5000"),

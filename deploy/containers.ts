@@ -6,6 +6,7 @@
 import { CONTAINER_DEFAULTS, ContainerSpec } from "../common/containerSpec";
 import { FleetConfig, healthEndpoint, publishedPorts } from "../config";
 import { containerName } from "../naming";
+import { workloadName } from "../components/kubernetesAdapter";
 import { profileRuntimeEnv } from "../profiles/schema";
 
 /** The container spec a service gets on this machine. */
@@ -41,9 +42,14 @@ export function dependencyEnv(cfg: FleetConfig, name: string): Record<string, st
     if (!stack.rollout.exposeDependencies || deps.length === 0) {
         return {};
     }
+    // On Docker the dependency's container name on the stack's network; on a cluster its Service's DNS name.
+    const host = (d: string): string =>
+        stack.kubernetes
+            ? `${workloadName({ containerName: containerName(profile.machine, d) })}.${stack.kubernetes.namespace}.svc`
+            : containerName(profile.machine, d);
     const urls = [...deps].sort().map((d) => {
         const h = healthEndpoint(stack.services[d]);
-        return `${d}=http://${containerName(profile.machine, d)}:${h.containerPort}${h.path}`;
+        return `${d}=http://${host(d)}:${h.containerPort}${h.path}`;
     });
     return { FLEET_DEPENDENCIES: urls.join(",") };
 }

@@ -6,6 +6,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import * as k8s from "@pulumi/kubernetes";
+import { dockerConfigJson } from "../components/kubernetesAdapter";
 import { FleetConfig } from "../config";
 import { rolloutPlanOf } from "../graph";
 import { combineReports, ContainerTarget, FleetService, Gate, RolloutReport, ServiceImageSource, ScanPolicy } from "../components";
@@ -14,9 +16,12 @@ import { containerName, ReleaseTag } from "../naming";
 import { FleetOutputs, ServiceSpec } from "./types";
 import { RegistryAccess } from "../components";
 
-/** The container target of the stack: the docker provider, or the docker CLI through commands. */
+/** The container target of the stack: a Kubernetes cluster (ai-fleet:kubernetes), the docker provider, or the docker CLI through commands. */
 function containerTarget(config: FleetConfig, registry: RegistryAccess): ContainerTarget {
     const { stack, profile } = config;
+    if (stack.kubernetes) {
+        return clusterTarget(config, stack.kubernetes, registry);
+    }
     const network = `ai-fleet-${profile.machine}`;
     if (stack.docker.runtime === "cli") {
         return { runtime: "cli", dockerHost: stack.docker.host, network, stack: profile.machine, registry };
@@ -32,6 +37,58 @@ function containerTarget(config: FleetConfig, registry: RegistryAccess): Contain
         { provider },
     );
     return { runtime: "provider", provider, network: net.name };
+}
+
+/**
+ * The cluster target: the provider (kubeconfig and context as config gives them, else as kubectl
+ * finds them), the namespace, and the registry's credentials as the namespace's image pull secret.
+ * Named by machine, so two machines' stacks can share one cluster and namespace.
+ */
+function clusterTarget(
+    config: FleetConfig,
+    cluster: NonNullable<FleetConfig["stack"]["kubernetes"]>,
+    registry: RegistryAccess,
+): ContainerTarget {
+    const machine = config.profile.machine;
+    const provider = new k8s.Provider(`${machine}-cluster`, {
+        kubeconfig: cluster.kubeconfig,
+        context: cluster.context,
+        // Server-side apply: field ownership stays with the program when the operator patches a workload by hand.
+        enableServerSideApply: true,
+    });
+    const ns = new k8s.core.v1.Namespace(
+        `${machine}-namespace`,
+        { metadata: { name: cluster.namespace, labels: { "app.kubernetes.io/managed-by": "ai-fleet" } } },
+        // Server-side apply takes over a namespace that already exists (another machine's stack sharing
+        // it); destroying either stack deletes it, so machines that share a cluster get one namespace each.
+        { provider },
+    );
+    const pullSecret = new k8s.core.v1.Secret(
+        `${machine}-registry`,
+        {
+            metadata: { namespace: ns.metadata.name, name: `ai-fleet-registry-${machine}` },
+            type: "kubernetes.io/dockerconfigjson",
+            stringData: {
+                ".dockerconfigjson": pulumi
+                    .secret(registry.password)
+                    .apply((password) => dockerConfigJson(registry.host, registry.username, password)),
+            },
+        },
+        { provider },
+    );
+    return {
+        runtime: "kubernetes",
+        provider,
+        namespace: ns.metadata.name,
+        workload: {
+            nodeLabel: cluster.nodeLabel,
+            pullSecret: pullSecret.metadata.name,
+            maxSurge: cluster.rollingUpdate.maxSurge,
+            maxUnavailable: cluster.rollingUpdate.maxUnavailable,
+            progressDeadlineSeconds: cluster.timeoutSeconds,
+        },
+        timeoutSeconds: cluster.timeoutSeconds,
+    };
 }
 
 /** What every FleetService of the stack shares. */

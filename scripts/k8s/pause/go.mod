@@ -1,0 +1,3 @@
+module aifleet.local/k8s/pause
+
+go 1.24
