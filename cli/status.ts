@@ -8,6 +8,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
 import { ConfigError, parseStackKey, rawFromConfigMap } from "../config";
 import { containerName } from "../naming";
+import { MACHINE_LABEL, SERVICE_LABEL } from "../common/labels";
 import { CliOptions, Refusal, specSourceLines } from "./decide";
 import { probeNow } from "./update";
 import { openStack, runMain, say } from "./workspace";
@@ -60,10 +61,105 @@ function inspect(dockerHost: string, name: string): { created: string; state: st
     }
 }
 
-/** The stack's `docker.host`, read through the program's parser; a broken `docker` key is refused, naming its problems. */
-async function stackDockerHost(stack: Stack, name: string): Promise<string> {
+/** A service's pod on a cluster target, as `kubectl get pods` shows it. */
+export interface PodView {
+    pod: string;
+    /** The node it is bound to; undefined while it waits to be scheduled. */
+    node?: string;
+    phase: string;
+    ready: boolean;
+    created: string;
+    /** The digest its container runs (imageID). */
+    digest?: string;
+    /** Why it is not running: the scheduler's message (e.g. the node is cordoned) or the container's waiting reason. */
+    waiting?: string;
+}
+
+/** The pods of a machine's services on the cluster, by service (kubectl with the stack's kubeconfig and context). */
+export function clusterPods(
+    cluster: { kubeconfig?: string; context?: string; namespace: string },
+    machine: string,
+): Map<string, PodView[]> {
+    const args = [
+        ...(cluster.kubeconfig ? ["--kubeconfig", cluster.kubeconfig] : []),
+        ...(cluster.context ? ["--context", cluster.context] : []),
+        "-n",
+        cluster.namespace,
+        "get",
+        "pods",
+        "-l",
+        `${MACHINE_LABEL}=${machine}`,
+        "-o",
+        "json",
+    ];
+    let text: string;
     try {
-        return parseStackKey(rawFromConfigMap(await stack.getAllConfig()), "docker").host;
+        text = execFileSync("kubectl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+        const err = e as { code?: string; stderr?: string };
+        throw new Refusal(
+            err.code === "ENOENT"
+                ? "the stack's target is a Kubernetes cluster and status reads its pods with kubectl, which is not on PATH"
+                : `kubectl ${args.join(" ")} failed: ${String(err.stderr ?? e).trim()}`,
+        );
+    }
+    return podsByService(JSON.parse(text) as { items: unknown[] });
+}
+
+/** `kubectl get pods -o json` → each service's pods (newest first). */
+export function podsByService(list: { items: unknown[] }): Map<string, PodView[]> {
+    const out = new Map<string, PodView[]>();
+    for (const item of list.items as any[]) {
+        const service = item.metadata?.labels?.[SERVICE_LABEL];
+        if (typeof service !== "string") continue;
+        const cs = item.status?.containerStatuses?.[0];
+        const unscheduled = (item.status?.conditions ?? []).find((c: any) => c.type === "PodScheduled" && c.status === "False");
+        const waiting = cs?.state?.waiting;
+        const view: PodView = {
+            pod: item.metadata.name,
+            node: item.spec?.nodeName || undefined,
+            phase: item.status?.phase ?? "Unknown",
+            ready: (item.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True"),
+            created: item.metadata.creationTimestamp ?? "",
+            digest: typeof cs?.imageID === "string" && cs.imageID.includes("@") ? cs.imageID.slice(cs.imageID.indexOf("@") + 1) : undefined,
+            waiting: unscheduled
+                ? `not scheduled: ${unscheduled.message ?? unscheduled.reason}`
+                : waiting
+                  ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`
+                  : item.metadata.deletionTimestamp
+                    ? "terminating"
+                    : undefined,
+        };
+        out.set(
+            service,
+            [...(out.get(service) ?? []), view].sort((a, b) => b.created.localeCompare(a.created)),
+        );
+    }
+    return out;
+}
+
+/** What the CONTAINER column says of a service's pods on a cluster: where each runs, or why it waits. */
+export function podColumn(pods: PodView[] | undefined): string {
+    if (!pods || pods.length === 0) return "no pod";
+    return pods
+        .map(
+            (p) =>
+                `pod ${p.pod} ${p.node ? `on node ${p.node}` : "on no node"} (${p.phase}${p.ready ? ", ready" : ""}${p.waiting ? `; ${p.waiting}` : ""})`,
+        )
+        .join("; ");
+}
+
+/** The stack's `docker` and `kubernetes` keys, read through the program's parser; a broken key is refused, naming its problems. */
+async function stackTarget(
+    stack: Stack,
+    name: string,
+): Promise<{ dockerHost: string; cluster?: { kubeconfig?: string; context?: string; namespace: string } }> {
+    try {
+        const raw = rawFromConfigMap(await stack.getAllConfig());
+        return {
+            dockerHost: parseStackKey(raw, "docker").host,
+            cluster: raw.kubernetes === undefined ? undefined : parseStackKey(raw, "kubernetes"),
+        };
     } catch (e) {
         if (e instanceof ConfigError) {
             throw new Refusal(`stack ${name}: ${e.message}`);
@@ -89,25 +185,47 @@ export async function status(opts: CliOptions): Promise<number> {
         const want = passed?.images?.[service];
         return want === undefined || want.endsWith(digest) ? release : `not ${release} (a failed rollout's?)`;
     };
-    const dockerHost = await stackDockerHost(stack, opts.stack);
+    const { dockerHost, cluster } = await stackTarget(stack, opts.stack);
+    const pods = cluster ? clusterPods(cluster, machine) : undefined;
     const live = new Map((await probeNow(report)).map((h) => [h.service, h]));
     const rows: StatusRow[] = Object.keys(report.services)
         .sort()
         .map((service) => {
+            const h = live.get(service);
+            const health = h ? `${h.status}${h.status === "ok" ? "" : ` (HTTP ${h.httpStatus})`}` : "?";
+            if (pods) {
+                const mine = pods.get(service);
+                const runs = mine?.find((p) => p.digest)?.digest ?? report.services?.[service].digest ?? "?";
+                return {
+                    service,
+                    release: releaseOf(service, runs),
+                    digest: runs.replace(/^sha256:([a-f0-9]{12})[a-f0-9]+$/, "sha256:$1…"),
+                    health,
+                    rolledOutAt: mine?.[0]?.created || "no pod",
+                    container: podColumn(mine),
+                };
+            }
             const name = containerName(machine, service);
             const c = inspect(dockerHost, name);
-            const h = live.get(service);
             const runs = c?.image.includes("@") ? c.image.slice(c.image.indexOf("@") + 1) : (report.services?.[service].digest ?? "?");
             return {
                 service,
                 release: releaseOf(service, runs),
                 digest: runs.replace(/^sha256:([a-f0-9]{12})[a-f0-9]+$/, "sha256:$1…"),
-                health: h ? `${h.status}${h.status === "ok" ? "" : ` (HTTP ${h.httpStatus})`}` : "?",
+                health,
                 rolledOutAt: c?.created.replace(/\.\d+Z$/, "Z") ?? "no container",
                 container: c ? `${name} (${c.state})` : name,
             };
         });
     process.stdout.write(`${formatStatus(rows)}\n`);
+    if (pods) {
+        // Why a pinned service is not running: its pod waits for its machine's node (cordoned, drained, down).
+        for (const [service, list] of [...pods.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+            for (const p of list.filter((v) => v.waiting && !v.ready)) {
+                say(`${service}: pod ${p.pod} waits: ${p.waiting}`);
+            }
+        }
+    }
     specSourceLines(outputs.specSource?.value).forEach((l) => say(l));
     const sick = rows.filter((r) => !r.health.startsWith("ok"));
     say(

@@ -15,3 +15,6 @@ export const OPT_OUTS_LABEL = "ai-fleet.hardening.opt-outs";
 export const GATE_LABEL = "ai-fleet.gate";
 /** The node label that pins a service's Kubernetes workload to its machine (the operator labels each node with its machine's name). */
 export const MACHINE_NODE_LABEL = "ai-fleet.io/machine";
+/** The pod-template annotations a cluster workload carries its spec's log limits in (the kubelet rotates logs per node). */
+export const LOG_MAX_SIZE_ANNOTATION = "ai-fleet.io/log-max-size";
+export const LOG_MAX_FILES_ANNOTATION = "ai-fleet.io/log-max-files";

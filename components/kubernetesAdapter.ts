@@ -23,7 +23,16 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import { ContainerSpec, dockerHealthTest, hardeningOptOuts } from "../common/containerSpec";
-import { GATE_LABEL, MACHINE_LABEL, MACHINE_NODE_LABEL, OPT_OUTS_LABEL, SERVICE_LABEL, STACK_LABEL } from "../common/labels";
+import {
+    GATE_LABEL,
+    LOG_MAX_FILES_ANNOTATION,
+    LOG_MAX_SIZE_ANNOTATION,
+    MACHINE_LABEL,
+    MACHINE_NODE_LABEL,
+    OPT_OUTS_LABEL,
+    SERVICE_LABEL,
+    STACK_LABEL,
+} from "../common/labels";
 
 export { MACHINE_NODE_LABEL };
 import type { SpecSupport } from "./containerAdapters";
@@ -47,9 +56,6 @@ export const KUBERNETES_SUPPORT: SpecSupport = {
 
 /** The extended resource the NVIDIA device plugin advertises. */
 export const GPU_RESOURCE = "nvidia.com/gpu";
-/** Annotations that carry the spec's log limits (the kubelet rotates logs per node). */
-export const LOG_MAX_SIZE_ANNOTATION = "ai-fleet.io/log-max-size";
-export const LOG_MAX_FILES_ANNOTATION = "ai-fleet.io/log-max-files";
 
 /** What the cluster target adds to the spec: where and how the workload rolls. */
 export interface WorkloadSettings {

@@ -12,7 +12,7 @@
  */
 
 import { ContainerSpec, dockerHealthTest, hardeningOptOuts } from "../common/containerSpec";
-import { MACHINE_LABEL, OPT_OUTS_LABEL, SERVICE_LABEL } from "../common/labels";
+import { LOG_MAX_FILES_ANNOTATION, LOG_MAX_SIZE_ANNOTATION, MACHINE_LABEL, OPT_OUTS_LABEL, SERVICE_LABEL } from "../common/labels";
 import { FLEET_SERVICE_TYPE, parseUrn } from "../naming";
 
 export { MACHINE_LABEL, OPT_OUTS_LABEL, SERVICE_LABEL };
@@ -21,12 +21,14 @@ export { MACHINE_LABEL, OPT_OUTS_LABEL, SERVICE_LABEL };
 export const DOCKER_CONTAINER = "docker:index/container:Container";
 /** The command provider's local command type token. */
 export const LOCAL_COMMAND = "command:local:Command";
+/** The kubernetes provider's Deployment type token: the cluster target's workloads, and any other Deployment in a stack. */
+export const K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 /** Environment variable of a local Command holding the container's docker.ContainerArgs as JSON. */
 export const CONTAINER_SPEC_ENV = "FLEET_CONTAINER_SPEC";
 /** A container as the policies see it (docker.ContainerArgs, normalised). */
 export interface FleetContainer {
     /** The resource type it came from. */
-    readonly source: typeof DOCKER_CONTAINER | typeof LOCAL_COMMAND | typeof FLEET_SERVICE_TYPE;
+    readonly source: typeof DOCKER_CONTAINER | typeof LOCAL_COMMAND | typeof FLEET_SERVICE_TYPE | typeof K8S_DEPLOYMENT;
     /** Container name, else the service label, else the resource's name. */
     readonly name: string;
     /** The image reference as given (`repo@sha256:…`, an image ID `sha256:…`, or a tag). */
@@ -124,6 +126,9 @@ function specSource(type: string, props: Props): (() => Props) | undefined {
     if (type === DOCKER_CONTAINER) {
         return () => props;
     }
+    if (type === K8S_DEPLOYMENT) {
+        return () => deploymentAsContainerArgs(props);
+    }
     if (type !== LOCAL_COMMAND) {
         return undefined;
     }
@@ -150,6 +155,52 @@ function specSource(type: string, props: Props): (() => Props) | undefined {
             parsed = value;
         }
         return parsed;
+    };
+}
+
+/**
+ * A Deployment's first container, read as the docker.ContainerArgs the rules judge: the pod's and
+ * the container's securityContext (the container's wins) as user, read-only root,
+ * no-new-privileges, capabilities and privileged; hostNetwork/hostPID as the host modes; the plain
+ * env; the readiness probe's command as the healthcheck; a `nvidia.com/gpu` limit as a GPU
+ * request; the pod template's labels and annotations as labels; and the log limits the cluster
+ * target writes as annotations as json-file rotation (the kubelet rotates logs per node).
+ */
+function deploymentAsContainerArgs(props: Props): Props {
+    const spec = isObject(props.spec) ? props.spec : {};
+    const template = isObject(spec.template) ? spec.template : {};
+    const meta = isObject(template.metadata) ? template.metadata : {};
+    const pod = isObject(template.spec) ? template.spec : {};
+    const containers = Array.isArray(pod.containers) ? pod.containers.filter(isObject) : [];
+    const c = containers[0] ?? {};
+    const sc = { ...(isObject(pod.securityContext) ? pod.securityContext : {}), ...(isObject(c.securityContext) ? c.securityContext : {}) };
+    const caps = isObject(sc.capabilities) ? sc.capabilities : {};
+    const annotations = stringMap(meta.annotations);
+    const limits = isObject(c.resources) && isObject(c.resources.limits) ? c.resources.limits : {};
+    const probe = isObject(c.readinessProbe) && isObject(c.readinessProbe.exec) ? strings(c.readinessProbe.exec.command) : [];
+    const metadata = isObject(props.metadata) ? props.metadata : {};
+    return {
+        name: typeof metadata.name === "string" ? metadata.name : undefined,
+        image: c.image,
+        user:
+            typeof sc.runAsUser === "number" ? `${sc.runAsUser}${typeof sc.runAsGroup === "number" ? `:${sc.runAsGroup}` : ""}` : undefined,
+        readOnly: sc.readOnlyRootFilesystem === true,
+        securityOpts: sc.allowPrivilegeEscalation === false ? ["no-new-privileges:true"] : [],
+        capabilities: { adds: strings(caps.add), drops: strings(caps.drop) },
+        privileged: sc.privileged === true,
+        networkMode: pod.hostNetwork === true ? "host" : undefined,
+        pidMode: pod.hostPID === true ? "host" : undefined,
+        envs: (Array.isArray(c.env) ? c.env.filter(isObject) : [])
+            .filter((e) => typeof e.name === "string" && typeof e.value === "string")
+            .map((e) => `${e.name}=${e.value}`),
+        logDriver: annotations[LOG_MAX_SIZE_ANNOTATION] !== undefined ? "json-file" : undefined,
+        logOpts:
+            annotations[LOG_MAX_SIZE_ANNOTATION] !== undefined
+                ? { "max-size": annotations[LOG_MAX_SIZE_ANNOTATION], "max-file": annotations[LOG_MAX_FILES_ANNOTATION] ?? "1" }
+                : {},
+        healthcheck: probe.length > 0 ? { tests: ["CMD", ...probe] } : undefined,
+        deviceRequests: limits["nvidia.com/gpu"] !== undefined ? [{ capabilities: ["gpu"] }] : [],
+        labels: { ...stringMap(meta.labels), ...annotations },
     };
 }
 

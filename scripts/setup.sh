@@ -12,8 +12,14 @@
 #   trivy       Trivy 0.74.0 and the demo vulnerability DB (scripts/trivy.sh)
 #   pulumi      the Pulumi CLI, the Node.js language host and the plugins (scripts/toolchain.sh)
 #   go-lint     the modules and compiled dependencies `npm run lint:go` vets against
+#   kubernetes  Kubernetes 1.34.4's binaries from the Go module proxy, Debian's etcd, containerd, runc
+#               and CNI plugins unpacked (not installed), the pause image (scripts/kubernetes.sh):
+#               what the cluster tests start a private single-node cluster from (scripts/k8s/cluster.sh)
+#   k8s-provider the Pulumi Kubernetes provider plugin 4.25.0 from the Go module proxy, registered
+#               with the CLI (scripts/kubernetes.sh provider; needs the pulumi part)
 #
-# What runs at once: three lanes. Two compile lanes (buildkit then trivy; pulumi then go-lint) share
+# What runs at once: three lanes. Two compile lanes (buildkit, trivy, kubernetes; pulumi, go-lint,
+# k8s-provider) share
 # one Go build cache and module cache; each compile is `go build -p 2`, and the other lane fills the
 # cores while one resolves modules or links (single-threaded). The third lane brings up the packages,
 # engine, registry and base image (downloads and disk). The daemons start once all three are done. Every part prints its progress; the end is a table of each part's time and outcome,
@@ -58,6 +64,9 @@ check() {
   [ -s "$AI_FLEET_STATE/trivy-demo/db/trivy.db" ] || missing+=("trivy: no demo DB in $AI_FLEET_STATE/trivy-demo")
   local lacks
   lacks="$(toolchain_lacks)" || missing+=("pulumi: the toolchain lacks $lacks")
+  local k8s
+  k8s="$(bash "$ROOT/scripts/kubernetes.sh" --status | node -e 'const s=JSON.parse(require("fs").readFileSync(0,"utf8")); console.log(Object.values(s.missing).join("; "))')"
+  [ -z "$k8s" ] || missing+=("kubernetes: $k8s")
   if [ "${#missing[@]}" -gt 0 ]; then
     say "not set up yet (run: npm run setup):"
     printf '[setup]   - %s\n' "${missing[@]}" >&2
@@ -112,6 +121,8 @@ part_go-lint() {
     log "go-lint: $mod ready"
   done < <(cd "$ROOT" && git ls-files -- 'go.mod' '*/go.mod' | xargs -r -n1 dirname)
 }
+part_kubernetes() { bash "$ROOT/scripts/kubernetes.sh" debs pause binaries 2>&1; }
+part_k8s-provider() { bash "$ROOT/scripts/kubernetes.sh" provider 2>&1; }
 part_buildkit() { bash "$HERE/local/buildkit.sh"; }
 
 # run_part NAME: runs part_NAME, timing it; a failure is recorded and returned.
@@ -151,12 +162,12 @@ if ! flock -n 8; then
 fi
 T0=$(now)
 rm -rf "$AI_FLEET_OUTCOME_DIR"
-say "one-time set-up (cache $CACHE, state $AI_FLEET_STATE); a cold machine takes about 25 minutes on 2 cores"
+say "one-time set-up (cache $CACHE, state $AI_FLEET_STATE); a cold machine takes 15 to 35 minutes on 2 cores"
 lane system packages docker-engine registry base-image &
 pids=($!)
-lane compile-a buildkit-build trivy &
+lane compile-a buildkit-build trivy kubernetes &
 pids+=($!)
-lane compile-b pulumi go-lint &
+lane compile-b pulumi go-lint k8s-provider &
 pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid" || true; done
 if ! ls "$WORK"/failed.* >/dev/null 2>&1; then

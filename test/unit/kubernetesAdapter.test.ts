@@ -21,7 +21,7 @@ describe("the Kubernetes adapter of a ContainerSpec", () => {
     const cfg = fleetConfig("mainpc");
     const spec = containerSpecFor(cfg, "ModelOpsCoordinator");
     const d = deploymentSpec(spec, IMAGE, "passed", settings);
-    const pod = d.template.spec as any;
+    const pod = (d.template as any).spec;
     const c = pod.containers[0];
 
     it("pins the workload to its machine's node by label and pulls the digest with the registry's pull secret", () => {
@@ -60,7 +60,7 @@ describe("the Kubernetes adapter of a ContainerSpec", () => {
     it("keeps the operator's host:port wiring as hostPorts and names the service with a Service of its container ports", () => {
         expect(c.ports.map((p: any) => [p.containerPort, p.hostPort])).to.deep.equal(spec.ports.map((p) => [p.container, p.host]));
         const svc = serviceSpec(spec);
-        expect(svc.selector).to.deep.equal(d.selector!.matchLabels);
+        expect(svc.selector).to.deep.equal((d.selector as any).matchLabels);
         expect((svc.ports as any[]).map((p) => p.port)).to.deep.equal(spec.ports.map((p) => p.container));
         expect(workloadName(spec)).to.match(/^[a-z0-9-]+$/);
     });
@@ -69,18 +69,18 @@ describe("the Kubernetes adapter of a ContainerSpec", () => {
         const gpuName = Object.keys(cfg.stack.services).find((n) => containerSpecFor(cfg, n).gpuDevices?.length);
         const cpuName = Object.keys(cfg.stack.services).find((n) => !containerSpecFor(cfg, n).gpuDevices?.length);
         expect(gpuName, "mainpc has a GPU service").to.not.equal(undefined);
-        const g = (deploymentSpec(containerSpecFor(cfg, gpuName!), IMAGE, "passed", settings).template.spec as any).containers[0];
+        const g = (deploymentSpec(containerSpecFor(cfg, gpuName!), IMAGE, "passed", settings).template as any).spec.containers[0];
         expect(g.resources.limits[GPU_RESOURCE]).to.equal(String(containerSpecFor(cfg, gpuName!).gpuDevices!.length));
         expect(g.resources.requests[GPU_RESOURCE]).to.equal(g.resources.limits[GPU_RESOURCE]);
         if (cpuName) {
-            const n = (deploymentSpec(containerSpecFor(cfg, cpuName), IMAGE, "passed", settings).template.spec as any).containers[0];
+            const n = (deploymentSpec(containerSpecFor(cfg, cpuName), IMAGE, "passed", settings).template as any).spec.containers[0];
             expect(n.resources).to.equal(undefined);
         }
     });
 
     it("takes a secret environment from a Secret, never as plain env", () => {
         const secret = deploymentSpec({ ...spec, secretEnv: true }, IMAGE, "passed", { ...settings, envSecret: "x-env" });
-        const sc = (secret.template.spec as any).containers[0];
+        const sc = (secret.template as any).spec.containers[0];
         expect(sc.env).to.equal(undefined);
         expect(sc.envFrom).to.deep.equal([{ secretRef: { name: "x-env" } }]);
         expect(c.env.find((e: any) => e.name === "SERVICE_NAME").value).to.equal("ModelOpsCoordinator");

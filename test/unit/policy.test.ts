@@ -12,9 +12,16 @@ import {
     unknownCheckingProxy,
     UnknownValueError,
 } from "@pulumi/policy";
-import { providerContainerArgs } from "../../components";
+import { deploymentSpec, providerContainerArgs } from "../../components";
 import { containerSpecFor } from "../../deploy";
-import { CONTAINER_SPEC_ENV, DOCKER_CONTAINER, LOCAL_COMMAND, normaliseContainer, OPT_OUTS_LABEL } from "../../policy/container";
+import {
+    CONTAINER_SPEC_ENV,
+    DOCKER_CONTAINER,
+    K8S_DEPLOYMENT,
+    LOCAL_COMMAND,
+    normaliseContainer,
+    OPT_OUTS_LABEL,
+} from "../../policy/container";
 import { policies, profileGpuLookup, uidOf } from "../../policy/policies";
 import { fleetConfig } from "./harness";
 
@@ -372,5 +379,47 @@ describe("policy pack: the policies on resource inputs", () => {
 
     it("reads a UID from docker's user forms", () => {
         expect([uidOf("10001:10001"), uidOf("0"), uidOf("root"), uidOf("0:10001")]).to.deep.equal([10001, 0, undefined, 0]);
+    });
+});
+
+describe("policy pack: Kubernetes workloads (the cluster target's Deployments, and any other)", () => {
+    const settings = { nodeLabel: "ai-fleet.io/machine", pullSecret: "pull", maxSurge: 0, maxUnavailable: 1, progressDeadlineSeconds: 300 };
+    const deploymentOf = (service: string, machine = "mainpc"): Record<string, any> => ({
+        metadata: { name: service.toLowerCase() },
+        spec: JSON.parse(JSON.stringify(deploymentSpec(containerSpecFor(fleetConfig(machine), service), IMAGE, "passed", settings))),
+    });
+
+    it("passes the Deployments the cluster target makes of the fleet's own services", async () => {
+        for (const service of ["ModelOpsCoordinator", "Executor", "Chitchat"]) {
+            expect(await verdicts(K8S_DEPLOYMENT, deploymentOf(service)), service).to.deep.equal({});
+        }
+    });
+
+    it("fails a Deployment that runs as root, with a writable root, privilege escalation, a tag, and no readiness probe", async () => {
+        const d = deploymentOf("ModelOpsCoordinator");
+        const c = d.spec.template.spec.containers[0];
+        d.spec.template.spec.securityContext = {};
+        c.securityContext = { runAsUser: 0, readOnlyRootFilesystem: false, allowPrivilegeEscalation: true };
+        c.image = "ghcr.io/x/y:latest";
+        delete c.readinessProbe;
+        const v = await verdicts(K8S_DEPLOYMENT, d);
+        expect(Object.keys(v)).to.include.members([
+            "non-root-user",
+            "read-only-root",
+            "no-new-privileges",
+            "drop-all-capabilities",
+            "image-pinned-by-digest",
+            "docker-healthcheck",
+        ]);
+        expect(v["image-pinned-by-digest"][0]).to.include('"ghcr.io/x/y:latest" is not pinned by digest');
+    });
+
+    it("judges a FleetService's own Deployment on its image alone (its spec is judged on the FleetService)", () => {
+        const parent = "urn:pulumi:mainpc::ai-fleet::ai-fleet:fleet:FleetService::ModelOpsCoordinator";
+        const c = normaliseContainer(K8S_DEPLOYMENT, deploymentOf("ModelOpsCoordinator"), "ModelOpsCoordinator-container", parent);
+        expect(c?.imageOnly).to.equal(true);
+        expect(c?.image).to.equal(IMAGE);
+        expect(c?.user).to.equal("10001:10001");
+        expect(c?.requestsGpu).to.equal(true);
     });
 });
