@@ -183,3 +183,37 @@ describe("the cli container runtime under mocks", function () {
         expect(JSON.stringify(cmd?.inputs.stdin)).to.include("4dabf18193072939515e22adb298388d").and.include("unit-test-password");
     });
 });
+
+describe("the cluster target under mocks (ai-fleet:kubernetes on the mainpc stack file)", function () {
+    this.timeout(120000);
+    beforeEach(resetWorld);
+    const k8s = (raw: any) => (raw.kubernetes = { namespace: "fleet" });
+    const deployments = (): string[] =>
+        ofType("kubernetes:apps/v1:Deployment")
+            .map((d) => d.name.replace(/-container$/, ""))
+            .sort();
+
+    it("gives every service a Deployment and a Service in the stack's namespace, and no Docker container", async () => {
+        const error = await finish(run("mainpc", k8s));
+        expect(error).to.equal(undefined);
+        const names = Object.keys(fleetConfig("mainpc").stack.services).sort();
+        expect(deployments()).to.deep.equal(names);
+        expect(ofType("kubernetes:core/v1:Service").length).to.equal(names.length);
+        expect(ofType(T.container).length).to.equal(0);
+        expect(ofType("kubernetes:core/v1:Namespace").map((n) => n.inputs.metadata.name)).to.deep.equal(["fleet"]);
+        const pull = ofType("kubernetes:core/v1:Secret").find((s) => s.name === "mainpc-registry");
+        expect(pull?.inputs.type).to.equal("kubernetes.io/dockerconfigjson");
+        const d = ofType("kubernetes:apps/v1:Deployment").find((x) => x.name === "ModelOpsCoordinator-container");
+        expect(d?.inputs.metadata.namespace).to.equal("fleet");
+        expect(d?.inputs.spec.template.spec.nodeSelector).to.deep.equal({ "ai-fleet.io/machine": "mainpc" });
+        expect(d?.inputs.spec.template.spec.containers[0].image).to.match(/@sha256:[a-f0-9]{64}$/);
+    });
+
+    it("a failed check of a canary dependency holds back the same workloads as containers on Docker", async () => {
+        scenario.failHealth.add("MemoryFusionHub");
+        const error = await finish(run("mainpc", k8s));
+        expect(String(error)).to.not.equal("undefined");
+        expect(deployments().length).to.equal(6);
+        expect(deployments()).to.not.include.members([...heldBack("mainpc", "MemoryFusionHub")]);
+    });
+});
