@@ -320,17 +320,17 @@ down_all() {
   pkill -KILL -f "$S/" 2>/dev/null || true
   sleep 0.5
   # 4. Mounts under the state directory (deepest first), and the sysctl guards.
-  grep -o " $S[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+  { grep -o " $S[^ ]*" /proc/mounts 2>/dev/null || true; } | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
   sysctl_release
   # 5. Network: pods' namespaces this cluster made, the bridge, the portmap chains.
   if [ -f "$S/netns.before" ]; then
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | sort | comm -13 "$S/netns.before" -); do ip netns delete "$ns" 2>/dev/null || true; done
+    for ns in $({ ip netns list 2>/dev/null || true; } | awk '{print $1}' | sort | comm -13 "$S/netns.before" -); do ip netns delete "$ns" 2>/dev/null || true; done
   fi
   ip link delete "$BRIDGE" 2>/dev/null || true
-  iptables -t nat -S 2>/dev/null | grep -E -- '-j CNI-' | grep -E '^-A (PREROUTING|OUTPUT|POSTROUTING) ' | sed 's/^-A/-D/' |
+  { iptables -t nat -S 2>/dev/null || true; } | { grep -E -- '^-A (PREROUTING|OUTPUT|POSTROUTING) .*-j CNI-' || true; } | sed 's/^-A/-D/' |
     while read -r rule; do eval "iptables -t nat $rule" 2>/dev/null || true; done
-  for c in $(iptables -t nat -S 2>/dev/null | awk '/^-N CNI-/ {print $2}'); do iptables -t nat -F "$c" 2>/dev/null || true; done
-  for c in $(iptables -t nat -S 2>/dev/null | awk '/^-N CNI-/ {print $2}'); do iptables -t nat -X "$c" 2>/dev/null || true; done
+  for c in $({ iptables -t nat -S 2>/dev/null || true; } | awk '/^-N CNI-/ {print $2}'); do iptables -t nat -F "$c" 2>/dev/null || true; done
+  for c in $({ iptables -t nat -S 2>/dev/null || true; } | awk '/^-N CNI-/ {print $2}'); do iptables -t nat -X "$c" 2>/dev/null || true; done
   # 6. The kubelet's pod logs (a fixed path) when this cluster made the folders.
   [ -f "$S/varlogpods.existed" ] || rm -rf /var/log/pods
   [ -f "$S/varlogcontainers.existed" ] || rm -rf /var/log/containers
