@@ -356,9 +356,7 @@ export class FleetService extends pulumi.ComponentResource {
                     name: wname,
                     labels: { "app.kubernetes.io/name": service.toLowerCase(), "app.kubernetes.io/managed-by": "ai-fleet" },
                 },
-                spec: pulumi
-                    .all([image, gate, target.workload.pullSecret, envSecret?.metadata.name])
-                    .apply(([img, g, pullSecret, env]) => deploymentSpec(spec, img, g, { ...target.workload, pullSecret, envSecret: env })),
+                spec: deploymentSpec(spec, image, gate, { ...target.workload, envSecret: envSecret?.metadata.name }),
             },
             k8sChild("container", {
                 dependsOn: envSecret ? [...run.after, envSecret] : run.after,

@@ -22,6 +22,7 @@
  * - stop timeout: terminationGracePeriodSeconds.
  */
 import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import { ContainerSpec, dockerHealthTest, hardeningOptOuts } from "../common/containerSpec";
 import {
     GATE_LABEL,
@@ -62,15 +63,21 @@ export interface WorkloadSettings {
     /** The node label that pins the workload (value: the spec's machine). Default MACHINE_NODE_LABEL. */
     nodeLabel: string;
     /** The image pull secret's name in the namespace. */
-    pullSecret: string;
-    /** Rolling update: how many pods above / below the one replica during an update. */
+    pullSecret: pulumi.Input<string>;
+    /**
+     * How an update replaces the one replica: maxSurge 0 is Kubernetes' Recreate (the old pod stops,
+     * then the new one starts: a pod with host ports cannot start beside its predecessor on the same
+     * node); otherwise a RollingUpdate with these values.
+     */
     maxSurge: number | string;
     maxUnavailable: number | string;
     /** Seconds before Kubernetes calls a rollout stuck (progressDeadlineSeconds). */
     progressDeadlineSeconds: number;
     /** The Secret the environment comes from when the spec's env is secret. */
-    envSecret?: string;
+    envSecret?: pulumi.Input<string>;
 }
+
+const isZero = (v: number | string): boolean => v === 0 || v === "0%";
 
 /** A Kubernetes object name (DNS-1123 label) for the service's container name. */
 export function workloadName(spec: Pick<ContainerSpec, "containerName">): string {
@@ -103,14 +110,18 @@ function volumeName(path: string): string {
     return `tmpfs${path.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`.replace(/-+$/, "").slice(0, 63);
 }
 
-/** The Deployment's spec for a service's ContainerSpec: what the FleetService gives the provider (image and gate added there). */
+/**
+ * The Deployment's spec for a service's ContainerSpec. The image and the gate's verdict may be
+ * Outputs: they sit inside the spec, so a preview knows everything else (the selector above all,
+ * whose change would mean a replacement).
+ */
 export function deploymentSpec(
     spec: ContainerSpec,
-    image: string,
-    gate: string,
+    image: pulumi.Input<string>,
+    gate: pulumi.Input<string>,
     settings: WorkloadSettings,
 ): k8s.types.input.apps.v1.DeploymentSpec & {
-    template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> } };
+    template: { metadata: { labels: Record<string, string>; annotations: Record<string, pulumi.Input<string>> } };
 } {
     const h = spec.hardening;
     const ids = userAndGroup(h.user);
@@ -160,7 +171,11 @@ export function deploymentSpec(
     return {
         replicas: 1,
         selector: { matchLabels: labels },
-        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: settings.maxSurge, maxUnavailable: settings.maxUnavailable } },
+        // With one replica and maxUnavailable ≥ 1 a RollingUpdate counts the Deployment available with no
+        // pod ready, and the provider would wait for nothing: stop-then-start is Recreate, which waits.
+        strategy: isZero(settings.maxSurge)
+            ? { type: "Recreate" }
+            : { type: "RollingUpdate", rollingUpdate: { maxSurge: settings.maxSurge, maxUnavailable: settings.maxUnavailable } },
         progressDeadlineSeconds: settings.progressDeadlineSeconds,
         // The previous ReplicaSets are Kubernetes' own way back; the program's rollback restores a release instead.
         revisionHistoryLimit: 3,

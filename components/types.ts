@@ -39,7 +39,7 @@ export type ContainerTarget =
           /** The namespace the workloads go to (the program's Namespace resource). */
           namespace: pulumi.Input<string>;
           /** How each workload is pinned and rolls; the pull secret's name is the program's Secret. */
-          workload: Omit<WorkloadSettings, "envSecret" | "pullSecret"> & { pullSecret: pulumi.Input<string> };
+          workload: Omit<WorkloadSettings, "envSecret">;
           /** Seconds the provider waits for a rollout to be ready. */
           timeoutSeconds: number;
       };

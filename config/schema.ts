@@ -205,6 +205,8 @@ const intOrPercent = z.union([
     z.string().regex(/^[0-9]+%$/, "expected a whole number or a percentage such as 25%"),
 ]);
 const isZero = (v: number | string): boolean => v === 0 || v === "0%";
+/** Whether maxUnavailable lets the only replica go: a count of 1 or more, or 100%. */
+const unavailableForOne = (v: number | string): boolean => (typeof v === "number" ? v >= 1 : Number(v.slice(0, -1)) >= 100);
 
 export const StackConfigSchema = z.strictObject({
     /** Machine profile name: profiles/<machine>.json. */
@@ -254,13 +256,18 @@ export const StackConfigSchema = z.strictObject({
                 )
                 .default(MACHINE_NODE_LABEL),
             /**
-             * Each workload's rolling update (one replica). Default maxSurge 0, maxUnavailable 1: a pod
-             * with host ports cannot start beside its predecessor on the same node, so the old one stops
-             * first, as a Docker container is replaced. Services without host ports may surge.
+             * How each workload (one replica) is updated. Default maxSurge 0, maxUnavailable 1: the old
+             * pod stops first, then the new one starts (Kubernetes' Recreate), as a Docker container is
+             * replaced, because a pod with host ports cannot start beside its predecessor on one node.
+             * maxSurge 1 with maxUnavailable 0 starts the new pod first (a RollingUpdate), for workloads
+             * without host ports.
              */
             rollingUpdate: z
                 .strictObject({ maxSurge: intOrPercent.default(0), maxUnavailable: intOrPercent.default(1) })
-                .refine((r) => !(isZero(r.maxSurge) && isZero(r.maxUnavailable)), "maxSurge and maxUnavailable cannot both be 0")
+                .refine((r) => isZero(r.maxSurge) || !unavailableForOne(r.maxUnavailable), {
+                    message:
+                        "with maxSurge above 0, expected maxUnavailable 0 (or a percentage under 100%): with one replica Kubernetes would count an update available with no pod ready",
+                })
                 .default({ maxSurge: 0, maxUnavailable: 1 }),
             /** Seconds the provider waits for a workload's rollout to be ready before the update fails naming it. Default 300. */
             timeoutSeconds: z.number().int().min(10).max(3600).default(300),

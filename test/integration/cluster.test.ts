@@ -51,6 +51,11 @@ interface Pod {
     };
 }
 
+/** The local profile with one GPU, as the profile schema wants it (the device in GPU_VISIBLE_DEVICES too). */
+function withGpu(profile: { env: Record<string, string> }): unknown {
+    return { ...profile, gpu: { model: "fake", devices: ["0"] }, env: { ...profile.env, GPU_VISIBLE_DEVICES: "0" } };
+}
+
 describe("the cluster stack on a real single-node Kubernetes cluster (real engine, real kubernetes provider)", function () {
     this.timeout(40 * 60 * 1000);
     let status: ToolchainStatus;
@@ -86,10 +91,7 @@ describe("the cluster stack on a real single-node Kubernetes cluster (real engin
         const prog = programCopy(MACHINE, "issue 20's cluster test: the local profile with one (fake) GPU");
         // The machine has one GPU, which the node advertises as nvidia.com/gpu: 1.
         const profilePath = path.join(prog.dir, "profiles", `${MACHINE}.json`);
-        fs.writeFileSync(
-            profilePath,
-            JSON.stringify({ ...JSON.parse(fs.readFileSync(profilePath, "utf8")), gpu: { model: "fake", devices: ["0"] } }),
-        );
+        fs.writeFileSync(profilePath, JSON.stringify(withGpu(JSON.parse(fs.readFileSync(profilePath, "utf8")))));
         clusterDir = path.join(prog.stateDir, "cluster");
         const t0 = Date.now();
         const up = spawnSync(

@@ -87,7 +87,10 @@ describe("the Kubernetes adapter of a ContainerSpec", () => {
     });
 
     it("rolls with the configured surge and unavailability, and carries the gate's verdict into the pod template", () => {
-        expect(d.strategy).to.deep.equal({ type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
+        // Stop-then-start (maxSurge 0) is Recreate: with one replica a RollingUpdate with maxUnavailable 1 counts as available with no pod ready.
+        expect(d.strategy).to.deep.equal({ type: "Recreate" });
+        const surging = deploymentSpec(spec, IMAGE, "passed", { ...settings, maxSurge: 1, maxUnavailable: 0 });
+        expect(surging.strategy).to.deep.equal({ type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
         expect(d.template.metadata.annotations["ai-fleet.gate"]).to.equal("passed");
         expect(d.template.metadata.annotations["ai-fleet.io/log-max-size"]).to.equal(spec.logs.maxSize);
     });
@@ -113,10 +116,14 @@ describe("the ai-fleet:kubernetes config", () => {
         });
     });
 
-    it("refuses a rolling update that can move nothing, naming the key", () => {
-        expect(() => fleetConfig("local", (raw) => (raw.kubernetes = { rollingUpdate: { maxSurge: 0, maxUnavailable: "0%" } }))).to.throw(
-            /kubernetes\.rollingUpdate.*cannot both be 0/s,
+    it("refuses a surge that lets the only replica go unready, naming the key", () => {
+        expect(() => fleetConfig("local", (raw) => (raw.kubernetes = { rollingUpdate: { maxSurge: 1, maxUnavailable: 1 } }))).to.throw(
+            /kubernetes\.rollingUpdate.*expected maxUnavailable 0/s,
         );
+        expect(
+            fleetConfig("local", (raw) => (raw.kubernetes = { rollingUpdate: { maxSurge: "25%", maxUnavailable: "25%" } })).stack
+                .kubernetes,
+        ).to.not.equal(undefined);
     });
 
     it("points a service's dependency URLs at the dependencies' Service names on a cluster", () => {
