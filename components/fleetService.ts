@@ -12,7 +12,7 @@ import { ContainerSpec } from "../common/containerSpec";
 import { FLEET_SERVICE_TYPE, serviceResourceName } from "../naming";
 import { BuildRequest, BuildSettings, dockerBuildArgs } from "./buildSpec";
 import { CLI_SUPPORT, dockerRunFlags, PROVIDER_SUPPORT, providerContainerArgs, unexpressedFields } from "./containerAdapters";
-import { deploymentSpec, KUBERNETES_SUPPORT, serviceSpec, workloadName } from "./kubernetesAdapter";
+import { deploymentSpec, KUBERNETES_SUPPORT, serviceSpec, WORKLOAD_READY, workloadName } from "./kubernetesAdapter";
 import { Gate, gateOutput } from "./gate";
 import {
     HealthReport,
@@ -355,6 +355,7 @@ export class FleetService extends pulumi.ComponentResource {
                     namespace: target.namespace,
                     name: wname,
                     labels: { "app.kubernetes.io/name": service.toLowerCase(), "app.kubernetes.io/managed-by": "ai-fleet" },
+                    annotations: { "pulumi.com/waitFor": JSON.stringify(WORKLOAD_READY) },
                 },
                 spec: deploymentSpec(spec, image, gate, { ...target.workload, envSecret: envSecret?.metadata.name }),
             },

@@ -79,6 +79,20 @@ export interface WorkloadSettings {
 
 const isZero = (v: number | string): boolean => v === 0 || v === "0%";
 
+/**
+ * What the provider waits for after each create or update of a workload (its `pulumi.com/waitFor`
+ * annotation, every condition must hold): the one replica of the current generation, ready, and
+ * nothing else left. The provider's own Deployment await (4.25.0) compares the generation with
+ * status.observedGeneration only for extensions/v1beta1, so right after an update it can take the
+ * previous generation's status for this one's and report the update done in a fraction of a second
+ * (seen on the cluster here); its JSONPath conditions do check the generation.
+ */
+export const WORKLOAD_READY = [
+    "jsonpath={.status.updatedReplicas}=1",
+    "jsonpath={.status.readyReplicas}=1",
+    "jsonpath={.status.replicas}=1",
+] as const;
+
 /** A Kubernetes object name (DNS-1123 label) for the service's container name. */
 export function workloadName(spec: Pick<ContainerSpec, "containerName">): string {
     const name = spec.containerName
