@@ -193,7 +193,11 @@ export interface LockContent {
  * A lock is cleared only when it was taken on this machine by a process that no longer exists.
  * A live process, another machine's lock, or a lock that cannot be read is never touched.
  */
-export function lockVerdict(lock: LockContent | undefined, thisHost: string, alive: (pid: number) => boolean): LockVerdict {
+export function lockVerdict(
+    lock: LockContent | undefined,
+    thisHost: string,
+    alive: (pid: number, takenAt?: string) => boolean,
+): LockVerdict {
     if (!lock || typeof lock.pid !== "number" || !Number.isInteger(lock.pid) || lock.pid <= 0) {
         return { clear: false, why: "the lock file does not name a process; left in place" };
     }
@@ -201,10 +205,10 @@ export function lockVerdict(lock: LockContent | undefined, thisHost: string, ali
     if (lock.hostname !== thisHost) {
         return { clear: false, why: `taken by ${who} on another machine: its process cannot be checked from here; left in place` };
     }
-    if (alive(lock.pid)) {
+    if (alive(lock.pid, lock.timestamp)) {
         return { clear: false, why: `held by a running process: ${who}; wait for it to finish` };
     }
-    return { clear: true, why: `left by ${who}, a run that is gone (no process ${lock.pid} on this machine)` };
+    return { clear: true, why: `left by ${who}, a run that is gone (process ${lock.pid} no longer runs on this machine)` };
 }
 
 /** A pending operation of a checkpoint, as `pulumi stack export` prints it. */

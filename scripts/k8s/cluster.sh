@@ -73,7 +73,14 @@ start() {
   setsid "$@" >"$S/logs/$name.log" 2>&1 < /dev/null &
   echo $! >"$S/pids/$name"
 }
-alive() { [ -s "$S/pids/$1" ] && kill -0 "$(cat "$S/pids/$1")" 2>/dev/null; }
+# running PID: the process exists and is not a zombie (kill -0 reaches zombies, and a daemon this
+# script did not start, killed or dead, stays one where PID 1 reaps no orphans).
+running() {
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+alive() { [ -s "$S/pids/$1" ] && running "$(cat "$S/pids/$1")"; }
 # wait_for WHAT SECONDS DAEMON CMD...: until CMD succeeds; the daemon's log tail if it died or time ran out.
 wait_for() {
   local what=$1 secs=$2 daemon=$3 i; shift 3
@@ -290,7 +297,7 @@ stop_daemon() {
   [ -s "$S/pids/$name" ] || return 0
   pid=$(cat "$S/pids/$name")
   kill -TERM "$pid" 2>/dev/null || { rm -f "$S/pids/$name"; return 0; }
-  for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  for ((i = 0; i < 40; i++)); do running "$pid" || break; sleep 0.25; done
   kill -KILL "$pid" 2>/dev/null || true
   rm -f "$S/pids/$name"
 }
