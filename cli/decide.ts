@@ -193,11 +193,7 @@ export interface LockContent {
  * A lock is cleared only when it was taken on this machine by a process that no longer exists.
  * A live process, another machine's lock, or a lock that cannot be read is never touched.
  */
-export function lockVerdict(
-    lock: LockContent | undefined,
-    thisHost: string,
-    alive: (pid: number, takenAt?: string) => boolean,
-): LockVerdict {
+export function lockVerdict(lock: LockContent | undefined, thisHost: string, alive: (pid: number) => boolean): LockVerdict {
     if (!lock || typeof lock.pid !== "number" || !Number.isInteger(lock.pid) || lock.pid <= 0) {
         return { clear: false, why: "the lock file does not name a process; left in place" };
     }
@@ -205,7 +201,7 @@ export function lockVerdict(
     if (lock.hostname !== thisHost) {
         return { clear: false, why: `taken by ${who} on another machine: its process cannot be checked from here; left in place` };
     }
-    if (alive(lock.pid, lock.timestamp)) {
+    if (alive(lock.pid)) {
         return { clear: false, why: `held by a running process: ${who}; wait for it to finish` };
     }
     return { clear: true, why: `left by ${who}, a run that is gone (process ${lock.pid} no longer runs on this machine)` };

@@ -300,11 +300,12 @@ export function lockFiles(backendUrl: string, project: string, stack: string): s
 
 /**
  * Whether the process that took a lock still runs on this machine. A pid that signal 0 reaches
- * (EPERM: it exists under another user) still counts as gone when /proc shows it as a zombie (a
+ * (EPERM: it exists under another user) still counts as gone when /proc shows it as a zombie: a
  * killed run whose parent died too stays one wherever PID 1 reaps no orphans, as in containers and
- * CI sandboxes) or as a process started after the lock was taken (its pid was reused).
+ * CI sandboxes. A reused pid is not guessed at (a wrong guess would clear a live run's lock): it
+ * keeps the lock, and the refusal names the pid for the operator to check.
  */
-export function processAlive(pid: number, takenAt?: string): boolean {
+export function processAlive(pid: number): boolean {
     try {
         process.kill(pid, 0);
     } catch (e) {
@@ -316,28 +317,9 @@ export function processAlive(pid: number, takenAt?: string): boolean {
     } catch {
         return true; // no /proc to look closer: signal 0 said it exists
     }
-    // Fields after the command name (which may hold spaces and parentheses): state is the first,
-    // starttime (clock ticks after boot) the 20th.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z" || fields[0] === "X") return false;
-    const taken = takenAt ? Date.parse(takenAt) : NaN;
-    const boot = /^btime (\d+)$/m.exec(readOr("/proc/stat"))?.[1];
-    if (!Number.isNaN(taken) && boot) {
-        const startedMs = (Number(boot) + Number(fields[19]) / CLOCK_TICKS) * 1000;
-        if (startedMs > taken + 2000) return false; // started after the lock: a reused pid
-    }
-    return true;
-}
-
-/** USER_HZ: the unit of /proc/<pid>/stat's times, 100 on every Linux architecture Node runs on. */
-const CLOCK_TICKS = 100;
-
-function readOr(file: string): string {
-    try {
-        return fs.readFileSync(file, "utf8");
-    } catch {
-        return "";
-    }
+    // The state is the first field after the command name (which may hold spaces and parentheses).
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
 }
 
 /**

@@ -308,7 +308,7 @@ describe("stack locks in a file backend (real files, real processes)", () => {
         expect(fs.existsSync(other), "another stack's lock is not this command's business").to.equal(true);
     });
 
-    it("counts a zombie (a killed run no one reaped) and a reused pid as gone, a live process as running", async function () {
+    it("counts a zombie (a killed run no one reaped) as gone, a live process as running", async function () {
         // A child whose parent never waits for it stays a zombie: here `sleep 0` under a shell that
         // execs into `sleep 30`; a SIGKILLed `pulumi` becomes one where PID 1 reaps no orphans
         // (containers, CI sandboxes), and signal 0 still reaches it.
@@ -319,16 +319,13 @@ describe("stack locks in a file backend (real files, real processes)", () => {
             for (let i = 0; i < 100 && !/\) Z /.test(stat()); i++) await new Promise((r) => setTimeout(r, 20));
             expect(stat(), "the child is a zombie now").to.match(/\) Z /);
             expect(() => process.kill(pid, 0), "signal 0 reaches a zombie").to.not.throw();
-            expect(processAlive(pid, new Date().toISOString()), "a zombie holds no lock").to.equal(false);
+            expect(processAlive(pid), "a zombie holds no lock").to.equal(false);
         } finally {
             parent.kill();
         }
         const live = spawn("sleep", ["30"], { stdio: "ignore" });
         try {
-            const before = new Date(Date.now() - 60_000).toISOString();
-            expect(processAlive(live.pid as number, new Date().toISOString()), "started before the lock was taken").to.equal(true);
-            expect(processAlive(live.pid as number, before), "started a minute after the lock: its pid was reused").to.equal(false);
-            expect(processAlive(live.pid as number), "no lock time: signal 0 and /proc decide").to.equal(true);
+            expect(processAlive(live.pid as number)).to.equal(true);
         } finally {
             live.kill();
         }
