@@ -61,6 +61,21 @@ present() {
   if [ "$1" = provider ]; then cmp -s "$PROVIDER_DIR/bin/pulumi-resource-kubernetes" "$(plugin_bin)" || return 1; fi
 }
 
+# go_build LABEL LOG DIR ARGS...: `go build -v ARGS` in DIR, its output in LOG; go build says nothing
+# until it ends, so every 30 s the log's growth (packages compiled, the last one) is reported.
+go_build() {
+  local label=$1 log=$2 dir=$3 t0 pid; shift 3
+  t0=$(now)
+  (cd "$dir" && exec go build -v "$@") >"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -0 "$pid" 2>/dev/null || break
+    log "$label: compiling ... $(elapsed "$t0"), $(grep -c '^[a-z]' "$log" || true) packages so far, last: $(tail -n1 "$log" | cut -c1-80)"
+  done
+  wait "$pid"
+}
+
 # ---- binaries -------------------------------------------------------------------------------
 build_binaries() {
   local t0 src mod; t0=$(now)
@@ -77,9 +92,9 @@ build_binaries() {
   for b in $KUBE_BINS; do pkgs+=("./cmd/$b"); done
   log "binaries: compiling $KUBE_BINS (go build -p ${AI_FLEET_GO_JOBS:-2}; about 10 minutes on a cold Go cache) ..."
   mkdir -p "$BIN_DIR.tmp"
-  if ! (cd "$src" && go build -p "${AI_FLEET_GO_JOBS:-2}" -o "$BIN_DIR.tmp/" \
+  if ! go_build binaries "$CACHE/v$K8S_VERSION/build.log" "$src" -p "${AI_FLEET_GO_JOBS:-2}" -o "$BIN_DIR.tmp/" \
       -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34 -X k8s.io/component-base/version.gitTreeState=clean" \
-      "${pkgs[@]}") >"$CACHE/v$K8S_VERSION/build.log" 2>&1; then
+      "${pkgs[@]}"; then
     log "binaries: compile failed after $(elapsed "$t0"); the end of $CACHE/v$K8S_VERSION/build.log:"
     tail -n 15 "$CACHE/v$K8S_VERSION/build.log" | sed 's/^/[kubernetes]   /' >&2
     return 1
@@ -164,9 +179,8 @@ build_provider() {
       fs.writeFileSync("terraform-mapping-embed.json", JSON.stringify(JSON.parse(fs.readFileSync("terraform-mapping.json", "utf8"))));')
     mkdir -p "$PROVIDER_DIR/bin"
     log "provider: compiling pulumi-resource-kubernetes $PROVIDER_VERSION (go build -p ${AI_FLEET_GO_JOBS:-2}; minutes on a cold Go cache) ..."
-    if ! (cd "$src" && go build -p "${AI_FLEET_GO_JOBS:-2}" -o "$out.tmp" \
-        -ldflags "-s -w -X $PROVIDER_MODULE/pkg/version.Version=$PROVIDER_VERSION" ./cmd/pulumi-resource-kubernetes) \
-        >"$PROVIDER_DIR/build.log" 2>&1; then
+    if ! go_build provider "$PROVIDER_DIR/build.log" "$src" -p "${AI_FLEET_GO_JOBS:-2}" -o "$out.tmp" \
+        -ldflags "-s -w -X $PROVIDER_MODULE/pkg/version.Version=$PROVIDER_VERSION" ./cmd/pulumi-resource-kubernetes; then
       log "provider: compile failed after $(elapsed "$t0"); the end of $PROVIDER_DIR/build.log:"
       tail -n 15 "$PROVIDER_DIR/build.log" | sed 's/^/[kubernetes]   /' >&2
       return 1
