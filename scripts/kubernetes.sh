@@ -218,8 +218,14 @@ case "${1:-}" in
 esac
 parts=("$@"); [ ${#parts[@]} -gt 0 ] || parts=(debs pause binaries provider)
 mkdir -p "$CACHE"
-exec 9>"$CACHE/.lock"; flock 9
+# One lock per part: two set-ups (or a set-up and a test) never build the same part at once, while
+# different parts (the set-up's lanes run binaries and provider side by side) do not wait on each other.
+lock_part() {
+  exec 9>"$CACHE/.lock.$1"
+  flock -n 9 || { log "$1: another scripts/kubernetes.sh is building it; waiting"; flock 9; }
+}
 for p in "${parts[@]}"; do
+  case "$p" in binaries|debs|pause|provider) lock_part "$p" ;; esac
   case "$p" in
     binaries) present binaries && log "binaries: cached ($BIN_DIR)" || build_binaries ;;
     debs) present debs && log "debs: cached ($ROOTFS)" || fetch_debs ;;
