@@ -309,14 +309,15 @@ describe("stack locks in a file backend (real files, real processes)", () => {
     });
 
     it("counts a zombie (a killed run no one reaped) as gone, a live process as running", async function () {
-        // A child whose parent never waits for it stays a zombie: here `sleep 0` under a shell that
-        // execs into `sleep 30`; a SIGKILLed `pulumi` becomes one where PID 1 reaps no orphans
-        // (containers, CI sandboxes), and signal 0 still reaches it.
-        const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+        // A child whose parent never waits for it stays a zombie: here `sleep 1` under a shell that
+        // execs into `sleep 30` (the second lets the exec come first: a shell still running may reap
+        // it). A SIGKILLed `pulumi` becomes one where PID 1 reaps no orphans (containers, CI
+        // sandboxes), and signal 0 still reaches it.
+        const parent = spawn("sh", ["-c", "sleep 1 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
         try {
             const pid = Number(await new Promise<string>((r) => parent.stdout.once("data", (d: Buffer) => r(d.toString()))));
             const stat = () => fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-            for (let i = 0; i < 100 && !/\) Z /.test(stat()); i++) await new Promise((r) => setTimeout(r, 20));
+            for (let i = 0; i < 250 && !/\) Z /.test(stat()); i++) await new Promise((r) => setTimeout(r, 20));
             expect(stat(), "the child is a zombie now").to.match(/\) Z /);
             expect(() => process.kill(pid, 0), "signal 0 reaches a zombie").to.not.throw();
             expect(processAlive(pid), "a zombie holds no lock").to.equal(false);
