@@ -30,6 +30,8 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=../local/lib.sh
+source "$HERE/../local/lib.sh" # proc_running; log and die are this script's own (below)
 BRIDGE="aif-k8s0"
 SUBNET="10.88.77.0/24"
 SERVICE_RANGE="10.96.0.0/24"
@@ -73,14 +75,9 @@ start() {
   setsid "$@" >"$S/logs/$name.log" 2>&1 < /dev/null &
   echo $! >"$S/pids/$name"
 }
-# running PID: the process exists and is not a zombie (kill -0 reaches zombies, and a daemon this
-# script did not start, killed or dead, stays one where PID 1 reaps no orphans).
-running() {
-  local state
-  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [ -n "$state" ] && [ "$state" != Z ]
-}
-alive() { [ -s "$S/pids/$1" ] && running "$(cat "$S/pids/$1")"; }
+# proc_running (lib.sh), not kill -0: a daemon this script did not start, killed or dead, stays a
+# zombie where PID 1 reaps no orphans, and kill -0 reaches zombies.
+alive() { [ -s "$S/pids/$1" ] && proc_running "$(cat "$S/pids/$1")"; }
 # wait_for WHAT SECONDS DAEMON CMD...: until CMD succeeds; the daemon's log tail if it died or time ran out.
 wait_for() {
   local what=$1 secs=$2 daemon=$3 i; shift 3
@@ -297,7 +294,7 @@ stop_daemon() {
   [ -s "$S/pids/$name" ] || return 0
   pid=$(cat "$S/pids/$name")
   kill -TERM "$pid" 2>/dev/null || { rm -f "$S/pids/$name"; return 0; }
-  for ((i = 0; i < 40; i++)); do running "$pid" || break; sleep 0.25; done
+  for ((i = 0; i < 40; i++)); do proc_running "$pid" || break; sleep 0.25; done
   kill -KILL "$pid" 2>/dev/null || true
   rm -f "$S/pids/$name"
 }
