@@ -180,9 +180,24 @@ export const FLEET_SERVICE_TYPE = "ai-fleet:fleet:FleetService";
 export const SERVICE_ROLES = ["build", "verify", "scan", "image", "container", "health", "endpoint", "env"] as const;
 export type ServiceRole = (typeof SERVICE_ROLES)[number];
 
-/** The logical name of a FleetService's child: `<Service>-<role>` (the component itself is named `<Service>`). */
-export function serviceResourceName(service: string, role: ServiceRole): string {
-    return `${service}-${role}`;
+/**
+ * A resource name in a scope: the name itself, or in a fleet stack `<machine>/<name>` (every machine's
+ * FleetServices and family images are named so, which keeps two machines' same-named services apart).
+ */
+export function scopedName(name: string, scope?: string): string {
+    return scope ? `${scope}/${name}` : name;
+}
+
+/** The entries of `record` named in `scope` (`<scope>/<key>`), by key: a fleet-wide record's part for one machine. */
+export function scopePart<T>(record: Record<string, T> | undefined, scope: string): Record<string, T> | undefined {
+    if (record === undefined) return undefined;
+    const prefix = `${scope}/`;
+    return Object.fromEntries(Object.entries(record).flatMap(([k, v]) => (k.startsWith(prefix) ? [[k.slice(prefix.length), v]] : [])));
+}
+
+/** The logical name of a FleetService's child: `[<machine>/]<Service>-<role>` (the component itself is named `[<machine>/]<Service>`). */
+export function serviceResourceName(service: string, role: ServiceRole, scope?: string): string {
+    return scopedName(`${service}-${role}`, scope);
 }
 
 /** What a URN says about a resource: its own type, the types of its parents (outermost first) and its name. */
@@ -212,13 +227,13 @@ export function parseUrn(urn: string): UrnParts | undefined {
     };
 }
 
-/** The service and role of a FleetService's child, from its URN; undefined for any other resource. */
+/** The service (`<machine>/<Service>` in a fleet stack) and role of a FleetService's child, from its URN; undefined for any other resource. */
 export function serviceResourceOf(urn: string): { service: string; role: ServiceRole; type: string } | undefined {
     const u = parseUrn(urn);
     if (!u || u.parentTypes[u.parentTypes.length - 1] !== FLEET_SERVICE_TYPE) {
         return undefined;
     }
-    const m = /^([A-Za-z][A-Za-z0-9]*)-([a-z]+)$/.exec(u.name);
+    const m = /^((?:[a-z0-9][a-z0-9-]*\/)?[A-Za-z][A-Za-z0-9]*)-([a-z]+)$/.exec(u.name);
     if (!m || !(SERVICE_ROLES as readonly string[]).includes(m[2])) {
         return undefined;
     }

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { ContainerSpec, containerSpecSchema } from "./common/containerSpec";
 import { holdsBack } from "./components/gate";
 import type { ServiceSpec } from "./deploy/types";
-import { isValidTag, parseImageRef } from "./naming";
+import { isValidTag, parseImageRef, scopePart } from "./naming";
 
 /**
  * A release whose rollout passed: the tag, every service's image pinned by digest and, since the
@@ -227,4 +227,18 @@ export function applyOverrides(raw: Record<string, unknown>, o: RunOverrides): R
         out.docker = { ...docker, runtime: o.runtime };
     }
     return out;
+}
+
+/**
+ * A fleet stack's overrides for one of its machines: the release's images and specs keyed
+ * `<machine>/<Service>` (the fleet's `release` output) with the machine's part, its prefix taken off.
+ */
+export function machineOverrides(o: RunOverrides, machine: string): RunOverrides {
+    if (!o.release) {
+        return o;
+    }
+    return {
+        ...o,
+        release: { tag: o.release.tag, images: scopePart(o.release.images, machine), specs: scopePart(o.release.specs, machine) },
+    };
 }

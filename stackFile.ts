@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
-import { PROJECT } from "./config";
+import { PROJECT } from "./config/issues";
 
 /** The project directory (where the Pulumi.<stack>.yaml files are). */
 export const PROJECT_DIR = __dirname;

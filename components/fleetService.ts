@@ -9,7 +9,7 @@ import * as docker from "@pulumi/docker";
 import * as dockerbuild from "@pulumi/docker-build";
 import * as k8s from "@pulumi/kubernetes";
 import { ContainerSpec } from "../common/containerSpec";
-import { FLEET_SERVICE_TYPE, serviceResourceName } from "../naming";
+import { FLEET_SERVICE_TYPE, scopedName, serviceResourceName } from "../naming";
 import { BuildRequest, BuildSettings, dockerBuildArgs } from "./buildSpec";
 import { CLI_SUPPORT, dockerRunFlags, PROVIDER_SUPPORT, providerContainerArgs, unexpressedFields } from "./containerAdapters";
 import { deploymentSpec, KUBERNETES_SUPPORT, serviceSpec, WORKLOAD_READY, workloadName } from "./kubernetesAdapter";
@@ -76,6 +76,8 @@ export interface FleetServiceArgs {
     scan?: ScanPolicy;
     /** The container and health check; undefined in the build phase. */
     run?: ServiceRun;
+    /** In a fleet stack, the machine: the component and its children are named `<machine>/<Service>…`. */
+    scope?: string;
 }
 
 /**
@@ -104,16 +106,17 @@ export class FleetService extends pulumi.ComponentResource {
         const run = args.run;
         // The policy pack judges the container by this spec (policy/container.ts), whichever runtime starts it.
         const props = run ? { service, machine: args.machine, container: run.spec.secretEnv ? pulumi.secret(run.spec) : run.spec } : {};
-        super(FLEET_SERVICE_TYPE, service, props, opts);
+        super(FLEET_SERVICE_TYPE, scopedName(service, args.scope), props, opts);
         if (!/^[A-Za-z][A-Za-z0-9]*$/.test(service)) {
             throw new pulumi.ResourceError(`FleetService '${service}': the name must be a PascalCase service name`, this);
         }
         const child = (role: Parameters<typeof serviceResourceName>[1], extra?: pulumi.CustomResourceOptions) => ({
             parent: this,
-            aliases: serviceAliases(args.machine, service, role),
+            // A fleet stack's names never had an older form.
+            aliases: args.scope ? [] : serviceAliases(args.machine, service, role),
             ...extra,
         });
-        const name = (role: Parameters<typeof serviceResourceName>[1]) => serviceResourceName(service, role);
+        const name = (role: Parameters<typeof serviceResourceName>[1]) => serviceResourceName(service, role, args.scope);
 
         // 1. The image: built and pushed, or given.
         let ref: pulumi.Output<string>;

@@ -24,7 +24,7 @@
 export { ConfigError, formatIssue, PROJECT } from "./issues";
 export type { Issue } from "./issues";
 export { FamilySchema, SCAN_SEVERITIES, ServiceSchema, StackConfigSchema } from "./schema";
-export type { FamilyConfig, LayoutConfig, PortMapping, ScanSettings, ServiceConfig, StackConfig } from "./schema";
+export type { FamilyConfig, KubernetesSettings, LayoutConfig, PortMapping, ScanSettings, ServiceConfig, StackConfig } from "./schema";
 export { buildPaths, DEFAULT_LAYOUT, pathProblem, PLACEHOLDERS, resolveLayout, templateProblems } from "./layout";
 export type { Layout, LayoutEntry, LayoutRule, LayoutSettings } from "./layout";
 export { familyBuildPaths, familyOrder, healthEndpoint, healthHost, publishedPorts, repositoryName, serviceBuildPaths } from "./model";
@@ -40,10 +40,14 @@ export type { FleetConfig } from "./parse";
 export {
     configKeyIsSecret,
     configSecretness,
+    currentRawConfig,
     currentStackName,
     engineSecretKeysKnown,
     loadFleetConfig,
+    loadFleetStack,
     rawFromConfigMap,
     rawStackConfig,
     registryPassword,
 } from "./load";
+export { fleetStackOf, FleetStackSchema, isFleetStack, parseFleetStack } from "./fleet";
+export type { FleetContext, FleetMachine, FleetStackConfig } from "./fleet";

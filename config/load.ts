@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, PROJECT } from "./issues";
+import { FleetContext, FleetStackConfig, parseFleetStack } from "./fleet";
 import { FleetConfig, parseStackConfig } from "./parse";
 import { SECRET_CONFIG_KEYS } from "./rules/stack";
 import { StackConfig } from "./schema";
@@ -123,4 +124,17 @@ export function registryPassword(stack: StackConfig, cfg: pulumi.Config = new pu
         ]);
     }
     return pulumi.secret(fromEnv);
+}
+
+/** The current stack's raw `ai-fleet:` keys, secrets left out: whether it is a fleet stack (isFleetStack) decides how it loads. */
+export function currentRawConfig(): Record<string, unknown> {
+    return rawStackConfig(pulumi.runtime.allConfig());
+}
+
+/**
+ * Reads and validates the current stack as a fleet stack and every machine stack file it names
+ * (in the project directory, where the engine runs the program); throws ConfigError.
+ */
+export function loadFleetStack(adjust?: FleetContext["adjust"]): FleetStackConfig {
+    return parseFleetStack(currentRawConfig(), { dir: process.cwd(), organization: currentStackName().split("/")[0], adjust });
 }

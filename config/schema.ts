@@ -208,6 +208,46 @@ const isZero = (v: number | string): boolean => v === 0 || v === "0%";
 /** Whether maxUnavailable lets the only replica go: a count of 1 or more, or 100%. */
 const unavailableForOne = (v: number | string): boolean => (typeof v === "number" ? v >= 1 : Number(v.slice(0, -1)) >= 100);
 
+/** A Kubernetes label key (a node label pinning a machine's workloads). */
+export const nodeLabelKey = z
+    .string()
+    .regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, "expected a Kubernetes label key such as ai-fleet.io/machine");
+
+/**
+ * The cluster a stack rolls out to (`kubernetes`): the machine stack's own, or a fleet stack's for
+ * every machine (config/fleet.ts).
+ */
+export const KubernetesSchema = z.strictObject({
+    /** Path to a kubeconfig file. Default: KUBECONFIG, else ~/.kube/config. */
+    kubeconfig: z.string().min(1).optional(),
+    /** The kubeconfig context. Default: its current context. */
+    context: z.string().min(1).optional(),
+    /** Namespace the program creates and rolls out into. Default ai-fleet. */
+    namespace: z
+        .string()
+        .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a Kubernetes namespace name (lowercase letters, digits, -)")
+        .max(63)
+        .default("ai-fleet"),
+    /** The node label whose value is the machine's name (profiles/<machine>.json) on the node that machine is. */
+    nodeLabel: nodeLabelKey.default(MACHINE_NODE_LABEL),
+    /**
+     * How each workload (one replica) is updated. Default maxSurge 0, maxUnavailable 1: the old
+     * pod stops first, then the new one starts (Kubernetes' Recreate), as a Docker container is
+     * replaced, because a pod with host ports cannot start beside its predecessor on one node.
+     * maxSurge 1 with maxUnavailable 0 starts the new pod first (a RollingUpdate), for workloads
+     * without host ports.
+     */
+    rollingUpdate: z
+        .strictObject({ maxSurge: intOrPercent.default(0), maxUnavailable: intOrPercent.default(1) })
+        .refine((r) => isZero(r.maxSurge) || !unavailableForOne(r.maxUnavailable), {
+            message:
+                "with maxSurge above 0, expected maxUnavailable 0 (or a percentage under 100%): with one replica Kubernetes would count an update available with no pod ready",
+        })
+        .default({ maxSurge: 0, maxUnavailable: 1 }),
+    /** Seconds the provider waits for a workload's rollout to be ready before the update fails naming it. Default 300. */
+    timeoutSeconds: z.number().int().min(10).max(3600).default(300),
+});
+
 export const StackConfigSchema = z.strictObject({
     /** Machine profile name: profiles/<machine>.json. */
     machine: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "expected a lowercase machine name, e.g. mainpc"),
@@ -235,44 +275,7 @@ export const StackConfigSchema = z.strictObject({
      * containers on docker.host (README, "Kubernetes"). The kubeconfig and context default to what
      * kubectl finds (KUBECONFIG, ~/.kube/config, its current context).
      */
-    kubernetes: z
-        .strictObject({
-            /** Path to a kubeconfig file. Default: KUBECONFIG, else ~/.kube/config. */
-            kubeconfig: z.string().min(1).optional(),
-            /** The kubeconfig context. Default: its current context. */
-            context: z.string().min(1).optional(),
-            /** Namespace the program creates and rolls out into. Default ai-fleet. */
-            namespace: z
-                .string()
-                .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a Kubernetes namespace name (lowercase letters, digits, -)")
-                .max(63)
-                .default("ai-fleet"),
-            /** The node label whose value is the machine's name (profiles/<machine>.json) on the node that machine is. */
-            nodeLabel: z
-                .string()
-                .regex(
-                    /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
-                    "expected a Kubernetes label key such as ai-fleet.io/machine",
-                )
-                .default(MACHINE_NODE_LABEL),
-            /**
-             * How each workload (one replica) is updated. Default maxSurge 0, maxUnavailable 1: the old
-             * pod stops first, then the new one starts (Kubernetes' Recreate), as a Docker container is
-             * replaced, because a pod with host ports cannot start beside its predecessor on one node.
-             * maxSurge 1 with maxUnavailable 0 starts the new pod first (a RollingUpdate), for workloads
-             * without host ports.
-             */
-            rollingUpdate: z
-                .strictObject({ maxSurge: intOrPercent.default(0), maxUnavailable: intOrPercent.default(1) })
-                .refine((r) => isZero(r.maxSurge) || !unavailableForOne(r.maxUnavailable), {
-                    message:
-                        "with maxSurge above 0, expected maxUnavailable 0 (or a percentage under 100%): with one replica Kubernetes would count an update available with no pod ready",
-                })
-                .default({ maxSurge: 0, maxUnavailable: 1 }),
-            /** Seconds the provider waits for a workload's rollout to be ready before the update fails naming it. Default 300. */
-            timeoutSeconds: z.number().int().min(10).max(3600).default(300),
-        })
-        .optional(),
+    kubernetes: KubernetesSchema.optional(),
     registry: z.strictObject({
         /** Registry host, e.g. ghcr.io. */
         host: z.string().regex(/^[A-Za-z0-9.-]+(:[0-9]+)?$/, "expected a registry host such as ghcr.io or 127.0.0.1:5000"),
@@ -369,5 +372,6 @@ export const StackConfigSchema = z.strictObject({
 });
 
 export type StackConfig = z.infer<typeof StackConfigSchema>;
+export type KubernetesSettings = z.infer<typeof KubernetesSchema>;
 export type LayoutConfig = z.infer<typeof LayoutSchema>;
 export type ScanSettings = z.infer<typeof ScanSchema>;

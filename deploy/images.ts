@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { familyBuildPaths, familyOrder, repositoryName, serviceBuildPaths, StackConfig } from "../config";
 import { BuildSettings, FleetImage, ServiceImageSource } from "../components";
-import { imageRepository } from "../naming";
+import { imageRepository, scopedName } from "../naming";
 import { profileBuildArgs } from "../profiles/schema";
 import { DeployInputs } from "./types";
 import { RegistryAccess } from "../components";
@@ -32,12 +32,17 @@ export function buildSettings(inputs: DeployInputs, registry: RegistryAccess): B
 }
 
 /** The family images, parents first: each builds FROM its parent pinned by digest, or FROM its external base image. */
-export function familyImages(stack: StackConfig, settings: BuildSettings, registry: RegistryAccess): Record<string, FleetImage> {
+export function familyImages(
+    stack: StackConfig,
+    settings: BuildSettings,
+    registry: RegistryAccess,
+    scope?: string,
+): Record<string, FleetImage> {
     const families: Record<string, FleetImage> = {};
     for (const name of familyOrder(stack.families)) {
         const fam = stack.families[name];
         const parent = fam.parent !== undefined ? families[fam.parent].pinned : undefined;
-        families[name] = new FleetImage(name, {
+        families[name] = new FleetImage(scopedName(name, scope), {
             settings,
             name,
             repository: imageRepository(stack.registry, settings.machine, name),

@@ -35,7 +35,7 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
         image = (name) => releaseImage(inputs, fromStack, name);
     } else {
         const settings = buildSettings(inputs, registry);
-        families = familyImages(stack, settings, registry);
+        families = familyImages(stack, settings, registry, inputs.fleet?.scope);
         image = (name) => builtImage(stack, settings, families, name);
     }
     // The build phase scans nothing: no container runs there, and the deploying stack scans what it runs.
@@ -43,7 +43,7 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
     if (!scan && stack.phase !== "build") {
         pulumi.log.warn("vulnerability gate disabled (ai-fleet:scan.enabled: false): containers run images that were not scanned");
     }
-    const common: ServiceCommon = { registry, platform: stack.build.platform, scan };
+    const common: ServiceCommon = { registry, platform: stack.build.platform, scan, scope: inputs.fleet?.scope };
     const outputs = (services: Record<string, FleetService>): Omit<FleetOutputs, "containers"> => ({
         machine: profile.machine,
         phase: stack.phase,
@@ -58,7 +58,7 @@ export function deploy(inputs: DeployInputs): FleetOutputs {
     }
     // Each service's spec: the stack file's, or in a rollback the release's recorded one.
     const { specs, specSource } = serviceSpecs(config, inputs.restore);
-    const { services, ...rolled } = rollOut(config, release, image, common, specs);
+    const { services, ...rolled } = rollOut(config, release, image, common, specs, inputs.fleet);
     return { ...outputs(services), specs, specSource, ...rolled };
 }
 

@@ -8,19 +8,19 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import { dockerConfigJson } from "../components/kubernetesAdapter";
-import { FleetConfig } from "../config";
+import { FleetConfig, fleetStackOf, KubernetesSettings } from "../config";
 import { rolloutPlanOf } from "../graph";
 import { combineReports, ContainerTarget, FleetService, Gate, RolloutReport, ServiceImageSource, ScanPolicy } from "../components";
 import { STACK_LABEL } from "../common/labels";
 import { containerName, ReleaseTag } from "../naming";
-import { FleetOutputs, ServiceSpec } from "./types";
+import { ClusterConnection, FleetOutputs, FleetScope, ServiceSpec } from "./types";
 import { RegistryAccess } from "../components";
 
 /** The container target of the stack: a Kubernetes cluster (ai-fleet:kubernetes), the docker provider, or the docker CLI through commands. */
-function containerTarget(config: FleetConfig, registry: RegistryAccess): ContainerTarget {
+function containerTarget(config: FleetConfig, registry: RegistryAccess, fleet?: FleetScope): ContainerTarget {
     const { stack, profile } = config;
     if (stack.kubernetes) {
-        return clusterTarget(config, stack.kubernetes, registry);
+        return clusterTarget(config, stack.kubernetes, registry, fleet?.cluster);
     }
     const network = `ai-fleet-${profile.machine}`;
     if (stack.docker.runtime === "cli") {
@@ -40,33 +40,44 @@ function containerTarget(config: FleetConfig, registry: RegistryAccess): Contain
 }
 
 /**
- * The cluster target: the provider (kubeconfig and context as config gives them, else as kubectl
- * finds them), the namespace, and the registry's credentials as the namespace's image pull secret.
- * Named by machine, so two machines' stacks can share one cluster and namespace.
+ * The cluster's provider (kubeconfig and context as config gives them, else as kubectl finds them)
+ * and the namespace, named `<name>-cluster` and `<name>-namespace`: a machine stack's own, or the
+ * one connection a fleet stack's machines share.
  */
-function clusterTarget(
-    config: FleetConfig,
-    cluster: NonNullable<FleetConfig["stack"]["kubernetes"]>,
-    registry: RegistryAccess,
-): ContainerTarget {
-    const machine = config.profile.machine;
-    const provider = new k8s.Provider(`${machine}-cluster`, {
+export function clusterConnection(name: string, cluster: KubernetesSettings): ClusterConnection {
+    const provider = new k8s.Provider(`${name}-cluster`, {
         kubeconfig: cluster.kubeconfig,
         context: cluster.context,
         // Server-side apply: field ownership stays with the program when the operator patches a workload by hand.
         enableServerSideApply: true,
     });
     const ns = new k8s.core.v1.Namespace(
-        `${machine}-namespace`,
+        `${name}-namespace`,
         { metadata: { name: cluster.namespace, labels: { "app.kubernetes.io/managed-by": "ai-fleet" } } },
         // Server-side apply takes over a namespace that already exists (another machine's stack sharing
         // it); destroying either stack deletes it, so machines that share a cluster get one namespace each.
         { provider },
     );
+    return { provider, namespace: ns.metadata.name };
+}
+
+/**
+ * The cluster target of a machine: the connection (its own, or the fleet's) and the registry's
+ * credentials as the machine's image pull secret, named by machine so that machines can share one
+ * cluster and namespace.
+ */
+function clusterTarget(
+    config: FleetConfig,
+    cluster: KubernetesSettings,
+    registry: RegistryAccess,
+    shared?: ClusterConnection,
+): ContainerTarget {
+    const machine = config.profile.machine;
+    const { provider, namespace } = shared ?? clusterConnection(machine, cluster);
     const pullSecret = new k8s.core.v1.Secret(
         `${machine}-registry`,
         {
-            metadata: { namespace: ns.metadata.name, name: `ai-fleet-registry-${machine}` },
+            metadata: { namespace, name: `ai-fleet-registry-${machine}` },
             type: "kubernetes.io/dockerconfigjson",
             stringData: {
                 ".dockerconfigjson": pulumi
@@ -79,7 +90,7 @@ function clusterTarget(
     return {
         runtime: "kubernetes",
         provider,
-        namespace: ns.metadata.name,
+        namespace,
         workload: {
             nodeLabel: cluster.nodeLabel,
             pullSecret: pullSecret.metadata.name,
@@ -96,6 +107,8 @@ export interface ServiceCommon {
     registry: RegistryAccess;
     platform: string;
     scan?: ScanPolicy;
+    /** In a fleet stack, the machine: every resource name starts `<machine>/`. */
+    scope?: string;
 }
 
 /** The build phase: each service's image built, verified and scanned; no container. */
@@ -124,12 +137,22 @@ export function rollOut(
     image: (name: string) => ServiceImageSource,
     common: ServiceCommon,
     specs: Record<string, ServiceSpec>,
+    fleet?: FleetScope,
 ): Pick<FleetOutputs, "containers" | "canaryReport" | "gate" | "report" | "plan"> & { services: Record<string, FleetService> } {
     const { stack, profile } = config;
     const machine = profile.machine;
     const plan = rolloutPlanOf(stack);
-    const target = containerTarget(config, common.registry);
-    const gateStack = stack.rollout.gateStack ? new pulumi.StackReference(stack.rollout.gateStack) : undefined;
+    const target = containerTarget(config, common.registry, fleet);
+    // The gate stack: a machine of the same fleet stack gates in-process, any other through a StackReference.
+    const peer = fleet?.peers[fleetStackOf(stack.rollout.gateStack, fleet.stacks) ?? ""];
+    const reference = stack.rollout.gateStack && !peer ? new pulumi.StackReference(stack.rollout.gateStack) : undefined;
+    const gateStack =
+        peer || reference
+            ? {
+                  requireOutput: (key: "report" | "canaryReport"): pulumi.Output<unknown> =>
+                      peer ? pulumi.output(peer[key] ?? peer.report) : (reference as pulumi.StackReference).requireOutput(key),
+              }
+            : undefined;
     const order = plan.waves.flat();
     const services: Record<string, FleetService> = {};
 

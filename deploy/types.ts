@@ -1,5 +1,6 @@
 /** What deploy() takes beside the config, what its steps hand each other, and what a stack exports. */
 import * as pulumi from "@pulumi/pulumi";
+import type * as k8s from "@pulumi/kubernetes";
 import { FleetConfig } from "../config";
 import type { ContainerSpec } from "../common/containerSpec";
 import { ProbeSettings, RolloutReport, ScanReport, ServiceImageSource } from "../components";
@@ -21,6 +22,26 @@ export interface DeployInputs {
      * `--to <tag>`) only its images are restored.
      */
     restore?: { tag: string; specs?: Record<string, ServiceSpec> };
+    /** In a fleet stack (deploy/fleet.ts): the machine's place in it. */
+    fleet?: FleetScope;
+}
+
+/** A cluster's provider and namespace. */
+export interface ClusterConnection {
+    provider: k8s.Provider;
+    namespace: pulumi.Output<string>;
+}
+
+/** A machine's place in a fleet stack: the prefix of its resource names, the shared cluster, the machines before it. */
+export interface FleetScope {
+    /** The machine: every resource name of it starts `<machine>/` (`mainpc/ModelOpsCoordinator-health`). */
+    scope: string;
+    /** The fleet's one cluster connection. */
+    cluster: ClusterConnection;
+    /** Every machine stack of the fleet, by stack name. */
+    stacks: string[];
+    /** The machines rolled out before this one, by stack name: what its rollout.gateStack gates on, in-process. */
+    peers: Record<string, { canaryReport?: pulumi.Output<RolloutReport>; report?: pulumi.Output<RolloutReport> }>;
 }
 
 export type { ProbeSettings };
