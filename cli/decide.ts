@@ -146,8 +146,11 @@ export function restoreLines(
     specSource: unknown,
 ): string[] {
     const r = specSource as
-        { from?: unknown; tag?: unknown; recordedSpecs?: unknown; differences?: unknown; fromStackFile?: unknown } | undefined;
-    const file = `Pulumi.${stack.split("/").pop()}.yaml`;
+        | { from?: unknown; tag?: unknown; recordedSpecs?: unknown; differences?: unknown; fromStackFile?: unknown; stackFiles?: unknown }
+        | undefined;
+    // A fleet stack's services are `<machine>/<Service>`, each in its machine's stack file.
+    const stackFiles = (r?.stackFiles ?? {}) as Record<string, string>;
+    const fileOf = (service: string): string => stackFiles[service.split("/")[0]] ?? `Pulumi.${stack.split("/").pop()}.yaml`;
     if (target.specs === undefined) {
         return target.images === undefined
             ? [
@@ -168,9 +171,12 @@ export function restoreLines(
     } else {
         lines.push(...differences.map((d) => `rolled back: ${differenceLine(d)}`));
         const services = [...new Set(differences.map((d) => d.service))];
-        lines.push(
-            `${file} still differs from release ${target.tag} for ${services.join(", ")}: the next \`npm run rollout\` applies the stack file again; revert the change there first`,
-        );
+        for (const file of [...new Set(services.map(fileOf))]) {
+            const here = services.filter((s) => fileOf(s) === file);
+            lines.push(
+                `${file} still differs from release ${target.tag} for ${here.join(", ")}: the next \`npm run rollout\` applies the stack file again; revert the change there first`,
+            );
+        }
     }
     if (fromFile.length > 0) {
         lines.push(`${fromFile.join(", ")}: not in release ${target.tag}'s record, so on the stack file's spec`);

@@ -6,7 +6,7 @@
  * the services whose restored spec differs from the stack file.
  */
 import { Stack } from "@pulumi/pulumi/automation";
-import { ConfigError, parseStackKey, rawFromConfigMap } from "../config";
+import { ConfigError, isFleetStack, parseStackKey, rawFromConfigMap } from "../config";
 import { RUNTIME_ENV } from "../release";
 import { CliOptions, lastRelease, pluginAcquisitionOff, Refusal, Release, restoreLines, runtimeChoice } from "./decide";
 import { describeFailures, isGateFailure } from "./failures";
@@ -21,7 +21,11 @@ import { EXIT } from "./decide";
 export async function chooseRuntime(stack: Stack): Promise<void> {
     let runtime = "provider";
     try {
-        runtime = parseStackKey(rawFromConfigMap(await stack.getAllConfig()), "docker").runtime;
+        const raw = rawFromConfigMap(await stack.getAllConfig());
+        if (raw.kubernetes !== undefined || isFleetStack(raw)) {
+            return; // a cluster target: its workloads need no Docker runtime
+        }
+        runtime = parseStackKey(raw, "docker").runtime;
     } catch (e) {
         if (!(e instanceof ConfigError)) {
             throw e;

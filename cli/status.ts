@@ -6,7 +6,7 @@
  */
 import { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
-import { ConfigError, parseStackKey, rawFromConfigMap } from "../config";
+import { ConfigError, FleetStackSchema, formatIssue, isFleetStack, parseStackKey, rawFromConfigMap } from "../config";
 import { containerName } from "../naming";
 import { MACHINE_LABEL, SERVICE_LABEL } from "../common/labels";
 import { CliOptions, Refusal, specSourceLines } from "./decide";
@@ -156,6 +156,16 @@ async function stackTarget(
 ): Promise<{ dockerHost: string; cluster?: { kubeconfig?: string; context?: string; namespace: string } }> {
     try {
         const raw = rawFromConfigMap(await stack.getAllConfig());
+        if (isFleetStack(raw)) {
+            // A fleet stack: its cluster is every machine's target (config/fleet.ts).
+            const cluster = FleetStackSchema.shape.kubernetes.safeParse(raw.kubernetes);
+            if (!cluster.success) {
+                throw new ConfigError(
+                    cluster.error.issues.map((i) => formatIssue({ path: ["kubernetes", ...i.path], message: i.message })),
+                );
+            }
+            return { dockerHost: "", cluster: cluster.data };
+        }
         return {
             dockerHost: parseStackKey(raw, "docker").host,
             cluster: raw.kubernetes === undefined ? undefined : parseStackKey(raw, "kubernetes"),
@@ -186,7 +196,13 @@ export async function status(opts: CliOptions): Promise<number> {
         return want === undefined || want.endsWith(digest) ? release : `not ${release} (a failed rollout's?)`;
     };
     const { dockerHost, cluster } = await stackTarget(stack, opts.stack);
-    const pods = cluster ? clusterPods(cluster, machine) : undefined;
+    // A fleet stack keys every service <machine>/<Service>: each machine's pods under those keys.
+    const fleet = outputs.machines?.value as string[] | undefined;
+    const pods = !cluster
+        ? undefined
+        : fleet
+          ? new Map(fleet.flatMap((m) => [...clusterPods(cluster, m)].map(([svc, list]) => [`${m}/${svc}`, list] as const)))
+          : clusterPods(cluster, machine);
     const live = new Map((await probeNow(report)).map((h) => [h.service, h]));
     const rows: StatusRow[] = Object.keys(report.services)
         .sort()

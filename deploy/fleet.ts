@@ -5,6 +5,7 @@
  * that machine's canary report in-process. The outputs are a machine stack's, each service keyed
  * `<machine>/<Service>`, so the release, the rollback and status work on the fleet as on a machine.
  */
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetStackConfig } from "../config";
 import { combineReports, HealthReport, RolloutReport, ScanReport } from "../components";
@@ -111,7 +112,9 @@ export function deployFleet(inputs: FleetDeployInputs): FleetStackOutputs {
                 : undefined,
         plans,
         specs: rolled.some((r) => r.out.specs) ? specs : undefined,
-        specSource: fleetSpecSource(rolled.map((r) => ({ machine: r.machine, source: r.out.specSource }))),
+        specSource: fleetSpecSource(
+            rolled.map((r, i) => ({ machine: r.machine, file: path.basename(fleet.machines[i].file), source: r.out.specSource })),
+        ),
         scanReport:
             scans.length > 0
                 ? pulumi
@@ -122,7 +125,7 @@ export function deployFleet(inputs: FleetDeployInputs): FleetStackOutputs {
 }
 
 /** The machines' spec sources as one: the stack files', or the release restored (differences keyed `<machine>/<Service>`). */
-function fleetSpecSource(sources: { machine: string; source?: SpecSource }[]): SpecSource | undefined {
+function fleetSpecSource(sources: { machine: string; file: string; source?: SpecSource }[]): SpecSource | undefined {
     const restored = sources.filter((s) => s.source?.from === "release");
     if (restored.length === 0) {
         return sources.some((s) => s.source) ? { from: "stack file" } : undefined;
@@ -138,5 +141,6 @@ function fleetSpecSource(sources: { machine: string; source?: SpecSource }[]): S
         differences.push(...source.differences.map((d) => ({ ...d, service: scopedName(d.service, machine) })));
         fromStackFile.push(...source.fromStackFile.map((s) => scopedName(s, machine)));
     }
-    return { from: "release", tag, recordedSpecs, differences, fromStackFile };
+    const stackFiles = Object.fromEntries(sources.map((s) => [s.machine, s.file]));
+    return { from: "release", tag, recordedSpecs, differences, fromStackFile, stackFiles };
 }

@@ -85,6 +85,8 @@ export interface RestoreReport {
     differences: SpecDifference[];
     /** Services the release records no spec of: they run the stack file's. */
     fromStackFile: string[];
+    /** A fleet stack's: each machine's stack file (by machine), the file a `<machine>/<Service>` difference is in. */
+    stackFiles?: Record<string, string>;
 }
 
 /** An image as the stack exports it. */

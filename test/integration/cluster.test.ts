@@ -1,34 +1,43 @@
 /**
- * The cluster stack on a real Kubernetes cluster, through the real engine and the real Pulumi
+ * The fleet stack on a real Kubernetes cluster, through the real engine and the real Pulumi
  * Kubernetes provider (pulumi-resource-kubernetes 4.25.0, built by the set-up from the Go module
  * proxy): a private single-node cluster of Kubernetes 1.34.4 (scripts/k8s/cluster.sh, in this test's
- * own state directory, torn down after), whose node is labelled as this test's machine and
- * advertises one fake `nvidia.com/gpu`. On it:
- *  - `npm run rollout` rolls the local stack's six services out as Deployments pinned to the node,
- *    each only after its dependencies are ready, the batch after the canary, from the images by
- *    digest that the build, verification and scan produced, pulled with the image pull secret;
- *  - `npm run status` says on which node each service runs;
- *  - a release whose canary turns degraded (DEMO_HEALTH=degraded: HTTP 200 with {"status":
- *    "degraded"}, which the readiness probe refuses) fails naming the service and ends back on the
- *    previous release, the batch untouched;
+ * own state directory, torn down after) whose one node stands for two machines: it carries the label
+ * of machine `k20` (ai-fleet.io/machine=k20) and, under a second label key, that of machine `k20b`,
+ * and advertises one fake `nvidia.com/gpu`. One stack (`ai-fleet:fleet`) rolls out both machines'
+ * stack files, Pulumi.k20.yaml (the local stack's six services, a GPU service, the canary) and
+ * Pulumi.k20b.yaml (two services whose gateStack is k20). On it:
+ *  - `npm run rollout` rolls every (machine, service) pair out as a Deployment pinned to its
+ *    machine's node label, each only after its dependencies are ready, k20's batch after its canary
+ *    and k20b after k20's canary (in the same update), from the images by digest that the build,
+ *    verification and scan produced, pulled with each machine's image pull secret;
+ *  - `npm run status` says on which node each pair runs;
+ *  - a release whose canary turns degraded (DEMO_HEALTH=degraded in the machine's stack file: HTTP
+ *    200 with {"status":"degraded"}, which the readiness probe refuses) fails naming the pair and
+ *    ends back on the previous release, the batch and the other machine untouched;
  *  - a drained node: the pinned services wait (Pending) and status says why; uncordoned, they
  *    come back on their node;
  *  - destroy leaves nothing in the cluster.
  * The cluster has no kube-proxy and no CoreDNS (README, "Kubernetes"): the health checks reach the
  * pods through their hostPorts, and the services do not look each other up (exposeDependencies off).
- * Names: machine `k20`, namespace `it20-k8s`, tags k20-r*, host ports from 19820.
+ * Names: machines `k20`, `k20b`, namespace `it20-k8s`, tags k20-r*, host ports from 19820 and 19880.
  */
 import { expect } from "chai";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
+import * as yaml from "js-yaml";
 import { lastRelease } from "../../cli/decide";
 import { cliStackConfig, CliRun, CliTarget, healthNow, programCopy, runCli } from "./support/cliStack";
 import { copyDemo, createStack, ensureSetup, offlineEnv, ROOT, ToolchainStatus } from "./support/engine";
 import { log, tail, waitFor } from "./support/proc";
 
 const MACHINE = "k20";
+/** The second machine: two services, gated on k20's canary; on the same node under its own label key. */
+const MACHINE_B = "k20b";
+const LABEL_B = "it20.ai-fleet.io/machine";
+const SERVICES_B = ["ServiceRegistry", "SystemDigitalTwin"];
 const STACK = "it20-cluster";
 const NAMESPACE = "it20-k8s";
 const NODE = "ai-fleet-k20";
@@ -56,12 +65,21 @@ function withGpu(profile: { env: Record<string, string> }): unknown {
     return { ...profile, gpu: { model: "fake", devices: ["0"] }, env: { ...profile.env, GPU_VISIBLE_DEVICES: "0" } };
 }
 
-describe("the cluster stack on a real single-node Kubernetes cluster (real engine, real kubernetes provider)", function () {
+/** A machine stack file as the operator keeps it: `config:` with the ai-fleet keys. */
+function writeStackFile(dir: string, stack: string, config: Record<string, unknown>): void {
+    const { ["ai-fleet:registryPassword"]: _password, ...keys } = config;
+    fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), yaml.dump({ config: keys }));
+}
+
+describe("the fleet stack on a real single-node Kubernetes cluster (real engine, real kubernetes provider)", function () {
     this.timeout(40 * 60 * 1000);
     let status: ToolchainStatus;
     let target: CliTarget;
     let stack: Stack;
     let services: Services;
+    let machineConfig: Record<string, unknown>;
+    /** Every (machine, service) pair, as the fleet stack keys it: `<machine>/<Service>`. */
+    let pairs: string[];
     let clusterDir: string;
     let kubeconfig: string;
     let kubeBin: string;
@@ -75,7 +93,11 @@ describe("the cluster stack on a real single-node Kubernetes cluster (real engin
             stdio: ["ignore", "pipe", "pipe"],
         });
     const pods = (): Pod[] => (JSON.parse(kubectl("-n", NAMESPACE, "get", "pods", "-o", "json")) as { items: Pod[] }).items;
-    const podOf = (service: string): Pod[] => pods().filter((p) => p.metadata.labels["ai-fleet.service"] === service);
+    /** The pods of a pair `<machine>/<Service>`, or of a service of k20. */
+    const podOf = (pair: string): Pod[] => {
+        const [machine, service] = pair.includes("/") ? pair.split("/") : [MACHINE, pair];
+        return pods().filter((p) => p.metadata.labels["ai-fleet.service"] === service && p.metadata.labels["ai-fleet.machine"] === machine);
+    };
     const readyAt = (p: Pod): number =>
         Date.parse(p.status.conditions?.find((c) => c.type === "Ready" && c.status === "True")?.lastTransitionTime ?? "");
 
@@ -104,6 +126,8 @@ describe("the cluster stack on a real single-node Kubernetes cluster (real engin
                 NODE,
                 "--label",
                 `ai-fleet.io/machine=${MACHINE}`,
+                "--label",
+                `${LABEL_B}=${MACHINE_B}`,
                 "--gpus",
                 "1",
             ],
@@ -116,18 +140,34 @@ describe("the cluster stack on a real single-node Kubernetes cluster (real engin
         const offline = offlineEnv(prog.stateDir);
         // status reads the pods with kubectl, as an operator has it on PATH.
         target = { stack: STACK, prog, env: { ...offline, PATH: `${kubeBin}:${process.env.PATH}` } };
-        const config = await cliStackConfig(MACHINE, demo, offline.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass", 19820);
-        services = config["ai-fleet:services"] as Services;
+        const password = offline.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass";
+        machineConfig = await cliStackConfig(MACHINE, demo, password, 19820);
+        services = machineConfig["ai-fleet:services"] as Services;
         services[CANARY].env = { DEMO_HEALTH: "ok" };
         services[GPU_SERVICE].gpu = true;
-        config["ai-fleet:kubernetes"] = { kubeconfig, context: "ai-fleet-test", namespace: NAMESPACE, timeoutSeconds: 45 };
-        config["ai-fleet:rollout"] = { ...(config["ai-fleet:rollout"] as object), exposeDependencies: false };
-        stack = await createStack(
-            { dir: prog.dir, stateDir: prog.stateDir, env: offline, cleanup: () => undefined },
-            STACK,
-            status,
-            config,
+        machineConfig["ai-fleet:rollout"] = { ...(machineConfig["ai-fleet:rollout"] as object), exposeDependencies: false };
+        writeStackFile(prog.dir, MACHINE, machineConfig);
+        // k20b: two of the local services, its batch gated on k20's canary.
+        fs.writeFileSync(
+            path.join(prog.dir, "profiles", `${MACHINE_B}.json`),
+            JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(ROOT, "profiles", "local.json"), "utf8")), machine: MACHINE_B }),
         );
+        const b = await cliStackConfig(MACHINE_B, demo, password, 19880);
+        const bServices = b["ai-fleet:services"] as Services;
+        b["ai-fleet:services"] = Object.fromEntries(SERVICES_B.map((n) => [n, bServices[n]]));
+        b["ai-fleet:rollout"] = {
+            ...(b["ai-fleet:rollout"] as object),
+            canary: [],
+            exposeDependencies: false,
+            gateStack: `organization/ai-fleet/${MACHINE}`,
+        };
+        writeStackFile(prog.dir, MACHINE_B, b);
+        pairs = [...Object.keys(services).map((s) => `${MACHINE}/${s}`), ...SERVICES_B.map((s) => `${MACHINE_B}/${s}`)].sort();
+        stack = await createStack({ dir: prog.dir, stateDir: prog.stateDir, env: offline, cleanup: () => undefined }, STACK, status, {
+            "ai-fleet:fleet": { stacks: { [MACHINE]: {}, [MACHINE_B]: { nodeLabel: LABEL_B } } },
+            "ai-fleet:kubernetes": { kubeconfig, context: "ai-fleet-test", namespace: NAMESPACE, timeoutSeconds: 45 },
+            "ai-fleet:registryPassword": password,
+        });
     });
 
     after(async () => {
@@ -144,88 +184,100 @@ describe("the cluster stack on a real single-node Kubernetes cluster (real engin
         if (target?.prog && !process.env.AI_FLEET_IT_KEEP) fs.rmSync(target.prog.dir, { recursive: true, force: true });
     });
 
-    it("rolls every service out as a workload pinned to its machine's node, each after its dependencies are ready, from the verified digests", async () => {
+    it("rolls every (machine, service) pair out as a workload pinned to its machine's node label, in dependency and gate order, from the verified digests", async () => {
         const r = await cli("rollout", [], { FORCE_IMAGE_TAG: "k20-r1" });
         expect(r.code, tail(r.out, 40)).to.equal(0);
         expect(r.out).to.include("ROLLED OUT: release k20-r1");
-        const found = lastRelease(await stack.outputs());
+        const outputs = await stack.outputs();
+        expect(outputs.machines?.value).to.deep.equal([MACHINE, MACHINE_B]);
+        const found = lastRelease(outputs);
         expect(found?.tag).to.equal("k20-r1");
         release1 = found as { tag: string; images: Record<string, string> };
-        const names = Object.keys(services).sort();
-        const byService = new Map(names.map((s) => [s, podOf(s)]));
-        for (const s of names) {
-            const [p, ...more] = byService.get(s) as Pod[];
+        expect(Object.keys(release1.images).sort()).to.deep.equal(pairs);
+        const byPair = new Map(pairs.map((s) => [s, podOf(s)]));
+        for (const s of pairs) {
+            const [p, ...more] = byPair.get(s) as Pod[];
             expect(more, `${s}: one pod`).to.have.length(0);
             expect(p.spec.nodeName, `${s}'s node`).to.equal(NODE);
             expect(p.status.phase).to.equal("Running");
             expect(readyAt(p), `${s} ready`).to.be.greaterThan(0);
-            // The very digest the release records (verified and scanned), pulled from the registry with the pull secret.
+            // The very digest the release records (verified and scanned), pulled from the registry with its machine's pull secret.
             expect(p.spec.containers[0].image, s).to.equal(release1.images[s]);
-            expect(release1.images[s]).to.match(/@sha256:[a-f0-9]{64}$/);
+            expect(release1.images[s]).to.match(new RegExp(`/${s.split("/")[0]}/[a-z_]+@sha256:[a-f0-9]{64}$`));
             expect(p.status.containerStatuses?.[0].imageID, s).to.include(release1.images[s].split("@")[1]);
-            expect(p.spec.imagePullSecrets).to.deep.equal([{ name: `ai-fleet-registry-${MACHINE}` }]);
+            expect(p.spec.imagePullSecrets).to.deep.equal([{ name: `ai-fleet-registry-${s.split("/")[0]}` }]);
         }
         // The GPU service asked for the node's one GPU.
-        expect(byService.get(GPU_SERVICE)?.[0].spec.containers[0].resources?.limits?.["nvidia.com/gpu"]).to.equal("1");
-        // Dependency order and the canary gate: a pod is created only after what it waits for is ready.
+        expect(byPair.get(`${MACHINE}/${GPU_SERVICE}`)?.[0].spec.containers[0].resources?.limits?.["nvidia.com/gpu"]).to.equal("1");
+        // Dependency order and the canary gates: a pod is created only after what it waits for is ready.
+        const canary = ["ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter"].map((c) => `${MACHINE}/${c}`);
         const waitsFor: Record<string, string[]> = {
-            SystemDigitalTwin: ["ServiceRegistry"],
-            ModelOpsCoordinator: ["SystemDigitalTwin"],
-            RealTimeAudioPipeline: ["ModelOpsCoordinator"],
-            AffectiveProcessingCenter: ["ModelOpsCoordinator"],
-            CodeGenerator: ["SystemDigitalTwin", "ModelOpsCoordinator", "RealTimeAudioPipeline", "AffectiveProcessingCenter"],
+            [`${MACHINE}/SystemDigitalTwin`]: [`${MACHINE}/ServiceRegistry`],
+            [`${MACHINE}/ModelOpsCoordinator`]: [`${MACHINE}/SystemDigitalTwin`],
+            [`${MACHINE}/RealTimeAudioPipeline`]: [`${MACHINE}/ModelOpsCoordinator`],
+            [`${MACHINE}/AffectiveProcessingCenter`]: [`${MACHINE}/ModelOpsCoordinator`],
+            [`${MACHINE}/CodeGenerator`]: [`${MACHINE}/SystemDigitalTwin`, ...canary],
+            // k20b gates on k20's canary within the same update, then on its own dependency.
+            [`${MACHINE_B}/ServiceRegistry`]: canary,
+            [`${MACHINE_B}/SystemDigitalTwin`]: [...canary, `${MACHINE_B}/ServiceRegistry`],
         };
         for (const [svc, deps] of Object.entries(waitsFor)) {
-            const created = Date.parse((byService.get(svc) as Pod[])[0].metadata.creationTimestamp);
+            const created = Date.parse((byPair.get(svc) as Pod[])[0].metadata.creationTimestamp);
             for (const d of deps) {
-                expect(readyAt((byService.get(d) as Pod[])[0]), `${d} ready before ${svc}'s pod is created`).to.be.at.most(created);
+                expect(readyAt((byPair.get(d) as Pod[])[0]), `${d} ready before ${svc}'s pod is created`).to.be.at.most(created);
             }
         }
-        expect(await healthNow(stack)).to.deep.equal(Object.fromEntries(names.map((s) => [s, "ok"])));
-        const firstReady = Math.min(...names.map((s) => Date.parse((byService.get(s) as Pod[])[0].metadata.creationTimestamp)));
-        const lastReady = Math.max(...names.map((s) => readyAt((byService.get(s) as Pod[])[0])));
+        expect(await healthNow(stack)).to.deep.equal(Object.fromEntries(pairs.map((s) => [s, "ok"])));
+        const firstCreated = Math.min(...pairs.map((s) => Date.parse((byPair.get(s) as Pod[])[0].metadata.creationTimestamp)));
+        const lastReady = Math.max(...pairs.map((s) => readyAt((byPair.get(s) as Pod[])[0])));
         figures.push(
-            `npm run rollout (build + ${names.length} workloads + checks) to every service ready: ${(r.ms / 1000).toFixed(1)}s; first pod created → last ready: ${((lastReady - firstReady) / 1000).toFixed(1)}s`,
+            `npm run rollout (build + ${pairs.length} workloads of 2 machines + checks) to every pair ready: ${(r.ms / 1000).toFixed(1)}s; first pod created → last ready: ${((lastReady - firstCreated) / 1000).toFixed(1)}s`,
         );
     });
 
-    it("npm run status says on which node each service runs", async () => {
+    it("npm run status says on which node each pair runs", async () => {
         const st = await cli("status", []);
         expect(st.code, st.out).to.equal(0);
-        for (const s of Object.keys(services)) {
+        for (const s of pairs) {
             expect(st.out).to.match(new RegExp(`${s} .* on node ${NODE} \\(Running, ready\\)`));
         }
         expect(st.out).to.include(`${STACK}: every service healthy on release k20-r1`);
     });
 
-    it("a release whose canary turns degraded fails naming it and ends back on the previous release, the batch untouched", async () => {
-        const batchBefore = podOf("CodeGenerator").map((p) => p.metadata.uid);
+    it("a release whose canary turns degraded fails naming it and ends back on the previous release, the batch and the other machine untouched", async () => {
+        const untouched = [`${MACHINE}/CodeGenerator`, ...SERVICES_B.map((s) => `${MACHINE_B}/${s}`)];
+        const before = untouched.map((s) => podOf(s).map((p) => p.metadata.uid));
         const next = JSON.parse(JSON.stringify(services)) as Services;
         next[CANARY].env = { DEMO_HEALTH: "degraded" };
-        await stack.setConfig("ai-fleet:services", { value: JSON.stringify(next) });
+        // The operator edits the machine's own stack file; the fleet stack reads it.
+        writeStackFile(target.prog.dir, MACHINE, { ...machineConfig, "ai-fleet:services": next });
         const r = await cli("rollout", [], { FORCE_IMAGE_TAG: "k20-r2" });
         expect(r.code, tail(r.out, 40)).to.equal(1);
         expect(r.out).to.match(
-            new RegExp(`health gate failed: ${CANARY}: its container \\(kubernetes:apps/v1:Deployment ${CANARY}-container\\) failed`),
+            new RegExp(
+                `health gate failed: ${MACHINE}/${CANARY}: its container \\(kubernetes:apps/v1:Deployment ${MACHINE}/${CANARY}-container\\) failed`,
+            ),
         );
         expect(r.out).to.include("rolling back to release k20-r1");
         expect(r.out).to.match(/ROLLED BACK: restored release k20-r1/);
-        // Back on the previous release's images and spec, every service healthy; the batch was never touched.
-        for (const s of Object.keys(services)) {
+        // The restored spec differs from the stack file: the rollback says so, naming the pair.
+        expect(r.out).to.match(new RegExp(`still differs from release k20-r1 for ${MACHINE}/${CANARY}`));
+        // Back on the previous release's images and spec, every pair healthy; the batch and k20b were never touched.
+        for (const s of pairs) {
             const ready = podOf(s).filter((p) => readyAt(p) > 0);
             expect(ready.length, `${s}: a ready pod`).to.be.greaterThan(0);
             expect(ready[0].spec.containers[0].image, s).to.equal(release1.images[s]);
         }
         expect(
-            podOf("CodeGenerator").map((p) => p.metadata.uid),
-            "the batch's pod is the one it was",
-        ).to.deep.equal(batchBefore);
-        expect(await healthNow(stack)).to.deep.equal(Object.fromEntries(Object.keys(services).map((s) => [s, "ok"])));
+            untouched.map((s) => podOf(s).map((p) => p.metadata.uid)),
+            "k20's batch and k20b run the pods they ran",
+        ).to.deep.equal(before);
+        expect(await healthNow(stack)).to.deep.equal(Object.fromEntries(pairs.map((s) => [s, "ok"])));
         const back = /healthy ([\d.]+)s after the failed health check/.exec(r.out);
         figures.push(
-            `degraded canary → every service back on k20-r1: ${back?.[1] ?? "?"}s after the failure (whole command ${(r.ms / 1000).toFixed(1)}s)`,
+            `degraded canary → every pair back on k20-r1: ${back?.[1] ?? "?"}s after the failure (whole command ${(r.ms / 1000).toFixed(1)}s)`,
         );
-        await stack.setConfig("ai-fleet:services", { value: JSON.stringify(services) });
+        writeStackFile(target.prog.dir, MACHINE, machineConfig);
     });
 
     it("a drained node: the pinned services wait and status says why; uncordoned, they come back on their node", async () => {
@@ -235,23 +287,25 @@ describe("the cluster stack on a real single-node Kubernetes cluster (real engin
         await waitFor("every pod pending", 60000, async () => pods().every((p) => p.status.phase === "Pending" && !p.spec.nodeName));
         const st = await cli("status", []);
         expect(st.code, st.out).to.equal(1);
-        expect(st.out).to.match(new RegExp(`${CANARY}: pod \\S+ waits: not scheduled: .*unschedulable`));
+        expect(st.out).to.match(new RegExp(`${MACHINE}/${CANARY}: pod \\S+ waits: not scheduled: .*unschedulable`));
         expect(st.out).to.include(`${STACK}: unhealthy now:`);
         const t1 = Date.now();
         kubectl("uncordon", NODE);
-        await waitFor("every service ready again on its node", 180000, async () => {
+        await waitFor("every pair ready again on its node", 180000, async () => {
             const all = pods();
-            return all.length === Object.keys(services).length && all.every((p) => p.spec.nodeName === NODE && readyAt(p) > 0);
+            return all.length === pairs.length && all.every((p) => p.spec.nodeName === NODE && readyAt(p) > 0);
         });
         const back = (Date.now() - t1) / 1000;
-        expect(await healthNow(stack)).to.deep.equal(Object.fromEntries(Object.keys(services).map((s) => [s, "ok"])));
+        expect(await healthNow(stack)).to.deep.equal(Object.fromEntries(pairs.map((s) => [s, "ok"])));
         figures.push(
-            `drain: ${drained.toFixed(1)}s to evict; the pinned pods Pending (unschedulable); uncordon → every service ready on its node again in ${back.toFixed(1)}s`,
+            `drain: ${drained.toFixed(1)}s to evict; the pinned pods Pending (unschedulable); uncordon → every pair ready on its node again in ${back.toFixed(1)}s`,
         );
     });
 
     it("destroy leaves nothing in the cluster", async () => {
+        const t0 = Date.now();
         await stack.destroy({ onOutput: () => undefined });
+        figures.push(`destroy: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
         const left = spawnSync(path.join(kubeBin, "kubectl"), ["--kubeconfig", kubeconfig, "get", "namespace", NAMESPACE], {
             encoding: "utf8",
         });
@@ -261,15 +315,17 @@ describe("the cluster stack on a real single-node Kubernetes cluster (real engin
         } else {
             expect(left.stderr).to.include("NotFound");
         }
-        const leftover = kubectl(
-            "get",
-            "deployments,services,secrets,pods",
-            "-A",
-            "-l",
-            `ai-fleet.machine=${MACHINE}`,
-            "-o",
-            "name",
-        ).trim();
-        expect(leftover).to.equal("");
+        for (const machine of [MACHINE, MACHINE_B]) {
+            const leftover = kubectl(
+                "get",
+                "deployments,services,secrets,pods",
+                "-A",
+                "-l",
+                `ai-fleet.machine=${machine}`,
+                "-o",
+                "name",
+            ).trim();
+            expect(leftover, machine).to.equal("");
+        }
     });
 });

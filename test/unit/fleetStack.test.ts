@@ -12,10 +12,11 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, FleetStackConfig, parseFleetStack } from "../../config";
 import { deployFleet, FleetStackOutputs } from "../../deploy/fleet";
+import { restoreLines } from "../../cli/decide";
 import { failureSite } from "../../cli/failures";
 import { resolveTag } from "../../naming";
 import { machineOverrides, releaseOutput } from "../../release";
-import { PROJECT_DIR } from "../../stackFile";
+import { PROJECT_DIR, readStackFile } from "../../stackFile";
 import { registered, resetWorld, scenario, settle, valueOf } from "./harness";
 import { COMMIT, PASSWORD, TAG } from "./rolloutRun";
 
@@ -68,6 +69,12 @@ describe("a fleet stack: every machine stack onto one cluster, in one update", f
         expect(pc2.kubernetes?.nodeLabel).to.equal("kubernetes.io/hostname");
         expect(Object.keys(mainpc.services)).to.include("ModelOpsCoordinator");
         expect(pc2.rollout.gateStack).to.equal("organization/ai-fleet/mainpc");
+    });
+
+    it("ships Pulumi.fleet.yaml: the operator's two machine stacks on their k3s cluster", () => {
+        const cfg = parseFleetStack(readStackFile("fleet"), { dir: PROJECT_DIR, organization: "organization" });
+        expect(cfg.machines.map((m) => m.config.profile.machine)).to.deep.equal(["mainpc", "pc2"]);
+        expect(cfg.kubernetes.context).to.equal("k3s-ai-fleet");
     });
 
     it("rolls out every (machine, service) pair once, named by machine, through one cluster connection", async () => {
@@ -138,6 +145,23 @@ describe("a fleet stack: every machine stack onto one cluster, in one update", f
             "pc2",
         );
         expect(o).to.deep.equal({ release: { tag: "r1", images: { B: "r/b@sha256:2" }, specs: undefined }, runtime: "cli" });
+    });
+
+    it("after a rollback, names the machine's own stack file that still differs, not the fleet stack's", () => {
+        const lines = restoreLines(
+            "organization/ai-fleet/cluster",
+            { tag: "r1", images: {}, specs: {} },
+            {
+                from: "release",
+                tag: "r1",
+                recordedSpecs: true,
+                differences: [{ service: "pc2/SpeechRelayService", field: "env", release: "A=1", stackFile: "A=2" }],
+                fromStackFile: [],
+                stackFiles: { mainpc: "Pulumi.mainpc.yaml", pc2: "Pulumi.pc2.yaml" },
+            },
+        );
+        expect(lines.join("\n")).to.include("Pulumi.pc2.yaml still differs from release r1 for pc2/SpeechRelayService");
+        expect(lines.join("\n")).not.to.include("Pulumi.cluster.yaml");
     });
 
     it("names the failed pair in an engine event's URN", () => {
