@@ -422,4 +422,11 @@ describe("policy pack: Kubernetes workloads (the cluster target's Deployments, a
         expect(c?.user).to.equal("10001:10001");
         expect(c?.requestsGpu).to.equal(true);
     });
+
+    it("judges a fleet stack's Deployments the same way: their FleetService is named <machine>/<Service>", () => {
+        const parent = "urn:pulumi:fleet::ai-fleet::ai-fleet:fleet:FleetService::mainpc/ModelOpsCoordinator";
+        const c = normaliseContainer(K8S_DEPLOYMENT, deploymentOf("ModelOpsCoordinator"), "mainpc/ModelOpsCoordinator-container", parent);
+        expect(c?.imageOnly).to.equal(true);
+        expect(c?.image).to.equal(IMAGE);
+    });
 });
