@@ -1,14 +1,15 @@
 /**
- * `npm run plan -- --stack mainpc [--out plan-mainpc.svg]`: the rollout order of a stack before
+ * `npm run plan -- --stack mainpc [--out plan-mainpc.svg]`: the rollout order of a stack (of each
+ * machine of a fleet stack, `plan-fleet-<machine>.svg`) before
  * anything happens — levels, waves, the critical path, what the canary needs and what it gates,
  * cross-machine and excluded dependencies — printed, and drawn as SVG by Graphviz (WebAssembly,
  * @viz-js/viz: no system package needed). Reads the stack file; talks to no engine or machine.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError, parseStackConfig, StackConfig } from "../config";
+import { ConfigError, isFleetStack, parseFleetStack, parseStackConfig, StackConfig } from "../config";
 import { RolloutPlan, rolloutPlanOf } from "../graph";
-import { readStackFile } from "../stackFile";
+import { PROJECT_DIR, readStackFile } from "../stackFile";
 
 /** The plan as text, one fact per line, for the terminal. */
 export function planText(stackName: string, stack: StackConfig, plan: RolloutPlan): string {
@@ -138,15 +139,23 @@ function arg(argv: string[], name: string): string | undefined {
     return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
 }
 
-async function main(argv: string[]): Promise<number> {
+/** The command: prints the plan and writes its picture; returns the exit code. */
+export async function planCommand(argv: string[]): Promise<number> {
     const stackName = arg(argv, "--stack");
     if (!stackName) {
-        process.stderr.write("usage: npm run plan -- --stack <mainpc|pc2|local> [--out FILE.svg]\n");
+        process.stderr.write("usage: npm run plan -- --stack <mainpc|pc2|local|fleet> [--out FILE.svg]\n");
         return 2;
     }
-    let config;
+    // A machine stack: its plan. A fleet stack: each machine's, in rollout order (one picture each).
+    let plans: { name: string; stack: StackConfig }[];
     try {
-        config = parseStackConfig(readStackFile(stackName));
+        const raw = readStackFile(stackName);
+        plans = isFleetStack(raw)
+            ? parseFleetStack(raw, { dir: PROJECT_DIR, organization: "organization" }).machines.map((m) => ({
+                  name: m.stack,
+                  stack: m.config.stack,
+              }))
+            : [{ name: stackName, stack: parseStackConfig(raw).stack }];
     } catch (e) {
         if (e instanceof ConfigError || (e instanceof Error && e.message.startsWith("no stack file"))) {
             process.stderr.write(`${e.message}\n`);
@@ -154,14 +163,22 @@ async function main(argv: string[]): Promise<number> {
         }
         throw e;
     }
-    const plan = rolloutPlanOf(config.stack);
-    process.stdout.write(planText(stackName, config.stack, plan) + "\n");
-    const out = path.resolve(arg(argv, "--out") ?? `plan-${stackName}.svg`);
-    fs.writeFileSync(out, await renderSvg(planDot(stackName, config.stack, plan)));
-    process.stdout.write(`picture: ${out} (open it in a browser)\n`);
+    const given = arg(argv, "--out");
+    for (const { name, stack } of plans) {
+        const plan = rolloutPlanOf(stack);
+        const title = name === stackName ? name : `${stackName}: machine stack ${name}`;
+        process.stdout.write(planText(title, stack, plan) + "\n");
+        const file =
+            plans.length === 1
+                ? (given ?? `plan-${stackName}.svg`)
+                : `${(given ?? `plan-${stackName}.svg`).replace(/\.svg$/, "")}-${name}.svg`;
+        const out = path.resolve(file);
+        fs.writeFileSync(out, await renderSvg(planDot(title, stack, plan)));
+        process.stdout.write(`picture: ${out} (open it in a browser)\n`);
+    }
     return 0;
 }
 
 if (require.main === module) {
-    main(process.argv.slice(2)).then((code) => process.exit(code));
+    planCommand(process.argv.slice(2)).then((code) => process.exit(code));
 }

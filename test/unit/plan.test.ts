@@ -4,7 +4,10 @@
  */
 import { expect } from "chai";
 import { rolloutPlanOf } from "../../graph";
-import { planDot, planText, renderSvg } from "../../scripts/plan";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { planCommand, planDot, planText, renderSvg } from "../../scripts/plan";
 import { fleetConfig } from "./harness";
 
 describe("npm run plan", function () {
@@ -41,5 +44,23 @@ describe("npm run plan", function () {
         expect((svg.match(/<path[^>]*stroke="#d62728"/g) ?? []).length, "critical path edges (one path each)").to.equal(
             plan.criticalPath.length - 1,
         );
+    });
+
+    it("draws each machine of a fleet stack (Pulumi.fleet.yaml) in its own picture", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ai-fleet-plan-"));
+        const out: string[] = [];
+        const write = process.stdout.write.bind(process.stdout);
+        process.stdout.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
+        let code: number;
+        try {
+            code = await planCommand(["--stack", "fleet", "--out", path.join(dir, "plan.svg")]);
+        } finally {
+            process.stdout.write = write;
+        }
+        expect(code).to.equal(0);
+        expect(out.join("")).to.include("stack fleet: machine stack mainpc: 44 services").and.include("stack fleet: machine stack pc2:");
+        expect(fs.readdirSync(dir).sort()).to.deep.equal(["plan-mainpc.svg", "plan-pc2.svg"]);
+        expect(fs.readFileSync(path.join(dir, "plan-pc2.svg"), "utf8")).to.include(">SpeechRelayService</text>");
+        fs.rmSync(dir, { recursive: true, force: true });
     });
 });
