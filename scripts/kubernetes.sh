@@ -61,20 +61,9 @@ present() {
   if [ "$1" = provider ]; then cmp -s "$PROVIDER_DIR/bin/pulumi-resource-kubernetes" "$(plugin_bin)" || return 1; fi
 }
 
-# go_build LABEL LOG DIR ARGS...: `go build -v ARGS` in DIR, its output in LOG; go build says nothing
-# until it ends, so every 30 s the log's growth (packages compiled, the last one) is reported.
-go_build() {
-  local label=$1 log=$2 dir=$3 t0 pid; shift 3
-  t0=$(now)
-  (cd "$dir" && exec go build -v "$@") >"$log" 2>&1 &
-  pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    kill -0 "$pid" 2>/dev/null || break
-    log "$label: compiling ... $(elapsed "$t0"), $(grep -c '^[a-z]' "$log" || true) packages so far, last: $(tail -n1 "$log" | cut -c1-80)"
-  done
-  wait "$pid"
-}
+# go_build: the compile with progress every 30 s, shared with trivy.sh.
+# shellcheck source=scripts/go-build.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-build.sh"
 
 # ---- binaries -------------------------------------------------------------------------------
 build_binaries() {
@@ -92,6 +81,7 @@ build_binaries() {
   for b in $KUBE_BINS; do pkgs+=("./cmd/$b"); done
   log "binaries: compiling $KUBE_BINS (go build -p ${AI_FLEET_GO_JOBS:-2}; about 10 minutes on a cold Go cache) ..."
   mkdir -p "$BIN_DIR.tmp"
+  : >"$CACHE/v$K8S_VERSION/build.log"
   if ! go_build binaries "$CACHE/v$K8S_VERSION/build.log" "$src" -p "${AI_FLEET_GO_JOBS:-2}" -o "$BIN_DIR.tmp/" \
       -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34 -X k8s.io/component-base/version.gitTreeState=clean" \
       "${pkgs[@]}"; then
@@ -179,6 +169,7 @@ build_provider() {
       fs.writeFileSync("terraform-mapping-embed.json", JSON.stringify(JSON.parse(fs.readFileSync("terraform-mapping.json", "utf8"))));')
     mkdir -p "$PROVIDER_DIR/bin"
     log "provider: compiling pulumi-resource-kubernetes $PROVIDER_VERSION (go build -p ${AI_FLEET_GO_JOBS:-2}; minutes on a cold Go cache) ..."
+    : >"$PROVIDER_DIR/build.log"
     if ! go_build provider "$PROVIDER_DIR/build.log" "$src" -p "${AI_FLEET_GO_JOBS:-2}" -o "$out.tmp" \
         -ldflags "-s -w -X $PROVIDER_MODULE/pkg/version.Version=$PROVIDER_VERSION" ./cmd/pulumi-resource-kubernetes; then
       log "provider: compile failed after $(elapsed "$t0"); the end of $PROVIDER_DIR/build.log:"
@@ -224,13 +215,17 @@ lock_part() {
   exec 9>"$CACHE/.lock.$1"
   flock -n 9 || { log "$1: another scripts/kubernetes.sh is building it; waiting"; flock 9; }
 }
+# ensure PART WHERE BUILD: the part under its lock, cached (said where) or built.
+ensure() {
+  lock_part "$1"
+  present "$1" && log "$1: $2" || "$3"
+}
 for p in "${parts[@]}"; do
-  case "$p" in binaries|debs|pause|provider) lock_part "$p" ;; esac
   case "$p" in
-    binaries) present binaries && log "binaries: cached ($BIN_DIR)" || build_binaries ;;
-    debs) present debs && log "debs: cached ($ROOTFS)" || fetch_debs ;;
-    pause) present pause && log "pause: cached ($PAUSE_TAR)" || build_pause ;;
-    provider) present provider && log "provider: kubernetes $PROVIDER_VERSION registered" || build_provider ;;
+    binaries) ensure binaries "cached ($BIN_DIR)" build_binaries ;;
+    debs) ensure debs "cached ($ROOTFS)" fetch_debs ;;
+    pause) ensure pause "cached ($PAUSE_TAR)" build_pause ;;
+    provider) ensure provider "kubernetes $PROVIDER_VERSION registered" build_provider ;;
     *) log "unknown part '$p' (binaries, debs, pause, provider)"; exit 2 ;;
   esac
 done

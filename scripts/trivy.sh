@@ -60,6 +60,9 @@ case "${1:-}" in
 esac
 
 log() { echo "[trivy] $*" >&2; }
+# go_build: the compile with progress every 30 s, shared with kubernetes.sh.
+# shellcheck source=scripts/go-build.sh
+. "$SCRIPT_DIR/go-build.sh"
 now() { date +%s; }
 elapsed() { echo "$(( $(now) - $1 ))s"; }
 
@@ -184,18 +187,9 @@ if ! (cd "$BUILD_DIR/src" && go get "$TRIVY_MODULE/cmd/trivy@v$TRIVY_VERSION" $T
 fi
 T1="$(now)"
 log "modules resolved in $(elapsed "$T0"); compiling $TRIVY_MODULE/cmd/trivy (go build -p $JOBS) ..."
-# Progress: go build prints nothing until the end, so report the build log's growth meanwhile.
-(cd "$BUILD_DIR/src" && go build -p "$JOBS" -v \
-   -ldflags "-s -w -X $TRIVY_MODULE/pkg/version/app.ver=$TRIVY_VERSION" \
-   -o "$CACHED_BIN.tmp" "$TRIVY_MODULE/cmd/trivy") >> "$BUILD_DIR/build.log" 2>&1 &
-BUILD_PID=$!
-while kill -0 "$BUILD_PID" 2>/dev/null; do
-  sleep 30
-  if kill -0 "$BUILD_PID" 2>/dev/null; then
-    log "  compiling ... $(elapsed "$T1"), $(grep -c '^[a-z]' "$BUILD_DIR/build.log" || true) packages so far, last: $(tail -n1 "$BUILD_DIR/build.log" | cut -c1-80)"
-  fi
-done
-if ! wait "$BUILD_PID"; then
+if ! go_build trivy "$BUILD_DIR/build.log" "$BUILD_DIR/src" -p "$JOBS" \
+    -ldflags "-s -w -X $TRIVY_MODULE/pkg/version/app.ver=$TRIVY_VERSION" \
+    -o "$CACHED_BIN.tmp" "$TRIVY_MODULE/cmd/trivy"; then
   log "compile failed after $(elapsed "$T1"); last lines of $BUILD_DIR/build.log:"
   tail -n 8 "$BUILD_DIR/build.log" | sed 's/^/[trivy]   /' >&2
   rm -f "$CACHED_BIN.tmp"
