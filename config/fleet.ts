@@ -70,6 +70,8 @@ export interface FleetContext {
     adjust?: (stack: string, raw: Record<string, unknown>) => Record<string, unknown>;
     /** Loads a machine profile (tests); default profiles/<machine>.json. */
     profileLoader?: (machine: string) => Profile;
+    /** Which of the fleet stack's own keys the engine holds as secrets (undefined: it named none). */
+    secretness?: Record<string, boolean>;
 }
 
 /**
@@ -84,6 +86,13 @@ export function parseFleetStack(raw: Record<string, unknown>, ctx: FleetContext)
     }
     const { fleet, kubernetes } = result.data;
     const issues: string[] = [];
+    for (const key of SECRET_CONFIG_KEYS) {
+        if (ctx.secretness?.[key] === false) {
+            issues.push(
+                `${PROJECT}:${key}: a secret written in plaintext in the stack file; set it encrypted instead: pulumi config set --secret ${key} <value>`,
+            );
+        }
+    }
     const machines: FleetMachine[] = [];
     for (const [stack, entry] of Object.entries(fleet.stacks).sort(([a], [b]) => a.localeCompare(b))) {
         const where = `${PROJECT}:fleet.stacks.${stack}`;

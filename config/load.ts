@@ -136,5 +136,11 @@ export function currentRawConfig(): Record<string, unknown> {
  * (in the project directory, where the engine runs the program); throws ConfigError.
  */
 export function loadFleetStack(adjust?: FleetContext["adjust"]): FleetStackConfig {
-    return parseFleetStack(currentRawConfig(), { dir: process.cwd(), organization: currentStackName().split("/")[0], adjust });
+    const all = pulumi.runtime.allConfig();
+    return parseFleetStack(rawStackConfig(all), {
+        dir: process.cwd(),
+        organization: currentStackName().split("/")[0],
+        adjust,
+        secretness: engineSecretKeysKnown() ? configSecretness(all, configKeyIsSecret) : undefined,
+    });
 }

@@ -143,7 +143,8 @@ export function rollOut(
     const machine = profile.machine;
     const plan = rolloutPlanOf(stack);
     const target = containerTarget(config, common.registry, fleet);
-    // The gate stack: a machine of the same fleet stack gates in-process, any other through a StackReference.
+    // The gate stack: a machine of the same fleet stack gates in-process (on its whole report when it
+    // has no canary), any other through a StackReference.
     const peer = fleet?.peers[fleetStackOf(stack.rollout.gateStack, fleet.stacks) ?? ""];
     const reference = stack.rollout.gateStack && !peer ? new pulumi.StackReference(stack.rollout.gateStack) : undefined;
     const gateStack =

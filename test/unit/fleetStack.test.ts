@@ -208,6 +208,16 @@ describe("a fleet stack: every machine stack onto one cluster, in one update", f
                 .to.include("ai-fleet:fleet.stacks: expected at least one machine stack")
                 .and.to.match(/Unrecognized key.*services/);
         });
+        it("a registry password written in plaintext in the fleet stack", () => {
+            expect(
+                configError(() =>
+                    parseFleetStack(
+                        { fleet: { stacks: { mainpc: {} } }, kubernetes: {} },
+                        { dir, organization: "o", secretness: { fleet: false, kubernetes: false, registryPassword: false } },
+                    ),
+                ),
+            ).to.include("ai-fleet:registryPassword: a secret written in plaintext in the stack file");
+        });
         it("a machine file's own problem, with the file named", () => {
             fs.writeFileSync(
                 path.join(dir, "Pulumi.bad.yaml"),
