@@ -88,6 +88,28 @@ describe("config mistakes through the real engine", function () {
         expect((await stack.exportStack()).deployment.resources ?? []).to.have.length(0);
     });
 
+    it("a fleet stack: a machine stack without its file and a machine file's mistake, in one clean message naming both", async () => {
+        // A machine stack file beside the fleet stack's, with one mistake: a port out of range.
+        const machine = buildOnlyConfig(demo, PASSWORD);
+        const services = JSON.parse(JSON.stringify(machine["ai-fleet:services"])) as Record<string, Record<string, unknown>>;
+        services.ServiceRegistry.port = 70000;
+        const keys: Record<string, unknown> = { ...machine, "ai-fleet:services": services };
+        delete keys["ai-fleet:registryPassword"];
+        fs.writeFileSync(path.join(project.dir, "Pulumi.machine-20.yaml"), yaml.dump({ config: keys }));
+        const stack = await createStack(project, "fleet-20", status, {
+            "ai-fleet:fleet": { stacks: { "machine-20": {}, "nowhere-20": {} } },
+            "ai-fleet:kubernetes": { namespace: "it-config-20" },
+            "ai-fleet:registryPassword": PASSWORD,
+        });
+        const { ok, text } = await previewMessage(stack, "fleet stack");
+        expect(ok).to.equal(false);
+        expect(text).to.include("invalid stack config (2 problems):");
+        expect(text).to.include("ai-fleet:fleet.stacks.machine-20 (Pulumi.machine-20.yaml): ai-fleet:services.ServiceRegistry.port:");
+        expect(text).to.match(/ai-fleet:fleet\.stacks\.nowhere-20: no stack file \S+Pulumi\.nowhere-20\.yaml/);
+        expect(text).to.not.match(STACK_TRACE);
+        expect((await stack.exportStack()).deployment.resources ?? []).to.have.length(0);
+    });
+
     it("rejects a service token in plaintext, and accepts it set with --secret --path", async () => {
         const stack = await structuredStack(project, "env-secret-10", status, buildOnlyConfig(demo, PASSWORD));
         await stack.setConfig("ai-fleet:services.SystemDigitalTwin.env.HF_TOKEN", { value: "hf_plain", secret: false }, true);
