@@ -12,6 +12,7 @@
  *    and k20b after k20's canary (in the same update), from the images by digest that the build,
  *    verification and scan produced, pulled with each machine's image pull secret;
  *  - `npm run status` says on which node each pair runs;
+ *  - the policy pack (CrossGuard) judges both machines' workloads through the engine's preview;
  *  - a release whose canary turns degraded (DEMO_HEALTH=degraded in the machine's stack file: HTTP
  *    200 with {"status":"degraded"}, which the readiness probe refuses) fails naming the pair and
  *    ends back on the previous release, the batch and the other machine untouched;
@@ -242,6 +243,26 @@ describe("the fleet stack on a real single-node Kubernetes cluster (real engine,
             expect(st.out).to.match(new RegExp(`${s} .* on node ${NODE} \\(Running, ready\\)`));
         }
         expect(st.out).to.include(`${STACK}: every service healthy on release k20-r1`);
+    });
+
+    it("the policy pack judges the fleet's workloads through the engine: an opt-out in k20b's stack file is reported, naming the pair", async () => {
+        const b = yaml.load(fs.readFileSync(path.join(target.prog.dir, `Pulumi.${MACHINE_B}.yaml`), "utf8")) as {
+            config: Record<string, unknown>;
+        };
+        const bServices = JSON.parse(JSON.stringify(b.config["ai-fleet:services"])) as Services;
+        bServices.SystemDigitalTwin.hardening = { readOnlyRoot: false, tmpfs: [] };
+        writeStackFile(target.prog.dir, MACHINE_B, { ...b.config, "ai-fleet:services": bServices });
+        let text = "";
+        try {
+            await stack.preview({ policyPacks: [path.join(ROOT, "policy")], onOutput: (l) => (text += l) });
+        } finally {
+            writeStackFile(target.prog.dir, MACHINE_B, b.config);
+        }
+        expect(text).to.include("ai-fleet-hardening");
+        expect(text).to.match(
+            /(ai-k20b-system-digital-twin|k20b\/SystemDigitalTwin): opts out of hardening "readOnlyRoot" \(services\.SystemDigitalTwin\.hardening\.readOnlyRoot\), waiving mandatory policy read-only-root/,
+        );
+        expect(text, "every other workload of both machines passes").to.not.include("[mandatory]");
     });
 
     it("a release whose canary turns degraded fails naming it and ends back on the previous release, the batch and the other machine untouched", async () => {
