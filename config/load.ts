@@ -3,6 +3,7 @@
  * holds as secrets, this stack's name, and the registry password. The only module that reads
  * pulumi.Config. (The git commit of the build contexts is buildTree/sourceTree.ts's.)
  */
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, PROJECT } from "./issues";
 import { FleetContext, FleetStackConfig, parseFleetStack } from "./fleet";
@@ -132,13 +133,23 @@ export function currentRawConfig(): Record<string, unknown> {
 }
 
 /**
+ * The project's directory, where its stack files are: the one the language host names (a program
+ * may run from another, Pulumi.yaml's `main`); where it names none (the SDK then says
+ * "rootDirectory"), the directory the program runs in.
+ */
+function projectDirectory(): string {
+    const root = pulumi.getRootDirectory();
+    return path.isAbsolute(root) ? root : process.cwd();
+}
+
+/**
  * Reads and validates the current stack as a fleet stack and every machine stack file it names
- * (in the project directory, where the engine runs the program); throws ConfigError.
+ * (in the project's directory, beside its Pulumi.yaml); throws ConfigError.
  */
 export function loadFleetStack(adjust?: FleetContext["adjust"]): FleetStackConfig {
     const all = pulumi.runtime.allConfig();
     return parseFleetStack(rawStackConfig(all), {
-        dir: process.cwd(),
+        dir: projectDirectory(),
         organization: currentStackName().split("/")[0],
         adjust,
         secretness: engineSecretKeysKnown() ? configSecretness(all, configKeyIsSecret) : undefined,

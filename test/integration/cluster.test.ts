@@ -253,9 +253,12 @@ describe("the fleet stack on a real single-node Kubernetes cluster (real engine,
         bServices.SystemDigitalTwin.hardening = { readOnlyRoot: false, tmpfs: [] };
         writeStackFile(target.prog.dir, MACHINE_B, { ...b.config, "ai-fleet:services": bServices });
         let text = "";
+        // The release that runs: the preview shows only k20b's SystemDigitalTwin changing.
+        stack.workspace.envVars.FORCE_IMAGE_TAG = "k20-r1";
         try {
             await stack.preview({ policyPacks: [path.join(ROOT, "policy")], onOutput: (l) => (text += l) });
         } finally {
+            delete stack.workspace.envVars.FORCE_IMAGE_TAG;
             writeStackFile(target.prog.dir, MACHINE_B, b.config);
         }
         expect(text).to.include("ai-fleet-hardening");

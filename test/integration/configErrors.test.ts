@@ -97,14 +97,17 @@ describe("config mistakes through the real engine", function () {
         delete keys["ai-fleet:registryPassword"];
         fs.writeFileSync(path.join(project.dir, "Pulumi.machine-20.yaml"), yaml.dump({ config: keys }));
         const stack = await createStack(project, "fleet-20", status, {
-            "ai-fleet:fleet": { stacks: { "machine-20": {}, "nowhere-20": {} } },
+            // The program runs from the repository (Pulumi.yaml's main), so the machine file is named by its path.
+            "ai-fleet:fleet": {
+                stacks: { "machine-20": { stackFile: path.join(project.dir, "Pulumi.machine-20.yaml") }, "nowhere-20": {} },
+            },
             "ai-fleet:kubernetes": { namespace: "it-config-20" },
             "ai-fleet:registryPassword": PASSWORD,
         });
         const { ok, text } = await previewMessage(stack, "fleet stack");
         expect(ok).to.equal(false);
         expect(text).to.include("invalid stack config (2 problems):");
-        expect(text).to.include("ai-fleet:fleet.stacks.machine-20 (Pulumi.machine-20.yaml): ai-fleet:services.ServiceRegistry.port:");
+        expect(text, text).to.include("ai-fleet:fleet.stacks.machine-20 (Pulumi.machine-20.yaml): ai-fleet:services.ServiceRegistry.port:");
         expect(text).to.match(/ai-fleet:fleet\.stacks\.nowhere-20: no stack file \S+Pulumi\.nowhere-20\.yaml/);
         expect(text).to.not.match(STACK_TRACE);
         expect((await stack.exportStack()).deployment.resources ?? []).to.have.length(0);
