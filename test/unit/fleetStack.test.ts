@@ -17,8 +17,8 @@ import { failureSite } from "../../cli/failures";
 import { resolveTag } from "../../naming";
 import { machineOverrides, releaseOutput } from "../../release";
 import { PROJECT_DIR, readStackFile } from "../../stackFile";
-import { registered, resetWorld, scenario, settle, valueOf } from "./harness";
-import { COMMIT, PASSWORD, TAG } from "./rolloutRun";
+import { registered, resetWorld, scenario, valueOf } from "./harness";
+import { COMMIT, finish, PASSWORD, TAG } from "./rolloutRun";
 
 const CLUSTER = { namespace: "ai-fleet", kubeconfig: "/home/ai/.kube/config" };
 
@@ -33,17 +33,6 @@ function run(cfg = fleet()): FleetStackOutputs {
         commit: COMMIT,
         registryPassword: () => pulumi.secret(PASSWORD),
     });
-}
-
-async function finish(out: FleetStackOutputs): Promise<unknown> {
-    let error: unknown;
-    try {
-        await Promise.all([valueOf(out.gate), valueOf(out.report), valueOf(out.canaryReport)]);
-    } catch (e) {
-        error = e;
-    }
-    await settle();
-    return error;
 }
 
 function configError(f: () => unknown): string {

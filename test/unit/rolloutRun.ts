@@ -27,7 +27,7 @@ export function run(stack: string, edit?: (raw: any) => void): FleetOutputs {
  * Promise.all settles on the first rejection, so outputs that wait forever behind a failed
  * resource (as the engine would never create them) do not hold the test.
  */
-export async function finish(out: FleetOutputs): Promise<unknown> {
+export async function finish(out: Pick<FleetOutputs, "images" | "canaryReport" | "gate" | "report">): Promise<unknown> {
     let error: unknown;
     try {
         await Promise.all([
