@@ -8,13 +8,14 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import * as yaml from "js-yaml";
 import { z } from "zod";
 import { Profile } from "../profiles/schema";
 import { ConfigError, formatIssue, PROJECT } from "./issues";
 import { FleetConfig, parseStackConfig } from "./parse";
-import { SECRET_CONFIG_KEYS } from "./rules/stack";
-import { KubernetesSchema, KubernetesSettings, nodeLabelKey } from "./schema";
+import { SECRET_CONFIG_KEYS, stackContextIssues } from "./rules/stack";
+import { view } from "./rules/unchecked";
+import { projectKeys, readStackConfigAt } from "../stackFile";
+import { KubernetesSchema, KubernetesSettings, nodeLabelKey, StackConfig } from "./schema";
 
 /** A machine stack's name as `pulumi stack` takes it. */
 const stackName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "expected a stack name such as mainpc");
@@ -86,13 +87,8 @@ export function parseFleetStack(raw: Record<string, unknown>, ctx: FleetContext)
     }
     const { fleet, kubernetes } = result.data;
     const issues: string[] = [];
-    for (const key of SECRET_CONFIG_KEYS) {
-        if (ctx.secretness?.[key] === false) {
-            issues.push(
-                `${PROJECT}:${key}: a secret written in plaintext in the stack file; set it encrypted instead: pulumi config set --secret ${key} <value>`,
-            );
-        }
-    }
+    // The fleet stack's own secrets (registryPassword), checked as a machine stack's are.
+    issues.push(...stackContextIssues(view<StackConfig>(raw), { secretness: ctx.secretness }).map(formatIssue));
     const machines: FleetMachine[] = [];
     for (const [stack, entry] of Object.entries(fleet.stacks).sort(([a], [b]) => a.localeCompare(b))) {
         const where = `${PROJECT}:fleet.stacks.${stack}`;
@@ -170,23 +166,21 @@ function machineKeys(file: string): { keys: Record<string, unknown>; secretness:
     if (!fs.existsSync(file)) {
         return `no stack file ${file}: expected the machine stack's file (stackFile, default Pulumi.<stack>.yaml)`;
     }
-    let doc: { config?: Record<string, unknown> };
+    let all: Record<string, unknown>;
     try {
-        doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+        all = projectKeys(readStackConfigAt(file));
     } catch (e) {
         return `${file} is not YAML: ${(e as Error).message.split("\n")[0]}`;
     }
     const keys: Record<string, unknown> = {};
     const secretness: Record<string, boolean> = {};
     const secrets: string[] = [];
-    for (const [full, value] of Object.entries(doc.config ?? {})) {
-        if (!full.startsWith(`${PROJECT}:`)) continue;
-        const key = full.slice(PROJECT.length + 1);
+    for (const [key, value] of Object.entries(all)) {
         const secret = value !== null && typeof value === "object" && "secure" in (value as object);
         secretness[key] = secret;
         if ((SECRET_CONFIG_KEYS as readonly string[]).includes(key)) continue;
         if (secret) {
-            secrets.push(full);
+            secrets.push(`${PROJECT}:${key}`);
             continue;
         }
         keys[key] = value;
