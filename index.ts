@@ -56,7 +56,7 @@ function fleetStack() {
         release: tag,
         commit,
         registryPassword: (m) => registryPassword(m.config.stack),
-        restore: overrides.release,
+        restore: (machine) => machineOverrides(overrides, machine).release,
     });
     return { ...out, machine: undefined, plan: undefined, release: releaseOutput(out, out.services) };
 }

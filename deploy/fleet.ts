@@ -9,7 +9,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetStackConfig } from "../config";
 import { combineReports, HealthReport, RolloutReport, ScanReport } from "../components";
-import { scopedName, scopePart } from "../naming";
+import { scopedName } from "../naming";
 import { deploy } from "./index";
 import { clusterConnection } from "./rollout";
 import { DeployInputs, FleetOutputs, FleetScope, ImageOutput, ServiceSpec, SpecDifference, SpecSource } from "./types";
@@ -25,12 +25,12 @@ export interface FleetStackOutputs extends Omit<FleetOutputs, "machine" | "plan"
 }
 
 /** What deployFleet takes beside the parsed fleet stack. */
-export interface FleetDeployInputs extends Omit<DeployInputs, "config" | "registryPassword" | "fleet"> {
+export interface FleetDeployInputs extends Omit<DeployInputs, "config" | "registryPassword" | "fleet" | "restore"> {
     fleet: FleetStackConfig;
     /** A machine's registry password (the fleet stack's secret, else the machine's registry.passwordEnv). */
     registryPassword: (machine: FleetStackConfig["machines"][number]) => pulumi.Output<string>;
-    /** A rollback's release, keyed `<machine>/<Service>`: each machine gets its part. */
-    restore?: DeployInputs["restore"];
+    /** A rollback's release for one machine (its part of the fleet's, release.ts machineOverrides). */
+    restore: (machine: string) => DeployInputs["restore"];
 }
 
 /** `record` with each key `<machine>/<key>`. */
@@ -60,13 +60,12 @@ export function deployFleet(inputs: FleetDeployInputs): FleetStackOutputs {
     const rolled: { machine: string; out: FleetOutputs }[] = [];
     for (const m of fleet.machines) {
         const machine = m.config.profile.machine;
-        const restore = inputs.restore && { tag: inputs.restore.tag, specs: scopePart(inputs.restore.specs, machine) };
         const out = deploy({
             config: m.config,
             release,
             commit: inputs.commit,
             registryPassword: inputs.registryPassword(m),
-            restore,
+            restore: inputs.restore(machine),
             fleet: { scope: machine, cluster, stacks, peers: { ...peers } },
         });
         peers[m.stack] = { canaryReport: out.canaryReport, report: out.report };

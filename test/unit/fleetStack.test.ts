@@ -32,6 +32,7 @@ function run(cfg = fleet()): FleetStackOutputs {
         release: resolveTag({ forced: TAG }),
         commit: COMMIT,
         registryPassword: () => pulumi.secret(PASSWORD),
+        restore: () => undefined,
     });
 }
 
