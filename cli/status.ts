@@ -6,7 +6,7 @@
  */
 import { Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
-import { ConfigError, FleetStackSchema, formatIssue, isFleetStack, parseStackKey, rawFromConfigMap } from "../config";
+import { ConfigError, isFleetStack, parseStackKey, rawFromConfigMap } from "../config";
 import { containerName } from "../naming";
 import { MACHINE_LABEL, SERVICE_LABEL } from "../common/labels";
 import { CliOptions, Refusal, specSourceLines } from "./decide";
@@ -157,14 +157,8 @@ async function stackTarget(
     try {
         const raw = rawFromConfigMap(await stack.getAllConfig());
         if (isFleetStack(raw)) {
-            // A fleet stack: its cluster is every machine's target (config/fleet.ts).
-            const cluster = FleetStackSchema.shape.kubernetes.safeParse(raw.kubernetes);
-            if (!cluster.success) {
-                throw new ConfigError(
-                    cluster.error.issues.map((i) => formatIssue({ path: ["kubernetes", ...i.path], message: i.message })),
-                );
-            }
-            return { dockerHost: "", cluster: cluster.data };
+            // A fleet stack: its cluster (the same key as a machine stack's) is every machine's target.
+            return { dockerHost: "", cluster: parseStackKey(raw, "kubernetes") };
         }
         return {
             dockerHost: parseStackKey(raw, "docker").host,

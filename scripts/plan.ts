@@ -163,15 +163,12 @@ export async function planCommand(argv: string[]): Promise<number> {
         }
         throw e;
     }
-    const given = arg(argv, "--out");
+    const outFile = arg(argv, "--out") ?? `plan-${stackName}.svg`;
     for (const { name, stack } of plans) {
         const plan = rolloutPlanOf(stack);
         const title = name === stackName ? name : `${stackName}: machine stack ${name}`;
         process.stdout.write(planText(title, stack, plan) + "\n");
-        const file =
-            plans.length === 1
-                ? (given ?? `plan-${stackName}.svg`)
-                : `${(given ?? `plan-${stackName}.svg`).replace(/\.svg$/, "")}-${name}.svg`;
+        const file = plans.length === 1 ? outFile : `${outFile.replace(/\.svg$/, "")}-${name}.svg`;
         const out = path.resolve(file);
         fs.writeFileSync(out, await renderSvg(planDot(title, stack, plan)));
         process.stdout.write(`picture: ${out} (open it in a browser)\n`);
