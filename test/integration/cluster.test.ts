@@ -28,11 +28,11 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import * as yaml from "js-yaml";
 import { lastRelease } from "../../cli/decide";
 import { cliStackConfig, CliRun, CliTarget, healthNow, programCopy, runCli } from "./support/cliStack";
 import { copyDemo, createStack, ensureSetup, offlineEnv, ROOT, ToolchainStatus } from "./support/engine";
 import { log, tail, waitFor } from "./support/proc";
+import { writeMachineStackFile } from "./support/stack";
 
 const MACHINE = "k20";
 /** The second machine: two services, gated on k20's canary; on the same node under its own label key. */
@@ -66,12 +66,6 @@ function withGpu(profile: { env: Record<string, string> }): unknown {
     return { ...profile, gpu: { model: "fake", devices: ["0"] }, env: { ...profile.env, GPU_VISIBLE_DEVICES: "0" } };
 }
 
-/** A machine stack file as the operator keeps it: `config:` with the ai-fleet keys. */
-function writeStackFile(dir: string, stack: string, config: Record<string, unknown>): void {
-    const { ["ai-fleet:registryPassword"]: _password, ...keys } = config;
-    fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), yaml.dump({ config: keys }));
-}
-
 describe("the fleet stack on a real single-node Kubernetes cluster (real engine, real kubernetes provider)", function () {
     this.timeout(40 * 60 * 1000);
     let status: ToolchainStatus;
@@ -79,6 +73,7 @@ describe("the fleet stack on a real single-node Kubernetes cluster (real engine,
     let stack: Stack;
     let services: Services;
     let machineConfig: Record<string, unknown>;
+    let machineConfigB: Record<string, unknown>;
     /** Every (machine, service) pair, as the fleet stack keys it: `<machine>/<Service>`. */
     let pairs: string[];
     let clusterDir: string;
@@ -147,7 +142,7 @@ describe("the fleet stack on a real single-node Kubernetes cluster (real engine,
         services[CANARY].env = { DEMO_HEALTH: "ok" };
         services[GPU_SERVICE].gpu = true;
         machineConfig["ai-fleet:rollout"] = { ...(machineConfig["ai-fleet:rollout"] as object), exposeDependencies: false };
-        writeStackFile(prog.dir, MACHINE, machineConfig);
+        writeMachineStackFile(prog.dir, MACHINE, machineConfig);
         // k20b: two of the local services, its batch gated on k20's canary.
         fs.writeFileSync(
             path.join(prog.dir, "profiles", `${MACHINE_B}.json`),
@@ -162,7 +157,8 @@ describe("the fleet stack on a real single-node Kubernetes cluster (real engine,
             exposeDependencies: false,
             gateStack: `organization/ai-fleet/${MACHINE}`,
         };
-        writeStackFile(prog.dir, MACHINE_B, b);
+        machineConfigB = b;
+        writeMachineStackFile(prog.dir, MACHINE_B, b);
         pairs = [...Object.keys(services).map((s) => `${MACHINE}/${s}`), ...SERVICES_B.map((s) => `${MACHINE_B}/${s}`)].sort();
         stack = await createStack({ dir: prog.dir, stateDir: prog.stateDir, env: offline, cleanup: () => undefined }, STACK, status, {
             "ai-fleet:fleet": { stacks: { [MACHINE]: {}, [MACHINE_B]: { nodeLabel: LABEL_B } } },
@@ -246,12 +242,9 @@ describe("the fleet stack on a real single-node Kubernetes cluster (real engine,
     });
 
     it("the policy pack judges the fleet's workloads through the engine: an opt-out in k20b's stack file is reported, naming the pair", async () => {
-        const b = yaml.load(fs.readFileSync(path.join(target.prog.dir, `Pulumi.${MACHINE_B}.yaml`), "utf8")) as {
-            config: Record<string, unknown>;
-        };
-        const bServices = JSON.parse(JSON.stringify(b.config["ai-fleet:services"])) as Services;
+        const bServices = JSON.parse(JSON.stringify(machineConfigB["ai-fleet:services"])) as Services;
         bServices.SystemDigitalTwin.hardening = { readOnlyRoot: false, tmpfs: [] };
-        writeStackFile(target.prog.dir, MACHINE_B, { ...b.config, "ai-fleet:services": bServices });
+        writeMachineStackFile(target.prog.dir, MACHINE_B, { ...machineConfigB, "ai-fleet:services": bServices });
         let text = "";
         // The release that runs: the preview shows only k20b's SystemDigitalTwin changing.
         stack.workspace.envVars.FORCE_IMAGE_TAG = "k20-r1";
@@ -259,7 +252,7 @@ describe("the fleet stack on a real single-node Kubernetes cluster (real engine,
             await stack.preview({ policyPacks: [path.join(ROOT, "policy")], onOutput: (l) => (text += l) });
         } finally {
             delete stack.workspace.envVars.FORCE_IMAGE_TAG;
-            writeStackFile(target.prog.dir, MACHINE_B, b.config);
+            writeMachineStackFile(target.prog.dir, MACHINE_B, machineConfigB);
         }
         expect(text).to.include("ai-fleet-hardening");
         expect(text).to.match(
@@ -274,7 +267,7 @@ describe("the fleet stack on a real single-node Kubernetes cluster (real engine,
         const next = JSON.parse(JSON.stringify(services)) as Services;
         next[CANARY].env = { DEMO_HEALTH: "degraded" };
         // The operator edits the machine's own stack file; the fleet stack reads it.
-        writeStackFile(target.prog.dir, MACHINE, { ...machineConfig, "ai-fleet:services": next });
+        writeMachineStackFile(target.prog.dir, MACHINE, { ...machineConfig, "ai-fleet:services": next });
         const r = await cli("rollout", [], { FORCE_IMAGE_TAG: "k20-r2" });
         expect(r.code, tail(r.out, 40)).to.equal(1);
         expect(r.out).to.match(
@@ -301,7 +294,7 @@ describe("the fleet stack on a real single-node Kubernetes cluster (real engine,
         figures.push(
             `degraded canary → every pair back on k20-r1: ${back?.[1] ?? "?"}s after the failure (whole command ${(r.ms / 1000).toFixed(1)}s)`,
         );
-        writeStackFile(target.prog.dir, MACHINE, machineConfig);
+        writeMachineStackFile(target.prog.dir, MACHINE, machineConfig);
     });
 
     it("a drained node: the pinned services wait and status says why; uncordoned, they come back on their node", async () => {

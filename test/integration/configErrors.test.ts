@@ -21,6 +21,7 @@ import {
     ToolchainStatus,
 } from "./support/engine";
 import { readStackDocument } from "../../stackFile";
+import { writeMachineStackFile } from "./support/stack";
 
 const PASSWORD = process.env.AI_FLEET_REGISTRY_PASSWORD ?? "fleet-local-pass";
 
@@ -93,13 +94,11 @@ describe("config mistakes through the real engine", function () {
         const machine = buildOnlyConfig(demo, PASSWORD);
         const services = JSON.parse(JSON.stringify(machine["ai-fleet:services"])) as Record<string, Record<string, unknown>>;
         services.ServiceRegistry.port = 70000;
-        const keys: Record<string, unknown> = { ...machine, "ai-fleet:services": services };
-        delete keys["ai-fleet:registryPassword"];
-        fs.writeFileSync(path.join(project.dir, "Pulumi.machine-20.yaml"), yaml.dump({ config: keys }));
+        const machineFile = writeMachineStackFile(project.dir, "machine-20", { ...machine, "ai-fleet:services": services });
         const stack = await createStack(project, "fleet-20", status, {
             // The program runs from the repository (Pulumi.yaml's main), so the machine file is named by its path.
             "ai-fleet:fleet": {
-                stacks: { "machine-20": { stackFile: path.join(project.dir, "Pulumi.machine-20.yaml") }, "nowhere-20": {} },
+                stacks: { "machine-20": { stackFile: machineFile }, "nowhere-20": {} },
             },
             "ai-fleet:kubernetes": { namespace: "it-config-20" },
             "ai-fleet:registryPassword": PASSWORD,

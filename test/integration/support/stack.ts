@@ -3,6 +3,9 @@
  * `ai-fleet:` keys of Pulumi.<stack>.yaml (prefix removed) go through parseStackConfig. This does
  * not import test/unit/harness.ts, which would install Pulumi's mocks.
  */
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { FleetConfig, parseStackConfig } from "../../../config";
 import { readStackFile } from "../../../stackFile";
@@ -11,6 +14,18 @@ import { must, REPO_ROOT } from "./proc";
 /** The `ai-fleet:` keys of a repository stack file without the prefix: parseStackConfig's input. */
 export function rawStackFile(stack: string): Record<string, unknown> {
     return readStackFile(stack);
+}
+
+/**
+ * Writes a machine stack file as the operator keeps it, `config:` with the ai-fleet keys, into
+ * `dir`; the registry password is left out (a fleet stack holds its own): what a fleet stack reads.
+ * Returns the file's path.
+ */
+export function writeMachineStackFile(dir: string, stack: string, config: Record<string, unknown>): string {
+    const { ["ai-fleet:registryPassword"]: _password, ...keys } = config;
+    const file = path.join(dir, `Pulumi.${stack}.yaml`);
+    fs.writeFileSync(file, yaml.dump({ config: keys }));
+    return file;
 }
 
 /** A repository stack file, parsed and validated with its machine profile. */
